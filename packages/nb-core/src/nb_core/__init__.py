@@ -1,0 +1,77 @@
+"""nb-core: the shared schema, manifest, errors and I/O helpers of neurobridge.
+
+Example:
+    >>> import nb_core
+    >>> m = nb_core.Manifest(name="demo", layout="shards")
+    >>> m.schema_version == nb_core.SCHEMA_VERSION
+    True
+"""
+
+from importlib.metadata import version as _version
+
+from nb_core import errors
+from nb_core.atomic import (
+    atomic_open,
+    atomic_path,
+    atomic_write_bytes,
+    atomic_write_json,
+    dumps_json,
+)
+from nb_core.checksums import HashingWriter, sha256_bytes, sha256_file
+from nb_core.errors import NBError
+from nb_core.executor import get_executor
+from nb_core.manifest import (
+    LAYOUTS,
+    MANIFEST_NAME,
+    SCHEMA_VERSION,
+    FileEntry,
+    Manifest,
+    ModalitySpec,
+    RecordingEntry,
+    find_manifest,
+)
+from nb_core.progress import progress
+from nb_core.schema import (
+    Annotation,
+    Channel,
+    DigPoint,
+    ProcessingStep,
+    Provenance,
+    Recording,
+    Sample,
+    Window,
+)
+
+__version__ = _version("nb-core")
+
+__all__ = [
+    "LAYOUTS",
+    "MANIFEST_NAME",
+    "SCHEMA_VERSION",
+    "Annotation",
+    "Channel",
+    "DigPoint",
+    "FileEntry",
+    "HashingWriter",
+    "Manifest",
+    "ModalitySpec",
+    "NBError",
+    "ProcessingStep",
+    "Provenance",
+    "Recording",
+    "RecordingEntry",
+    "Sample",
+    "Window",
+    "__version__",
+    "atomic_open",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "dumps_json",
+    "errors",
+    "find_manifest",
+    "get_executor",
+    "progress",
+    "sha256_bytes",
+    "sha256_file",
+]

@@ -1,0 +1,395 @@
+"""The manifest (``nb-manifest.json``): what an artifact holds and how to check every byte.
+
+Every artifact any neurobridge package writes has a manifest at its root,
+written last (atomically), so a directory with a manifest is complete. It
+records the schema version, the layout, the writer, the modalities, the
+recordings with their BIDS entities, sample counts per split, and the size and
+sha256 of every data file.
+
+The JSON is canonical (sorted keys, UTF-8, no NaN): two identical writes
+produce identical bytes. Reading validates every field and names the one that
+is wrong.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (root / "data.bin").write_bytes(b"abc")
+    >>> m = Manifest(name="demo", layout="shards")
+    >>> m.add_file(root, "data.bin").size
+    3
+    >>> _ = m.write(root)
+    >>> Manifest.read(root).verify(root)
+    >>> Manifest.read(root).files[0].path
+    'data.bin'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nb_core.atomic import atomic_write_bytes, dumps_json
+from nb_core.checksums import sha256_file
+from nb_core.errors import (
+    ChecksumMismatchError,
+    CorruptDataError,
+    ManifestNotFoundError,
+    SchemaError,
+    SchemaVersionError,
+)
+from nb_core.validation import Fields, check_json, check_modality_name, check_option, check_relpath
+
+__all__ = [
+    "LAYOUTS",
+    "MANIFEST_NAME",
+    "SCHEMA_VERSION",
+    "FileEntry",
+    "Manifest",
+    "ModalitySpec",
+    "RecordingEntry",
+    "find_manifest",
+]
+
+#: Version of the manifest schema this nb-core writes and the newest it reads.
+SCHEMA_VERSION = 1
+#: File name of the manifest at an artifact's root.
+MANIFEST_NAME = "nb-manifest.json"
+#: Storage layouts a manifest may declare.
+LAYOUTS = ("hdf5", "zarr", "parquet", "shards", "hf")
+
+
+@dataclass
+class FileEntry:
+    """A data file of the artifact: POSIX path relative to the root, size, sha256."""
+
+    path: str
+    size: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "size": int(self.size), "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, d: Any, path: str) -> FileEntry:
+        f = Fields(d, path)
+        rel = check_relpath(f.string("path"), field=f.sub("path"))
+        sha = f.string("sha256")
+        if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+            raise SchemaError(f"must be 64 lower-case hex digits; got {sha!r}", field=f.sub("sha256"))
+        out = cls(path=rel, size=f.integer("size", minimum=0), sha256=sha)
+        f.done()
+        return out
+
+    @classmethod
+    def from_file(cls, root: str | os.PathLike[str], relpath: str) -> FileEntry:
+        """Measure ``root/relpath`` (size and sha256)."""
+        check_relpath(relpath, field="file")
+        p = Path(root) / relpath
+        return cls(path=relpath, size=p.stat().st_size, sha256=sha256_file(p))
+
+
+@dataclass
+class ModalitySpec:
+    """What one modality looks like: dtype, per-sample shape (`None` for a free axis), unit,
+    sampling rate and channel names (where they apply)."""
+
+    dtype: str
+    shape: list[int | None] = field(default_factory=list)
+    unit: str | None = None
+    sfreq: float | None = None
+    ch_names: list[str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"dtype": self.dtype, "shape": list(self.shape)}
+        if self.unit is not None:
+            d["unit"] = self.unit
+        if self.sfreq is not None:
+            d["sfreq"] = float(self.sfreq)
+        if self.ch_names is not None:
+            d["ch_names"] = list(self.ch_names)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Any, path: str) -> ModalitySpec:
+        f = Fields(d, path)
+        shape = f.array("shape")
+        for i, s in enumerate(shape):
+            if s is not None and (isinstance(s, bool) or not isinstance(s, int) or s < 0):
+                raise SchemaError(
+                    f"must be a non-negative integer or null; got {s!r}",
+                    field=f"{f.sub('shape')}[{i}]",
+                )
+        out = cls(
+            dtype=f.string("dtype"),
+            shape=shape,
+            unit=f.opt_string("unit"),
+            sfreq=f.opt_number("sfreq", positive=True),
+            ch_names=f.strings("ch_names") if f.obj.get("ch_names") is not None else None,
+        )
+        f.done()
+        return out
+
+
+@dataclass
+class RecordingEntry:
+    """A recording as listed in the manifest: id, BIDS entities and size facts."""
+
+    id: str
+    entities: dict[str, str] = field(default_factory=dict)
+    n_times: int | None = None
+    sfreq: float | None = None
+    n_channels: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"id": self.id, "entities": dict(self.entities)}
+        for k in ("n_times", "sfreq", "n_channels"):
+            if getattr(self, k) is not None:
+                d[k] = getattr(self, k)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Any, path: str) -> RecordingEntry:
+        f = Fields(d, path)
+        ents = f.object("entities")
+        for k, v in ents.items():
+            if not isinstance(v, str):
+                raise SchemaError(f"BIDS entity values are strings; got {v!r}", field=f"{path}.entities.{k}")
+        out = cls(
+            id=f.string("id"),
+            entities=ents,
+            n_times=f.opt_integer("n_times", minimum=0),
+            sfreq=f.opt_number("sfreq", positive=True),
+            n_channels=f.opt_integer("n_channels", minimum=0),
+        )
+        f.done()
+        return out
+
+
+@dataclass
+class Manifest:
+    """The contents of ``nb-manifest.json``.
+
+    Args:
+        name (`str`): dataset name.
+        layout (`str`): one of :data:`LAYOUTS`.
+        writer (`dict`): ``{"package": "nb-shards", "version": "0.1.0"}``.
+        modalities (`dict[str, ModalitySpec]`): by modality name.
+        recordings (`list[RecordingEntry]`): source recordings.
+        splits (`dict[str, int]`): number of samples per split (``{"train": 1000}``).
+        files (`list[FileEntry]`): every data file with size and sha256.
+        provenance (`dict`): free JSON: sources, tool versions, command line.
+        license (`str`, *optional*): SPDX id or text.
+        citation (`str`, *optional*): BibTeX or text.
+        description (`str`, *optional*): what the data is, for humans.
+        extra (`dict`): free JSON for the layout (shard index names, chunking...).
+    """
+
+    name: str
+    layout: str
+    writer: dict[str, str] = field(default_factory=dict)
+    modalities: dict[str, ModalitySpec] = field(default_factory=dict)
+    recordings: list[RecordingEntry] = field(default_factory=list)
+    splits: dict[str, int] = field(default_factory=dict)
+    files: list[FileEntry] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    license: str | None = None
+    citation: str | None = None
+    description: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    # -- derived ----------------------------------------------------------------------------------
+    @property
+    def n_samples(self) -> int:
+        """Samples over all splits."""
+        return sum(self.splits.values())
+
+    @property
+    def total_size(self) -> int:
+        """Bytes of all data files."""
+        return sum(f.size for f in self.files)
+
+    def file(self, relpath: str) -> FileEntry:
+        """The entry for ``relpath``; `KeyError` if it is not listed."""
+        for f in self.files:
+            if f.path == relpath:
+                return f
+        raise KeyError(relpath)
+
+    # -- building ---------------------------------------------------------------------------------
+    def add_file(self, root: str | os.PathLike[str], relpath: str) -> FileEntry:
+        """Measure ``root/relpath`` and record it (replacing an earlier entry of that path)."""
+        entry = FileEntry.from_file(root, relpath)
+        self.add_entry(entry)
+        return entry
+
+    def add_entry(self, entry: FileEntry) -> None:
+        """Record an already measured file (replacing an earlier entry of that path)."""
+        self.files = [f for f in self.files if f.path != entry.path] + [entry]
+
+    # -- JSON -------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest as a JSON-able dict (validated, files sorted by path)."""
+        d = {
+            "schema_version": self.schema_version,
+            "name": self.name,
+            "layout": self.layout,
+            "writer": dict(self.writer),
+            "modalities": {k: v.to_dict() for k, v in self.modalities.items()},
+            "recordings": [r.to_dict() for r in self.recordings],
+            "splits": dict(self.splits),
+            "files": [f.to_dict() for f in sorted(self.files, key=lambda e: e.path)],
+            "provenance": check_json(self.provenance, field="manifest.provenance"),
+            "license": self.license,
+            "citation": self.citation,
+            "description": self.description,
+            "extra": check_json(self.extra, field="manifest.extra"),
+        }
+        d = {k: v for k, v in d.items() if v is not None}
+        Manifest.from_dict(d)  # one validation path for writing and reading
+        return d
+
+    def to_json(self) -> str:
+        """Canonical JSON text: the same manifest always gives the same bytes."""
+        return dumps_json(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, d: Any, *, source: str = "manifest") -> Manifest:
+        """Validate and build. Errors name the field (``manifest.files[2].sha256``)."""
+        f = Fields(d, source)
+        version = f.any("schema_version")
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise SchemaError(f"must be an integer; got {version!r}", field=f.sub("schema_version"))
+        if version > SCHEMA_VERSION or version < 1:
+            raise SchemaVersionError(
+                f"schema version {version} is not supported by this nb-core (reads 1 to {SCHEMA_VERSION}); "
+                "upgrade neurobridge: pip install -U nb-core",
+                field=f.sub("schema_version"),
+            )
+        layout = f.string("layout")
+        try:
+            check_option(layout, LAYOUTS, name="layout")
+        except ValueError as err:
+            raise SchemaError(str(err), field=f.sub("layout")) from None
+        writer = f.object("writer")
+        for k, v in writer.items():
+            if not isinstance(v, str):
+                raise SchemaError(f"must be a string; got {v!r}", field=f"{f.sub('writer')}.{k}")
+        modalities = {}
+        for k, v in f.object("modalities").items():
+            check_modality_name(k, field=f"{f.sub('modalities')}.{k}")
+            modalities[k] = ModalitySpec.from_dict(v, f"{f.sub('modalities')}.{k}")
+        splits = {}
+        for k, v in f.object("splits").items():
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise SchemaError(
+                    f"must be a non-negative integer; got {v!r}", field=f"{f.sub('splits')}.{k}"
+                )
+            splits[k] = v
+        files = [FileEntry.from_dict(x, f"{f.sub('files')}[{i}]") for i, x in enumerate(f.array("files"))]
+        seen: set[str] = set()
+        for e in files:
+            if e.path in seen:
+                raise SchemaError(f"file {e.path!r} is listed twice", field=f.sub("files"))
+            seen.add(e.path)
+        out = cls(
+            name=f.string("name"),
+            layout=layout,
+            writer=writer,
+            modalities=modalities,
+            recordings=[
+                RecordingEntry.from_dict(r, f"{f.sub('recordings')}[{i}]")
+                for i, r in enumerate(f.array("recordings"))
+            ],
+            splits=splits,
+            files=files,
+            provenance=f.free_json("provenance"),
+            license=f.opt_string("license"),
+            citation=f.opt_string("citation"),
+            description=f.opt_string("description"),
+            extra=f.free_json("extra"),
+            schema_version=version,
+        )
+        f.done()
+        return out
+
+    @classmethod
+    def from_json(cls, text: str | bytes, *, source: str = "manifest") -> Manifest:
+        """Parse and validate JSON text. NaN/Infinity literals are refused."""
+
+        def _no_constants(name: str) -> Any:
+            raise SchemaError(f"{name} is not valid JSON (non-finite numbers are not allowed)", field=source)
+
+        try:
+            obj = json.loads(text, parse_constant=_no_constants)
+        except json.JSONDecodeError as err:
+            raise CorruptDataError(f"{source}: not valid JSON ({err})") from None
+        except UnicodeDecodeError as err:
+            raise CorruptDataError(f"{source}: not UTF-8 text ({err})") from None
+        return cls.from_dict(obj, source=source)
+
+    # -- files ------------------------------------------------------------------------------------
+    def write(self, root: str | os.PathLike[str]) -> Path:
+        """Write ``root/nb-manifest.json`` atomically (call it last); return its path."""
+        path = Path(root) / MANIFEST_NAME
+        atomic_write_bytes(path, self.to_json().encode("utf-8"))
+        return path
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> Manifest:
+        """Read the manifest of an artifact (its directory, or the manifest file itself).
+
+        Raises:
+            ManifestNotFoundError: there is no manifest.
+            SchemaError: the manifest is invalid (the field is named).
+            SchemaVersionError: the manifest was written by a newer schema.
+        """
+        mpath = find_manifest(path)
+        return cls.from_json(mpath.read_bytes(), source=str(mpath))
+
+    def verify(self, root: str | os.PathLike[str], *, paths: list[str] | None = None) -> None:
+        """Check that every listed file (or just ``paths``) exists with its size and sha256.
+
+        Raises:
+            ChecksumMismatchError: a file is missing, or its size or sha256 differs (named).
+        """
+        base = Path(root)
+        if base.is_file():
+            base = base.parent
+        entries = self.files if paths is None else [self.file(p) for p in paths]
+        for e in entries:
+            p = base / e.path
+            if not p.is_file():
+                raise ChecksumMismatchError(f"{p}: listed in the manifest but missing")
+            size = p.stat().st_size
+            if size != e.size:
+                raise ChecksumMismatchError(
+                    f"{p}: size {size} bytes, the manifest says {e.size} (truncated or changed)"
+                )
+            digest = sha256_file(p)
+            if digest != e.sha256:
+                raise ChecksumMismatchError(
+                    f"{p}: sha256 {digest[:16]}… does not match the manifest's {e.sha256[:16]}… "
+                    "(the file is corrupted or was changed)"
+                )
+
+
+def find_manifest(path: str | os.PathLike[str]) -> Path:
+    """The manifest file of an artifact given its directory, a file in it, or the manifest itself.
+
+    Raises:
+        ManifestNotFoundError: none is found.
+    """
+    p = Path(path)
+    if p.name == MANIFEST_NAME and p.is_file():
+        return p
+    for cand in (p / MANIFEST_NAME, p.parent / MANIFEST_NAME) if p.is_file() else (p / MANIFEST_NAME,):
+        if cand.is_file():
+            return cand
+    raise ManifestNotFoundError(
+        f"{p}: no {MANIFEST_NAME} found; this is not a neurobridge artifact (or it was not finished: "
+        "the manifest is written last)"
+    )

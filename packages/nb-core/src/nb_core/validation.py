@@ -1,0 +1,313 @@
+"""Shared input checks: one place for type checks, options, JSON-ability and soft imports.
+
+Every package checks its inputs through these helpers so the same mistake
+gets the same clear message everywhere.
+
+Example:
+    >>> check_option("hdf5", ("hdf5", "zarr"), name="format")
+    'hdf5'
+    >>> check_json({"a": [1, 2.5, "x"]}, field="metadata")
+    {'a': [1, 2.5, 'x']}
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import re
+from collections.abc import Iterable, Mapping
+from types import ModuleType
+from typing import Any, NoReturn
+
+import numpy as np
+
+from nb_core.errors import DependencyMissingError, NonFiniteDataError, SchemaError, UserError
+
+__all__ = [
+    "Fields",
+    "check_finite_array",
+    "check_json",
+    "check_key",
+    "check_modality_name",
+    "check_number",
+    "check_option",
+    "check_relpath",
+    "soft_import",
+]
+
+_EXTRA_OF = {
+    "mne": "nb-core[mne]",
+    "mne_bids": "nb-bids[mne]",
+    "nibabel": "nb-core[testing]",
+    "torch": "nb-shards[torch]",
+    "dask": "nb-core[dask]",
+    "distributed": "nb-core[dask]",
+    "datasets": "nb-hub[datasets]",
+    "huggingface_hub": "nb-hub",
+    "matplotlib": "nb-hub[plot]",
+    "zstandard": "nb-shards[zst]",
+    "pynwb": "nb-shards[nwb]",
+}
+
+
+def soft_import(name: str, purpose: str, *, extra: str | None = None) -> ModuleType:
+    """Import an optional dependency, or raise an error whose message is the fix.
+
+    Args:
+        name (`str`): module to import (``"mne"``).
+        purpose (`str`): what it is needed for, shown to the user.
+        extra (`str`, *optional*): the pip requirement that brings it
+            (``"nb-core[mne]"``); a default is chosen for known modules.
+
+    Raises:
+        DependencyMissingError: the module is not installed.
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        req = extra or _EXTRA_OF.get(name.split(".")[0], name)
+        raise DependencyMissingError(
+            f'{purpose} needs the optional dependency {name!r}: pip install "{req}"'
+        ) from err
+
+
+def check_option(value: Any, allowed: Iterable[Any], *, name: str) -> Any:
+    """Return ``value`` if it is one of ``allowed``, else raise :class:`UserError`."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise UserError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+    return value
+
+
+def _type_name(v: Any) -> str:
+    return type(v).__name__
+
+
+def check_json(value: Any, *, field: str) -> Any:
+    """Check that ``value`` is plain JSON with finite numbers; return it with numpy scalars converted.
+
+    Tuples become lists and numpy scalars become Python numbers, so the result
+    serialises with :func:`nb_core.atomic.dumps_json`.
+
+    Raises:
+        SchemaError: a key is not a string, or a value is not JSON-able.
+        NonFiniteDataError: a number is NaN or infinite.
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise NonFiniteDataError(f"{field}: {value!r} is not a finite number (JSON cannot hold it)")
+        return value
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise SchemaError(f"keys must be strings; got {_type_name(k)} {k!r}", field=field)
+            out[k] = check_json(v, field=f"{field}.{k}")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [check_json(v, field=f"{field}[{i}]") for i, v in enumerate(value)]
+    raise SchemaError(
+        f"{_type_name(value)} is not JSON-able (use str, int, float, bool, None, list, dict)",
+        field=field,
+    )
+
+
+def check_number(value: Any, *, field: str, positive: bool = False) -> float:
+    """Check a finite JSON number (int or float, not bool); return it as float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SchemaError(f"must be a number; got {_type_name(value)} {value!r}", field=field)
+    if not math.isfinite(value):
+        raise NonFiniteDataError(f"{field}: {value!r} is not a finite number")
+    if positive and value <= 0:
+        raise SchemaError(f"must be > 0; got {value}", field=field)
+    return float(value)
+
+
+def check_finite_array(array: np.ndarray, *, what: str, channel_names: list[str] | None = None) -> None:
+    """Raise :class:`NonFiniteDataError` naming the first channel and sample with NaN/Inf.
+
+    Args:
+        array (`np.ndarray`): signals, channels first.
+        what (`str`): where the data comes from (recording id, file name).
+        channel_names (`list[str]`, *optional*): names for the first axis.
+    """
+    if array.dtype.kind not in "fc":
+        return
+    finite = np.isfinite(array)
+    if finite.all():
+        return
+    bad = np.argwhere(~finite)[0]
+    n_bad = int((~finite).sum())
+    where = f"channel {bad[0]}" if array.ndim >= 1 else "value"
+    if channel_names is not None and array.ndim >= 1 and bad[0] < len(channel_names):
+        where = f"channel {channel_names[bad[0]]!r}"
+    at = f", sample {bad[1]}" if array.ndim >= 2 else ""
+    raise NonFiniteDataError(
+        f"{what}: {n_bad} non-finite value(s) (NaN/Inf), first in {where}{at}; "
+        "clean the data or pass allow_nonfinite=True to keep them"
+    )
+
+
+_KEY_BAD = re.compile(r"[\x00-\x1f\\.]")
+_MODALITY = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def check_key(key: Any, *, field: str = "key") -> str:
+    """Check a sample key: non-empty text without dots, backslashes, control characters or ``..``.
+
+    Keys become file names in tar shards (``{key}.{modality}.npy``), so a dot
+    would change how WebDataset readers split the name.
+    """
+    if not isinstance(key, str) or not key:
+        raise SchemaError(f"must be a non-empty string; got {key!r}", field=field)
+    if _KEY_BAD.search(key) or key.startswith("/") or ".." in key.split("/"):
+        raise SchemaError(
+            f"{key!r} is not a valid sample key: no '.', '\\\\', control characters, "
+            "leading '/' or '..' parts",
+            field=field,
+        )
+    return key
+
+
+def check_modality_name(name: Any, *, field: str = "modality") -> str:
+    """Check a modality name: lower-case letters, digits and ``_``, starting with a letter."""
+    if not isinstance(name, str) or not _MODALITY.match(name):
+        raise SchemaError(
+            f"{name!r} is not a valid modality name (lower-case letters, digits, '_'; e.g. 'eeg')",
+            field=field,
+        )
+    return name
+
+
+def check_relpath(path: Any, *, field: str) -> str:
+    """Check a relative POSIX path that stays inside its root (no ``..``, no absolute path)."""
+    if not isinstance(path, str) or not path:
+        raise SchemaError(f"must be a non-empty relative path; got {path!r}", field=field)
+    parts = path.split("/")
+    if path.startswith("/") or "\\" in path or ".." in parts or "" in parts or ":" in parts[0]:
+        raise SchemaError(f"{path!r} must be a relative POSIX path inside the artifact", field=field)
+    return path
+
+
+class Fields:
+    """Typed, path-aware access to a JSON object being validated.
+
+    Each getter names the full field path in its error, and :meth:`done`
+    rejects unknown keys, so a typo in a manifest is reported where it is.
+
+    Example:
+        >>> f = Fields({"name": "x", "size": 3}, "entry")
+        >>> f.string("name"), f.integer("size"), f.opt_string("license")
+        ('x', 3, None)
+        >>> f.done()
+    """
+
+    def __init__(self, obj: Any, path: str) -> None:
+        if not isinstance(obj, Mapping):
+            raise SchemaError(f"must be an object; got {_type_name(obj)}", field=path)
+        self.obj = obj
+        self.path = path
+        self._seen: set[str] = set()
+
+    def sub(self, key: str) -> str:
+        return f"{self.path}.{key}"
+
+    def _fail(self, key: str, msg: str) -> NoReturn:
+        raise SchemaError(msg, field=self.sub(key))
+
+    def _get(self, key: str, required: bool) -> Any:
+        self._seen.add(key)
+        if key not in self.obj or self.obj[key] is None:
+            if required:
+                self._fail(key, "is required but missing")
+            return None
+        return self.obj[key]
+
+    def any(self, key: str, *, required: bool = True) -> Any:
+        return self._get(key, required)
+
+    def string(self, key: str) -> str:
+        v = self._get(key, True)
+        if not isinstance(v, str):
+            self._fail(key, f"must be a string; got {_type_name(v)} {v!r}")
+        return v
+
+    def opt_string(self, key: str) -> str | None:
+        v = self._get(key, False)
+        if v is not None and not isinstance(v, str):
+            self._fail(key, f"must be a string; got {_type_name(v)} {v!r}")
+        return v
+
+    def integer(self, key: str, *, minimum: int | None = None) -> int:
+        v = self._get(key, True)
+        return self._check_int(key, v, minimum)
+
+    def opt_integer(self, key: str, *, minimum: int | None = None) -> int | None:
+        v = self._get(key, False)
+        return None if v is None else self._check_int(key, v, minimum)
+
+    def _check_int(self, key: str, v: Any, minimum: int | None) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            self._fail(key, f"must be an integer; got {_type_name(v)} {v!r}")
+        if minimum is not None and v < minimum:
+            self._fail(key, f"must be >= {minimum}; got {v}")
+        return v
+
+    def number(self, key: str, *, positive: bool = False) -> float:
+        v = self._get(key, True)
+        return self._check_float(key, v, positive)
+
+    def opt_number(self, key: str, *, positive: bool = False) -> float | None:
+        v = self._get(key, False)
+        return None if v is None else self._check_float(key, v, positive)
+
+    def _check_float(self, key: str, v: Any, positive: bool) -> float:
+        return check_number(v, field=self.sub(key), positive=positive)
+
+    def boolean(self, key: str, *, default: bool = False) -> bool:
+        v = self._get(key, False)
+        if v is None:
+            return default
+        if not isinstance(v, bool):
+            self._fail(key, f"must be true or false; got {v!r}")
+        return v
+
+    def array(self, key: str, *, required: bool = False) -> list[Any]:
+        v = self._get(key, required)
+        if v is None:
+            return []
+        if not isinstance(v, list):
+            self._fail(key, f"must be a list; got {_type_name(v)}")
+        return v
+
+    def strings(self, key: str, *, required: bool = False) -> list[str]:
+        items = self.array(key, required=required)
+        for i, s in enumerate(items):
+            if not isinstance(s, str):
+                raise SchemaError(
+                    f"must be a string; got {_type_name(s)} {s!r}", field=f"{self.sub(key)}[{i}]"
+                )
+        return list(items)
+
+    def object(self, key: str, *, required: bool = False) -> dict[str, Any]:
+        v = self._get(key, required)
+        if v is None:
+            return {}
+        if not isinstance(v, Mapping):
+            self._fail(key, f"must be an object; got {_type_name(v)}")
+        return dict(v)
+
+    def free_json(self, key: str) -> dict[str, Any]:
+        """An object of free JSON (checked JSON-able and finite)."""
+        return check_json(self.object(key), field=self.sub(key))
+
+    def done(self) -> None:
+        unknown = sorted(set(self.obj) - self._seen)
+        if unknown:
+            raise SchemaError(f"unknown field(s) {', '.join(map(repr, unknown))}", field=self.path)
