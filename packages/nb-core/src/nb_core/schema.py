@@ -362,7 +362,7 @@ class Recording:
         """Build from :meth:`to_dict` output, validating every field."""
         f = Fields(d, path)
         rid = f.string("id")
-        p = f"{path}[{rid!r}]"
+        p = f.path = f"{path}[{rid!r}]"  # later errors name the recording
         channels = [
             Channel.from_dict(c, f"{p}.channels[{i}]")
             for i, c in enumerate(f.array("channels", required=True))

@@ -1,0 +1,163 @@
+"""Manifest: canonical JSON, validation on read with field names, verify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nb_core import MANIFEST_NAME, SCHEMA_VERSION, Manifest, ModalitySpec, RecordingEntry
+from nb_core.errors import (
+    ChecksumMismatchError,
+    CorruptDataError,
+    ManifestNotFoundError,
+    NBError,
+    NonFiniteDataError,
+    SchemaError,
+    SchemaVersionError,
+)
+
+
+def _artifact(tmp_path: Path) -> tuple[Path, Manifest]:
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "shards" / "train-000000.tar").write_bytes(b"x" * 1000)
+    (tmp_path / "ünïcødé-名前.bin").write_bytes(b"\x00\x01")
+    m = Manifest(
+        name="EEG Motor Imagery — ünïcødé",
+        layout="shards",
+        writer={"package": "nb-shards", "version": "0.1.0"},
+        modalities={
+            "eeg": ModalitySpec("float32", [21, 1000], unit="V", sfreq=250.0, ch_names=["Fp1", "Cz"])
+        },
+        recordings=[RecordingEntry("sub-01", {"subject": "01", "task": "rest"}, n_times=2500, sfreq=250.0)],
+        splits={"train": 10, "test": 2},
+        provenance={"command": "nb shards write", "sources": ["a.fif"]},
+        license="CC-BY-4.0",
+        citation="@article{x}",
+        extra={"hf_configs": [{"config_name": "default", "data_files": "shards/*.tar"}]},
+    )
+    m.add_file(tmp_path, "shards/train-000000.tar")
+    m.add_file(tmp_path, "ünïcødé-名前.bin")
+    return tmp_path, m
+
+
+def test_round_trip_and_identical_bytes(tmp_path: Path) -> None:
+    root, m = _artifact(tmp_path)
+    path = m.write(root)
+    assert path.name == MANIFEST_NAME
+    first = path.read_bytes()
+    back = Manifest.read(root)
+    assert back == Manifest.from_dict(m.to_dict())
+    assert back.n_samples == 12
+    assert back.total_size == 1002
+    assert back.file("shards/train-000000.tar").size == 1000
+    # Same content -> same bytes, whatever the order files were added in.
+    back.files.reverse()
+    back.write(root)
+    assert path.read_bytes() == first
+    assert "ünïcødé" in first.decode("utf-8")  # UTF-8, not \u escapes
+    back.verify(root)
+
+
+def test_read_from_manifest_file_or_data_file(tmp_path: Path) -> None:
+    root, m = _artifact(tmp_path)
+    m.write(root)
+    assert Manifest.read(root / MANIFEST_NAME).name == m.name
+    assert Manifest.read(root / "ünïcødé-名前.bin").name == m.name
+
+
+def test_missing_manifest(tmp_path: Path) -> None:
+    with pytest.raises(ManifestNotFoundError, match="not a neurobridge artifact"):
+        Manifest.read(tmp_path)
+    with pytest.raises(FileNotFoundError):  # also the built-in it resembles
+        Manifest.read(tmp_path / "nothing")
+
+
+def _write_raw(root: Path, obj: object) -> None:
+    (root / MANIFEST_NAME).write_text(json.dumps(obj), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "error", "field"),
+    [
+        (lambda d: d.update(schema_version=SCHEMA_VERSION + 1), SchemaVersionError, "schema_version"),
+        (lambda d: d.update(schema_version="1"), SchemaError, "schema_version"),
+        (lambda d: d.pop("name"), SchemaError, "name"),
+        (lambda d: d.update(name=3), SchemaError, "name"),
+        (lambda d: d.update(layout="tiff"), SchemaError, "layout"),
+        (lambda d: d["files"][0].update(sha256="abc"), SchemaError, "files[0].sha256"),
+        (lambda d: d["files"][0].update(size=-1), SchemaError, "files[0].size"),
+        (lambda d: d["files"][0].update(size=True), SchemaError, "files[0].size"),
+        (lambda d: d["files"][0].update(path="../escape"), SchemaError, "files[0].path"),
+        (lambda d: d["files"][0].update(path="/abs"), SchemaError, "files[0].path"),
+        (lambda d: d["files"].append(dict(d["files"][0])), SchemaError, "files"),
+        (lambda d: d["splits"].update(train=-3), SchemaError, "splits.train"),
+        (lambda d: d["modalities"]["eeg"].update(sfreq=0), SchemaError, "modalities.eeg.sfreq"),
+        (lambda d: d["modalities"]["eeg"].update(shape=[21, "x"]), SchemaError, "modalities.eeg.shape[1]"),
+        (lambda d: d["modalities"].update({"EEG Data": {"dtype": "f4"}}), SchemaError, "modalities.EEG Data"),
+        (lambda d: d["recordings"][0]["entities"].update(run=1), SchemaError, "recordings[0].entities.run"),
+        (lambda d: d.update(surprise=1), SchemaError, "unknown field"),
+        (lambda d: d.update(provenance={"x": {1, 2}}), SchemaError, "provenance.x"),
+    ],
+)
+def test_bad_manifest_names_field(tmp_path: Path, mutate, error, field) -> None:  # type: ignore[no-untyped-def]
+    root, m = _artifact(tmp_path)
+    d = m.to_dict()
+    mutate(d)
+    if isinstance(d.get("provenance", {}).get("x"), set):
+        with pytest.raises(error, match=field.replace("[", r"\[").replace("]", r"\]")):
+            Manifest.from_dict(d)
+        return
+    _write_raw(root, d)
+    with pytest.raises(error) as info:
+        Manifest.read(root)
+    assert field in str(info.value)
+    assert isinstance(info.value, NBError)
+
+
+def test_non_finite_numbers_refused(tmp_path: Path) -> None:
+    root, m = _artifact(tmp_path)
+    text = m.to_json().replace('"sfreq": 250.0', '"sfreq": NaN', 1)
+    (root / MANIFEST_NAME).write_text(text, encoding="utf-8")
+    with pytest.raises(SchemaError, match="NaN"):
+        Manifest.read(root)
+    m.provenance = {"gain": float("inf")}
+    with pytest.raises(NonFiniteDataError, match="provenance.gain"):
+        m.write(root)
+
+
+def test_not_json_and_not_an_object(tmp_path: Path) -> None:
+    (tmp_path / MANIFEST_NAME).write_bytes(b"{not json")
+    with pytest.raises(CorruptDataError, match="not valid JSON"):
+        Manifest.read(tmp_path)
+    (tmp_path / MANIFEST_NAME).write_bytes(b"[1, 2]")
+    with pytest.raises(SchemaError, match="must be an object"):
+        Manifest.read(tmp_path)
+
+
+def test_verify_detects_changes(tmp_path: Path) -> None:
+    root, m = _artifact(tmp_path)
+    m.write(root)
+    shard = root / "shards" / "train-000000.tar"
+    shard.write_bytes(b"y" * 1000)  # same size, other bytes
+    with pytest.raises(ChecksumMismatchError, match="train-000000.tar: sha256"):
+        Manifest.read(root).verify(root)
+    shard.write_bytes(b"x" * 10)
+    with pytest.raises(ChecksumMismatchError, match="size 10 bytes"):
+        Manifest.read(root).verify(root)
+    shard.unlink()
+    with pytest.raises(ChecksumMismatchError, match="missing"):
+        Manifest.read(root).verify(root, paths=["shards/train-000000.tar"])
+    Manifest.read(root).verify(root, paths=["ünïcødé-名前.bin"])
+
+
+def test_write_is_atomic_on_invalid_manifest(tmp_path: Path) -> None:
+    root, m = _artifact(tmp_path)
+    m.write(root)
+    before = (root / MANIFEST_NAME).read_bytes()
+    m.layout = "nope"
+    with pytest.raises(SchemaError):
+        m.write(root)
+    assert (root / MANIFEST_NAME).read_bytes() == before
+    assert not [p for p in root.iterdir() if p.name.startswith(".nb-tmp-")]

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nb_core.errors import DependencyMissingError, NonFiniteDataError, SchemaError, UserError
+from nb_core.validation import (
+    Fields,
+    check_finite_array,
+    check_json,
+    check_option,
+    check_relpath,
+    soft_import,
+)
+
+
+def test_soft_import_message_is_the_fix() -> None:
+    assert soft_import("json", "x").dumps([]) == "[]"
+    with pytest.raises(DependencyMissingError, match=r'pip install "nb-x\[y\]"'):
+        soft_import("surely_not_installed_pkg", "Doing X", extra="nb-x[y]")
+    with pytest.raises(ImportError):
+        soft_import("surely_not_installed_pkg", "Doing X")
+
+
+def test_check_option() -> None:
+    assert check_option("a", ["a", "b"], name="mode") == "a"
+    with pytest.raises(UserError, match="mode must be one of 'a', 'b'; got 'c'"):
+        check_option("c", ["a", "b"], name="mode")
+
+
+def test_check_json() -> None:
+    assert check_json({"a": (1, np.int64(2), np.float32(0.5))}, field="m") == {"a": [1, 2, 0.5]}
+    with pytest.raises(NonFiniteDataError, match=r"m.a\[1\]"):
+        check_json({"a": [1, float("-inf")]}, field="m")
+    with pytest.raises(SchemaError, match="bytes is not JSON-able"):
+        check_json({"a": b"x"}, field="m")
+
+
+def test_check_finite_array_names_channel() -> None:
+    x = np.zeros((3, 10))
+    check_finite_array(x, what="rec")
+    x[2, 7] = np.inf
+    with pytest.raises(NonFiniteDataError, match="rec: 1 non-finite value.*channel 'O1', sample 7"):
+        check_finite_array(x, what="rec", channel_names=["Fp1", "Cz", "O1"])
+    check_finite_array(np.zeros(3, dtype=np.int16), what="ints")
+
+
+@pytest.mark.parametrize("bad", ["../a", "/a", "a/../b", "a\\b", "", "C:/x", "a//b"])
+def test_check_relpath(bad: str) -> None:
+    with pytest.raises(SchemaError):
+        check_relpath(bad, field="f")
+
+
+def test_fields() -> None:
+    f = Fields({"a": 1, "b": True, "c": [1]}, "obj")
+    assert f.integer("a") == 1
+    with pytest.raises(SchemaError, match="obj.b: must be an integer"):
+        f.integer("b")
+    with pytest.raises(SchemaError, match=r"obj: unknown field\(s\) 'c'"):
+        f.done()
+    with pytest.raises(SchemaError, match="obj: must be an object; got list"):
+        Fields([], "obj")
