@@ -1,0 +1,53 @@
+"""Every package's wheel builds, installs alone into an empty venv, and imports.
+
+This is the only check that catches a wrong version range between workspace
+siblings (uv does not check those when locking) and a missing dependency
+declaration (the workspace venv has everything installed).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("check_wheels", ROOT / "tools" / "check_wheels.py")
+assert spec is not None and spec.loader is not None
+check_wheels = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(check_wheels)
+
+
+@pytest.mark.slow
+def test_every_wheel_installs_alone(tmp_path: Path) -> None:
+    res = subprocess.run([sys.executable, str(ROOT / "tools" / "check_wheels.py"), "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout + res.stderr
+    packages = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
+    for name in packages:
+        assert f"ok  {name}" in res.stdout
+
+
+def test_range_check_catches_a_bad_range(tmp_path: Path) -> None:
+    wheels = check_wheels.build(tmp_path / "dist")
+    assert check_wheels.check_ranges(wheels) == []
+    assert check_wheels.closure("nb-core", wheels) == ["nb-core"]
+    assert "nb-core" in check_wheels.closure("nb-hub", wheels)
+    # Rewrite nb-hub's metadata to need a future nb-core: the check must name it.
+    import zipfile
+
+    src = wheels["nb-hub"]
+    bad = tmp_path / "bad" / src.name
+    bad.parent.mkdir()
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename.endswith("METADATA"):
+                data = data.replace(b"nb-core<0.2,>=0.1", b"nb-core<0.3,>=0.2")
+                assert b"nb-core<0.3,>=0.2" in data
+            zout.writestr(item, data)
+    problems = check_wheels.check_ranges({**wheels, "nb-hub": bad})
+    assert problems and "nb-hub requires nb-core" in problems[0]
