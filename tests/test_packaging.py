@@ -23,8 +23,12 @@ spec.loader.exec_module(check_wheels)
 
 @pytest.mark.slow
 def test_every_wheel_installs_alone(tmp_path: Path) -> None:
-    res = subprocess.run([sys.executable, str(ROOT / "tools" / "check_wheels.py"), "--out", str(tmp_path)],
-                         capture_output=True, text=True, timeout=900)
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "check_wheels.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     packages = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
     for name in packages:
@@ -51,3 +55,19 @@ def test_range_check_catches_a_bad_range(tmp_path: Path) -> None:
             zout.writestr(item, data)
     problems = check_wheels.check_ranges({**wheels, "nb-hub": bad})
     assert problems and "nb-hub requires nb-core" in problems[0]
+
+
+def test_static_versions_bump() -> None:
+    """Each package has a static version that `uv version --bump` can change."""
+    import tomllib
+
+    version = tomllib.loads((ROOT / "packages/nb-shards/pyproject.toml").read_text())["project"]["version"]
+    major, minor, _ = (int(x) for x in version.split("."))
+    res = subprocess.run(
+        [check_wheels._uv(), "version", "--package", "nb-shards", "--bump", "minor", "--dry-run"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"nb-shards {version} => {major}.{minor + 1}.0" in res.stdout + res.stderr

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import email.parser
+import os
 import re
 import shutil
 import subprocess
@@ -46,7 +47,8 @@ def _run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
 
 
 def _uv() -> str:
-    uv = shutil.which("uv")
+    """The uv binary: the one running us (``uv run`` sets ``UV``), else the one on PATH."""
+    uv = os.environ.get("UV") or shutil.which("uv")
     if uv is None:
         raise SystemExit("uv is not installed: python -m pip install uv")
     return uv
@@ -119,7 +121,9 @@ def install_alone(name: str, wheels: dict[str, Path], work: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, help="folder for wheels and venvs (default: a temporary one)")
     parser.add_argument("--package", action="append", help="check only these packages (repeatable)")
     args = parser.parse_args(argv)
@@ -131,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"built {sorted(wheels)}, expected {expected}")
     problems = check_ranges(wheels)
     if problems:
-        raise SystemExit("version ranges between siblings do not match the built versions:\n  "
-                         + "\n  ".join(problems))
+        raise SystemExit(
+            "version ranges between siblings do not match the built versions:\n  " + "\n  ".join(problems)
+        )
     for name in args.package or expected:
         install_alone(name, wheels, work)
         print(f"ok  {name}: wheel installs alone and imports")

@@ -26,6 +26,7 @@ __all__ = [
     "HubLimitError",
     "HubNotFoundError",
     "IncompatibleDataError",
+    "IndexOutOfRangeError",
     "IntegrityError",
     "ManifestNotFoundError",
     "NBError",
@@ -120,3 +121,7 @@ class HubNotFoundError(HubError, FileNotFoundError):
 
 class HubLimitError(HubError):
     """An artifact or a push would break one of the Hub's repository limits."""
+
+
+class IndexOutOfRangeError(NBError, IndexError):
+    """An item, window or recording index is outside a dataset (``for`` loops stop on it too)."""
