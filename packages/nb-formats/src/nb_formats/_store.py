@@ -1,0 +1,166 @@
+"""What the three layouts share: the writer (sink) and reader (store) interfaces.
+
+A *sink* writes signals (per-recording 2-D arrays chunked along time, and/or a
+3-D array of materialized windows, one window per chunk), then the window
+table and a JSON metadata blob. A *store* reads them back: the blob and table
+once at open, signals one chunk at a time, decoded straight into NumPy.
+
+Stores keep no open file handle across ``fork``: every handle is tagged with
+the process id that opened it and reopened in a new process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nb_core.atomic import dumps_json
+from nb_core.errors import CorruptDataError
+from nb_formats.table import WindowTable
+
+__all__ = ["ChunkCache", "Sink", "Store", "decode_meta", "encode_meta", "read_time_slice"]
+
+
+def encode_meta(meta: dict[str, Any]) -> bytes:
+    """The metadata blob as canonical JSON bytes."""
+    return dumps_json(meta, indent=None).encode("utf-8")
+
+
+def decode_meta(raw: bytes, *, where: str) -> dict[str, Any]:
+    """Parse the metadata blob; damaged JSON is a :class:`CorruptDataError` naming ``where``."""
+    try:
+        out = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CorruptDataError(f"{where}: metadata is not valid JSON ({err})") from None
+    if not isinstance(out, dict) or "recordings" not in out:
+        raise CorruptDataError(f"{where}: metadata blob has no 'recordings' list")
+    return out
+
+
+class Sink(ABC):
+    """Writes one artifact's data files into ``root`` (a temporary directory)."""
+
+    def __init__(
+        self, root: Path, *, compression: str, dtype: np.dtype[Any], zip_store: bool = False
+    ) -> None:
+        self.root = root
+        self.compression = compression
+        self.dtype = dtype
+        self.zip_store = zip_store
+
+    @abstractmethod
+    def begin_windows(self, n: int, c: int, t: int) -> None:
+        """Create the N×C×T materialized window array (one window per chunk)."""
+
+    @abstractmethod
+    def write_windows(self, start: int, block: np.ndarray) -> None:
+        """Write windows ``start .. start+len(block)``."""
+
+    @abstractmethod
+    def write_recording(self, j: int, data: np.ndarray, chunk_samples: int) -> None:
+        """Write recording ``j``'s signals (C×T, already in the storage dtype)."""
+
+    @abstractmethod
+    def finish(self, meta: dict[str, Any], table: WindowTable | None) -> list[str]:
+        """Write the table and the metadata blob, close everything; return data files (relative)."""
+
+
+class Store(ABC):
+    """Reads one artifact lazily; file handles are per process."""
+
+    def __init__(self, root: Path, info: dict[str, Any]) -> None:
+        self.root = root
+        self.info = info
+        self.compression: str = info["compression"]
+        self.dtype = np.dtype(info["dtype"])
+        self._pid = -1
+
+    def _check_pid(self) -> bool:
+        """True if handles were opened by this process (reset them otherwise)."""
+        if self._pid != os.getpid():
+            self._drop_handles()
+            self._pid = os.getpid()
+            return False
+        return True
+
+    @abstractmethod
+    def _drop_handles(self) -> None:
+        """Forget (without closing shared state of a parent process) any open handle."""
+
+    @abstractmethod
+    def load(self) -> tuple[dict[str, Any], WindowTable | None]:
+        """Read the metadata blob and the window table."""
+
+    @abstractmethod
+    def read_window(self, i: int, c: int, t: int) -> np.ndarray:
+        """Materialized window ``i`` (C×T, a new writable array)."""
+
+    @abstractmethod
+    def read_chunk(self, j: int, k: int, c: int, tc: int) -> np.ndarray:
+        """Chunk ``k`` (C×tc, full size) of recording ``j``."""
+
+    def read_slice(
+        self, j: int, start: int, stop: int, c: int, tc: int, cache: ChunkCache | None
+    ) -> np.ndarray:
+        """Samples ``start:stop`` of recording ``j`` (C×(stop-start), a new array)."""
+
+        def get(k: int) -> np.ndarray:
+            if cache is None:
+                return self.read_chunk(j, k, c, tc)
+            return cache.get((j, k), lambda: self.read_chunk(j, k, c, tc))
+
+        if start % tc == 0 and stop - start == tc:  # aligned window: one chunk, decoded fresh
+            return self.read_chunk(j, start // tc, c, tc)
+        return read_time_slice(get, tc, start, stop, c, self.dtype)
+
+    def close(self) -> None:
+        """Close handles opened by this process."""
+        self._drop_handles()
+
+
+def read_time_slice(
+    get_chunk: Callable[[int], np.ndarray], tc: int, start: int, stop: int, c: int, dtype: np.dtype[Any]
+) -> np.ndarray:
+    """Assemble ``[:, start:stop]`` from time chunks of ``tc`` samples."""
+    out = np.empty((c, stop - start), dtype=dtype)
+    if stop <= start:
+        return out
+    for k in range(start // tc, (stop - 1) // tc + 1):
+        chunk = get_chunk(k)
+        cs = k * tc
+        a, b = max(start, cs), min(stop, cs + tc)
+        out[:, a - start : b - start] = chunk[:, a - cs : b - cs]
+    return out
+
+
+class ChunkCache:
+    """A small LRU of decoded chunks, for windows that overlap or straddle chunk edges.
+
+    Aligned windows (one whole chunk each) bypass it: caching them would only
+    cost memory for random access.
+    """
+
+    def __init__(self, max_items: int = 8) -> None:
+        self.max_items = max_items
+        self._d: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+
+    def get(self, key: tuple[int, int], make: Callable[[], np.ndarray]) -> np.ndarray:
+        hit = self._d.get(key)
+        if hit is not None:
+            self._d.move_to_end(key)
+            return hit
+        val = make()
+        self._d[key] = val
+        if len(self._d) > self.max_items:
+            self._d.popitem(last=False)
+        return val
+
+    def clear(self) -> None:
+        self._d.clear()

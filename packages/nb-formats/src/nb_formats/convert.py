@@ -1,0 +1,138 @@
+"""``nb_formats.convert``: any nb-formats artifact to another layout, streaming.
+
+Recordings are read and written one at a time; materialized windows travel in
+blocks; the window table and all metadata are carried over unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nb_formats.dataset import LazyDataset
+from nb_formats.inputs import BLOCK_WINDOWS, Part, Source, WindowRow
+
+__all__ = ["convert", "dataset_source"]
+
+
+def dataset_source(ds: LazyDataset) -> Source:
+    """A :class:`~nb_formats.inputs.Source` that streams an opened artifact (as stored)."""
+    info = ds.info
+    table = ds.table
+    ids = ds.recording_ids
+    materialized = bool(info.get("materialized"))
+
+    def rows(a: int, b: int) -> list[WindowRow]:
+        assert table is not None
+        out = []
+        for i in range(a, b):
+            r = table.row(i)
+            ri = r["recording_index"]
+            out.append(
+                WindowRow(
+                    ids[ri] if ri >= 0 else None,
+                    r["start"],
+                    r["stop"],
+                    r["target"],
+                    r["i_window_in_trial"],
+                    r["i_start_in_trial"],
+                    r["i_stop_in_trial"],
+                    r.get("extra", {}),
+                )
+            )
+        return out
+
+    def parts() -> Iterator[Part]:
+        for j in range(ds.n_recordings):
+            yield Part(recording=ds.recording(j))
+        if table is None:
+            return
+        n = len(table)
+        if not materialized:
+            yield Part(windows=rows(0, n))
+            return
+        c, t = info["window_shape"]
+        for s in range(0, n, BLOCK_WINDOWS):
+            e = min(n, s + BLOCK_WINDOWS)
+            block = np.stack([ds._store.read_window(i, c, t) for i in range(s, e)])
+            yield Part(windows=rows(s, e), block=block)
+
+    spec = next(iter(ds.manifest.modalities.values()), None)
+    sizes = set() if table is None else set((table.columns["stop"] - table.columns["start"]).tolist())
+    return Source(
+        kind=info["kind"],
+        materialized=materialized,
+        parts=parts(),
+        n_windows=None if table is None else len(table),
+        window_shape=tuple(info["window_shape"]) if info.get("window_shape") else None,
+        sfreq=spec.sfreq if spec else None,
+        ch_names=spec.ch_names if spec else None,
+        window_size=sizes.pop() if len(sizes) == 1 else None,
+        description=f"converted from {ds.manifest.layout} ({ds.manifest.provenance.get('input', '?')})",
+    )
+
+
+def convert(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    format: str,
+    compression: str | None = None,
+    overwrite: bool = False,
+    dtype: Any = None,
+    zip_store: bool = False,
+    chunk_samples: int | None = None,
+    verify: bool = False,
+    progress_bar: bool | None = None,
+) -> Path:
+    """Convert an artifact to another layout (or compression), one recording at a time.
+
+    Args:
+        src: an artifact written by :func:`nb_formats.write`.
+        dst: the new artifact directory.
+        format (`str`): ``"hdf5"``, ``"zarr"`` or ``"parquet"``.
+        compression, zip_store, chunk_samples, overwrite: as in :func:`nb_formats.write`.
+        dtype (*optional*): defaults to the stored dtype.
+        verify (`bool`, *optional*, defaults to `False`): check ``src``'s checksums first.
+
+    Returns:
+        `Path`: ``dst``.
+
+    Raises:
+        ChecksumMismatchError: with ``verify=True``, ``src`` is damaged.
+        OutputExistsError: ``dst`` exists and ``overwrite`` is `False`.
+
+    Example:
+        >>> import tempfile, nb_formats
+        >>> from nb_core.testing import simulate_windows
+        >>> d = tempfile.mkdtemp()
+        >>> a = nb_formats.write(simulate_windows(1, duration=2.0), d + "/a", format="hdf5")
+        >>> b = nb_formats.convert(a, d + "/b", format="parquet")
+        >>> len(nb_formats.open(b)) == len(nb_formats.open(a))
+        True
+    """
+    from nb_formats.writer import write
+
+    ds = LazyDataset(src, verify=verify)
+    try:
+        return write(
+            dataset_source(ds),
+            dst,
+            format=format,
+            compression=compression,
+            overwrite=overwrite,
+            dtype=dtype or ds.info["dtype"],
+            allow_nonfinite=True,  # carried as stored; the source write already decided
+            chunk_samples=chunk_samples,
+            zip_store=zip_store,
+            name=ds.manifest.name,
+            description=ds.manifest.description,
+            license=ds.manifest.license,
+            progress_bar=progress_bar,
+        )
+    finally:
+        ds.close()

@@ -1,0 +1,284 @@
+"""``nb_formats.open``: a lazy, map-style dataset over an artifact of any layout.
+
+Opening reads the manifest, the metadata blob and the window table (metadata
+only); ``ds[i]`` reads one window (one chunk when windows are chunk-aligned);
+``ds.recording(j)`` reads one recording. File handles are opened on first use
+in each process and never shared across ``fork``; pickling a dataset (for
+``spawn`` DataLoader workers) keeps only its path and options.
+
+Items:
+
+- a windowed artifact: one item per stored window, ``y`` its target;
+- ``window_size``/``stride`` given: the recordings are windowed now, without
+  rewriting anything (``y`` is `None`; the stored windows are not used);
+- a continuous artifact without ``window_size``: one item per whole recording.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nb_core.errors import CorruptDataError, IndexOutOfRangeError, UserError
+from nb_core.manifest import Manifest
+from nb_core.schema import Recording, Sample, Target, Window
+from nb_formats._store import ChunkCache, Store
+from nb_formats.table import WindowTable
+
+__all__ = ["LazyDataset", "open"]
+
+_KEY_SAFE = re.compile(r"[^A-Za-z0-9_\-]+")
+
+
+def _store_class(layout: str) -> type[Store]:
+    if layout == "hdf5":
+        from nb_formats.hdf5 import HDF5Store
+
+        return HDF5Store
+    if layout == "zarr":
+        from nb_formats.zarr_layout import ZarrStore
+
+        return ZarrStore
+    if layout == "parquet":
+        from nb_formats.parquet import ParquetStore
+
+        return ParquetStore
+    raise CorruptDataError(f"layout {layout!r} is not an nb-formats layout (hdf5, zarr, parquet)")
+
+
+class LazyDataset:
+    """A map-style dataset over an nb-formats artifact (see :func:`open`)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        window_size: int | None = None,
+        stride: int | None = None,
+        verify: bool = False,
+        cache_chunks: int = 8,
+    ) -> None:
+        self.path = Path(path)
+        self._args = {"window_size": window_size, "stride": stride, "cache_chunks": cache_chunks}
+        self.manifest = Manifest.read(self.path)
+        if self.manifest.layout not in ("hdf5", "zarr", "parquet") or "nb_formats" not in self.manifest.extra:
+            raise CorruptDataError(
+                f"{self.path}: a {self.manifest.layout!r} artifact not written by nb-formats"
+            )
+        self.root = self.path if self.path.is_dir() else self.path.parent
+        if verify:
+            self.manifest.verify(self.root)
+        self.info: dict[str, Any] = dict(self.manifest.extra["nb_formats"])
+        self._store = _store_class(self.manifest.layout)(self.root, self.info)
+        meta, table = self._store.load()
+        self._store.close()
+        self._rec_meta: list[dict[str, Any]] = meta["recordings"]
+        self._chunks: list[int] = list(meta.get("chunks", [0] * len(self._rec_meta)))
+        self.table: WindowTable | None = table
+        self._cache = ChunkCache(cache_chunks) if cache_chunks else None
+        self._materialized = bool(self.info.get("materialized"))
+        self._wshape = self.info.get("window_shape")
+        self._build_index(window_size, stride)
+
+    # -- index ------------------------------------------------------------------------------------
+    def _build_index(self, window_size: int | None, stride: int | None) -> None:
+        if stride is not None and window_size is None:
+            raise UserError("stride needs window_size")
+        if window_size is not None:
+            if window_size < 1 or (stride is not None and stride < 1):
+                raise UserError(f"window_size and stride must be >= 1; got {window_size}, {stride}")
+            step = stride or window_size
+            rec, start = [], []
+            for j, r in enumerate(self._rec_meta):
+                if not self._chunks[j]:
+                    continue
+                s = np.arange(0, int(r["n_times"]) - window_size + 1, step, dtype=np.int64)
+                rec.append(np.full(len(s), j, dtype=np.int64))
+                start.append(s)
+            if not rec:
+                raise UserError(
+                    f"{self.path}: no stored recording signals to window (materialized windows only)"
+                )
+            self._mode = "open-windows"
+            self._rec = np.concatenate(rec)
+            self._start = np.concatenate(start)
+            self._stop = self._start + window_size
+        elif self.table is not None:
+            self._mode = "materialized" if self._materialized else "windows"
+            self._rec = self.table.columns["recording_index"]
+            self._start = self.table.columns["start"]
+            self._stop = self.table.columns["stop"]
+        else:
+            self._mode = "recordings"
+            idx = [j for j in range(len(self._rec_meta)) if self._chunks[j]]
+            self._rec = np.asarray(idx, dtype=np.int64)
+            self._start = np.zeros(len(idx), dtype=np.int64)
+            self._stop = np.asarray([self._rec_meta[j]["n_times"] for j in idx], dtype=np.int64)
+
+    # -- pickling: only the path and options travel ---------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": str(self.path), "args": self._args}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"], **state["args"])  # type: ignore[misc]
+
+    # -- sizes ------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._start)
+
+    @property
+    def n_recordings(self) -> int:
+        """Number of recordings described (with or without stored signals)."""
+        return len(self._rec_meta)
+
+    @property
+    def recording_ids(self) -> list[str]:
+        return [r["id"] for r in self._rec_meta]
+
+    def _check(self, i: int, n: int, what: str) -> int:
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
+            raise UserError(f"{what} index must be an integer; got {type(i).__name__}")
+        k = int(i)
+        if k < 0:
+            k += n
+        if not 0 <= k < n:
+            raise IndexOutOfRangeError(f"{what} index {i} is out of range for {self.path} ({n} {what}s)")
+        return k
+
+    # -- reading ----------------------------------------------------------------------------------
+    def read(self, i: int) -> np.ndarray:
+        """The signals of item ``i`` (C×T, a new array in the stored dtype)."""
+        i = self._check(i, len(self), "item")
+        if self._mode == "materialized":
+            c, t = self._wshape or (0, 0)
+            return self._store.read_window(i, c, t)
+        j = int(self._rec[i])
+        c = len(self._rec_meta[j]["channels"])
+        return self._store.read_slice(
+            j, int(self._start[i]), int(self._stop[i]), c, self._chunks[j], self._cache
+        )
+
+    def target(self, i: int) -> Target:
+        """The target of item ``i`` (`None` for recordings and open-time windows)."""
+        i = self._check(i, len(self), "item")
+        if self._mode in ("windows", "materialized") and self.table is not None:
+            return self.table.target(i)
+        return None
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, Target]:
+        x = self.read(i)
+        return x, self.target(i)
+
+    def __iter__(self) -> Any:
+        for i in range(len(self)):
+            yield self[i]
+
+    def window(self, i: int) -> Window:
+        """Item ``i`` as an :class:`nb_core.Window` (its recording id, span, target and braindecode fields)."""
+        i = self._check(i, len(self), "item")
+        j = int(self._rec[i])
+        rid = self._rec_meta[j]["id"] if j >= 0 else ""
+        if self._mode in ("windows", "materialized") and self.table is not None:
+            row = self.table.row(i)
+            return Window(
+                rid,
+                row["start"],
+                row["stop"],
+                target=row["target"],
+                i_window_in_trial=row["i_window_in_trial"],
+                i_start_in_trial=row["i_start_in_trial"],
+                i_stop_in_trial=row["i_stop_in_trial"],
+                extra=row.get("extra", {}),
+            )
+        start, stop = int(self._start[i]), int(self._stop[i])
+        n_prev = int(np.count_nonzero(self._rec[:i] == j))
+        return Window(rid, start, stop, target=None, i_window_in_trial=n_prev)
+
+    def sample(self, i: int) -> Sample:
+        """Item ``i`` as a full :class:`nb_core.Sample`: signals under the modality name, metadata with
+        the window, target, recording id, BIDS entities, sampling rate and channel names."""
+        i = self._check(i, len(self), "item")
+        w = self.window(i)
+        j = int(self._rec[i])
+        rm = self._rec_meta[j] if j >= 0 else {}
+        md: dict[str, Any] = w.to_dict()
+        md["recording_index"] = j
+        md["entities"] = dict(rm.get("entities", {}))
+        spec = self.manifest.modalities.get(self.info.get("modality", "eeg"))
+        md["sfreq"] = rm.get("sfreq", spec.sfreq if spec else None)
+        md["ch_names"] = [c["name"] for c in rm["channels"]] if rm else (spec.ch_names if spec else None)
+        base = _KEY_SAFE.sub("-", w.recording_id or "item")
+        key = f"{base}_{i:06d}"
+        return Sample(key=key, arrays={self.info.get("modality", "eeg"): self.read(i)}, metadata=md)
+
+    def recording(self, j: int) -> Recording:
+        """Recording ``j`` with its signals read (metadata only if its signals were not stored).
+
+        ``.to_mne()`` gives back the MNE Raw (float32 tolerance when stored as float32).
+        """
+        j = self._check(j, len(self._rec_meta), "recording")
+        meta = self._rec_meta[j]
+        data = None
+        if self._chunks[j]:
+            c = len(meta["channels"])
+            data = self._store.read_slice(j, 0, int(meta["n_times"]), c, self._chunks[j], None)
+        return Recording.from_dict(meta, data=data, path=f"{self.path}:recordings[{j}]")
+
+    def close(self) -> None:
+        """Close file handles of this process (they reopen on the next read)."""
+        self._store.close()
+
+    def __enter__(self) -> LazyDataset:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"LazyDataset({str(self.path)!r}, layout={self.manifest.layout}, items={len(self)}, "
+            f"mode={self._mode}, recordings={self.n_recordings})"
+        )
+
+
+def open(
+    path: str | os.PathLike[str],
+    *,
+    window_size: int | None = None,
+    stride: int | None = None,
+    verify: bool = False,
+    cache_chunks: int = 8,
+) -> LazyDataset:
+    """Open an nb-formats artifact lazily.
+
+    Args:
+        path (`str` or `os.PathLike`): the artifact directory (or its manifest).
+        window_size (`int`, *optional*): window the stored recordings now, in samples.
+        stride (`int`, *optional*): samples between window starts (defaults to ``window_size``).
+        verify (`bool`, *optional*, defaults to `False`): check size and sha256 of every file first.
+        cache_chunks (`int`, *optional*, defaults to 8): decoded chunks kept for windows that overlap
+            or straddle chunk edges (`0` disables).
+
+    Returns:
+        `LazyDataset`: ``len(ds)``, ``ds[i] -> (x, y)``, ``ds.sample(i)``, ``ds.recording(j)``,
+        ``ds.manifest``.
+
+    Raises:
+        ManifestNotFoundError: ``path`` is not an artifact.
+        ChecksumMismatchError: with ``verify=True``, a file is missing, truncated or changed (named).
+        CorruptDataError: a data file cannot be read.
+
+    Example:
+        >>> import tempfile, nb_formats
+        >>> from nb_core.testing import simulate_recordings
+        >>> out = nb_formats.write(simulate_recordings(2, n_channels=4, duration=2.0),
+        ...                        tempfile.mkdtemp() + "/ds", format="zarr")
+        >>> ds = nb_formats.open(out, window_size=100)
+        >>> len(ds), ds[0][0].shape
+        (10, (4, 100))
+    """
+    return LazyDataset(path, window_size=window_size, stride=stride, verify=verify, cache_chunks=cache_chunks)

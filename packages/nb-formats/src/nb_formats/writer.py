@@ -1,0 +1,339 @@
+"""``nb_formats.write``: any accepted input to an artifact directory in one of three layouts.
+
+The artifact is written in a temporary sibling directory and renamed into
+place at the end (``nb_core.atomic.atomic_path``), with ``nb-manifest.json``
+(sha256 of every data file) written last, so a failed write leaves nothing
+behind and never touches an existing artifact.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nb_core.atomic import atomic_path
+from nb_core.errors import IncompatibleDataError, UserError
+from nb_core.manifest import Manifest, ModalitySpec, RecordingEntry
+from nb_core.progress import progress
+from nb_core.validation import check_finite_array, check_option
+from nb_formats._store import Sink
+from nb_formats.codecs import resolve_compression
+from nb_formats.inputs import Source, as_source
+from nb_formats.table import TableBuilder, WindowTable
+
+__all__ = ["DEFAULT_CHUNK_SAMPLES", "FORMATS", "write"]
+
+#: Layouts :func:`write` can produce.
+FORMATS = ("hdf5", "zarr", "parquet")
+#: Time chunk of continuous recordings when no window size suggests one.
+DEFAULT_CHUNK_SAMPLES = 1000
+_MEG_TYPES = {"mag", "grad", "ref_meg"}
+
+
+def _sink_class(fmt: str) -> type[Sink]:
+    if fmt == "hdf5":
+        from nb_formats.hdf5 import HDF5Sink
+
+        return HDF5Sink
+    if fmt == "zarr":
+        from nb_formats.zarr_layout import ZarrSink
+
+        return ZarrSink
+    from nb_formats.parquet import ParquetSink
+
+    return ParquetSink
+
+
+def write(
+    data: Any,
+    path: str | os.PathLike[str],
+    *,
+    format: str = "hdf5",
+    compression: str | None = None,
+    overwrite: bool = False,
+    dtype: Any = "float32",
+    allow_nonfinite: bool = False,
+    chunk_samples: int | None = None,
+    zip_store: bool = False,
+    name: str | None = None,
+    sfreq: float | None = None,
+    ch_names: list[str] | None = None,
+    description: str | None = None,
+    license: str | None = None,
+    progress_bar: bool | None = None,
+) -> Path:
+    """Write EEG/MEG recordings or windows to an artifact directory.
+
+    Args:
+        data: an MNE Raw or a list of Raws; a list of `nb_core.Recording`; ``(recordings, windows)``;
+            a braindecode-style windows dataset; or ``(X, y[, metadata])`` arrays. See
+            :mod:`nb_formats.inputs` for details. Iterables are consumed one recording at a time.
+        path (`str` or `os.PathLike`): the artifact directory to create.
+        format (`str`, *optional*, defaults to ``"hdf5"``): ``"hdf5"``, ``"zarr"`` or ``"parquet"``.
+        compression (`str`, *optional*): see :mod:`nb_formats.codecs`; defaults to ``"blosc-lz4"``
+            (HDF5, Zarr) and ``"zstd"`` (Parquet tables; signals are uncompressed ``.npy``).
+        overwrite (`bool`, *optional*, defaults to `False`): replace an existing ``path``.
+        dtype (*optional*, defaults to ``"float32"``): stored signal type, ``"float32"`` or ``"float64"``
+            (float64 keeps MNE data exactly).
+        allow_nonfinite (`bool`, *optional*, defaults to `False`): keep NaN/Inf in signals.
+        chunk_samples (`int`, *optional*): time chunk of continuous recordings; defaults to the window
+            size of a windowed dataset, else 1000 samples.
+        zip_store (`bool`, *optional*, defaults to `False`): Zarr only: one ``data.zarr.zip`` instead of a
+            directory store.
+        name (`str`, *optional*): dataset name for the manifest (defaults to the directory name).
+        sfreq, ch_names (*optional*): sampling rate and channel names for bare arrays.
+        description, license (`str`, *optional*): copied into the manifest.
+
+    Returns:
+        `Path`: the artifact directory.
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``overwrite`` is `False` (nothing is written).
+        NonFiniteDataError: NaN/Inf in a recording (named with its channel) or a window block.
+        IncompatibleDataError: empty recordings, windows outside their recording, differing channel
+            sets or sampling rates in a windowed dataset.
+        UnsupportedFormatError: unknown input kind or compression.
+
+    Example:
+        >>> import tempfile, nb_formats
+        >>> from nb_core.testing import simulate_windows
+        >>> out = nb_formats.write(simulate_windows(n_recordings=1, duration=4.0),
+        ...                        tempfile.mkdtemp() + "/ds", format="hdf5")
+        >>> len(nb_formats.open(out))
+        4
+    """
+    check_option(format, FORMATS, name="format")
+    comp = resolve_compression(format, compression)
+    dt = np.dtype(dtype)
+    if dt not in (np.dtype("float32"), np.dtype("float64")):
+        raise UserError(f"dtype must be float32 or float64; got {dt}")
+    if zip_store and format != "zarr":
+        raise UserError("zip_store=True applies to format='zarr' only")
+    if chunk_samples is not None and chunk_samples < 1:
+        raise UserError(f"chunk_samples must be >= 1; got {chunk_samples}")
+    final = Path(path)
+    source = as_source(data, sfreq=sfreq, ch_names=ch_names)
+    with atomic_path(final, overwrite=overwrite) as tmp:
+        tmp.mkdir()
+        sink = _sink_class(format)(tmp, compression=comp, dtype=dt, zip_store=zip_store)
+        meta, table, facts = _stream(source, sink, dt, allow_nonfinite, chunk_samples, progress_bar)
+        files = sink.finish(meta, table)
+        manifest = _manifest(
+            name or final.name, format, comp, dt, zip_store, source, meta, table, facts, description, license
+        )
+        for rel in files:
+            manifest.add_file(tmp, rel)
+        manifest.write(tmp)
+    return final
+
+
+def _stream(
+    source: Source,
+    sink: Sink,
+    dt: np.dtype[Any],
+    allow_nonfinite: bool,
+    chunk_samples: int | None,
+    progress_bar: bool | None,
+) -> tuple[dict[str, Any], WindowTable | None, dict[str, Any]]:
+    recs: list[dict[str, Any]] = []
+    chunks: list[int] = []
+    index: dict[str, int] = {}
+    builder = TableBuilder()
+    ref: tuple[str, list[str], float] | None = None
+    pos = 0
+    started = False
+    shape: tuple[int, int] | None = None
+    disable = None if progress_bar is None else not progress_bar
+    for part in progress(source.parts, desc="nb-formats write", unit="part", disable=disable):
+        rec = part.recording
+        if rec is not None:
+            j = len(recs)
+            if rec.id in index:
+                raise IncompatibleDataError(f"recording id {rec.id!r} appears twice; ids must be unique")
+            rec.validate(allow_nonfinite=True)
+            tc = 0
+            if rec.data is not None:
+                if rec.n_channels == 0 or (rec.n_times or 0) == 0:
+                    raise IncompatibleDataError(
+                        f"recording {rec.id!r} is empty ({rec.n_channels} channels × {rec.n_times} samples)"
+                    )
+                arr = np.ascontiguousarray(rec.data, dtype=dt)
+                if not allow_nonfinite:
+                    check_finite_array(arr, what=f"recording {rec.id!r}", channel_names=rec.ch_names)
+                if source.kind == "windowed":
+                    if ref is None:
+                        ref = (rec.id, rec.ch_names, rec.sfreq)
+                    elif rec.ch_names != ref[1] or rec.sfreq != ref[2]:
+                        raise IncompatibleDataError(
+                            f"recording {rec.id!r} ({rec.n_channels} channels at {rec.sfreq} Hz) does not match "
+                            f"recording {ref[0]!r} ({len(ref[1])} channels at {ref[2]} Hz): a windowed dataset "
+                            "needs one channel set and sampling rate (write them as continuous recordings, "
+                            "which may differ, and window at open time)"
+                        )
+                tc = int(min(chunk_samples or source.window_size or DEFAULT_CHUNK_SAMPLES, arr.shape[1]))
+                sink.write_recording(j, arr, tc)
+                del arr
+            elif not source.materialized:
+                raise IncompatibleDataError(f"recording {rec.id!r} has no data to write")
+            chunks.append(tc)
+            recs.append(rec.to_dict())
+            index[rec.id] = j
+        for k, w in enumerate(part.windows):
+            where = f"window {len(builder)} (recording {w.recording_id!r})"
+            if w.recording_id is None:
+                ri = -1
+            elif w.recording_id in index:
+                ri = index[w.recording_id]
+            else:
+                raise IncompatibleDataError(f"{where}: the recording is not part of the dataset")
+            if w.start < 0 or w.stop <= w.start:
+                raise IncompatibleDataError(f"{where}: span [{w.start}, {w.stop}) is empty or negative")
+            if not source.materialized and w.stop > int(recs[ri]["n_times"]):
+                raise IncompatibleDataError(
+                    f"{where}: span [{w.start}, {w.stop}) runs past the recording's {recs[ri]['n_times']} samples"
+                )
+            builder.add(
+                ri,
+                w.start,
+                w.stop,
+                target=w.target,
+                i_window_in_trial=w.i_window_in_trial,
+                i_start_in_trial=w.i_start_in_trial,
+                i_stop_in_trial=w.i_stop_in_trial,
+                extra=w.extra,
+            )
+            del k
+        if part.block is not None:
+            block = np.ascontiguousarray(part.block, dtype=dt)
+            if block.ndim != 3 or len(block) != len(part.windows):
+                raise IncompatibleDataError(
+                    f"windows {pos}..: block of shape {block.shape} does not match {len(part.windows)} windows"
+                )
+            if shape is None:
+                shape = (int(block.shape[1]), int(block.shape[2]))
+            if block.shape[1:] != shape:
+                raise IncompatibleDataError(
+                    f"windows {pos}..{pos + len(block) - 1}: shape {block.shape[1:]} differs from {shape}; "
+                    "materialized windows need one channel count and window length"
+                )
+            if not allow_nonfinite:
+                check_finite_array(
+                    block.transpose(1, 0, 2).reshape(shape[0], -1),
+                    what=f"windows {pos}..{pos + len(block) - 1}",
+                )
+            if not started:
+                sink.begin_windows(int(source.n_windows or 0), *shape)
+                started = True
+            sink.write_windows(pos, block)
+            pos += len(block)
+    if source.materialized and pos != (source.n_windows or 0):
+        raise IncompatibleDataError(f"expected {source.n_windows} windows, got {pos}")
+    table = builder.build() if source.kind == "windowed" else None
+    if table is not None and len(table) == 0:
+        raise IncompatibleDataError("the windowed dataset has no windows")
+    if not recs and table is None:
+        raise IncompatibleDataError("the input is empty: no recordings to write")
+    meta = {"recordings": recs, "chunks": chunks, "table": {} if table is None else _table_meta(table)}
+    return meta, table, {"window_shape": shape}
+
+
+def _table_meta(table: WindowTable) -> dict[str, Any]:
+    m = table.meta()
+    if m["extra"] is None:
+        del m["extra"]
+    return m
+
+
+def _manifest(
+    name: str,
+    fmt: str,
+    comp: str,
+    dt: np.dtype[Any],
+    zip_store: bool,
+    source: Source,
+    meta: dict[str, Any],
+    table: WindowTable | None,
+    facts: dict[str, Any],
+    description: str | None,
+    license: str | None,
+) -> Manifest:
+    from nb_formats import __version__
+
+    recs = meta["recordings"]
+    with_data = [r for r, c in zip(recs, meta["chunks"], strict=True) if c]
+    names = {tuple(c["name"] for c in r["channels"]) for r in (with_data or recs)}
+    sfreqs = {r["sfreq"] for r in (with_data or recs)}
+    units = {c.get("unit", "V") for r in recs for c in r["channels"]}
+    types = {c.get("type", "eeg") for r in recs for c in r["channels"]}
+    ch_names = list(next(iter(names))) if len(names) == 1 else source.ch_names
+    n_ch: int | None = len(ch_names) if ch_names is not None else None
+    wshape = facts["window_shape"]
+    if table is not None:
+        sizes = set((table.columns["stop"] - table.columns["start"]).tolist())
+        t_len = wshape[1] if wshape else (sizes.pop() if len(sizes) == 1 else None)
+        shape: list[int | None] = [wshape[0] if wshape else n_ch, t_len]
+        n_items = len(table)
+    else:
+        shape = [n_ch, None]
+        n_items = len(recs)
+    sfreq = sfreqs.pop() if len(sfreqs) == 1 else source.sfreq
+    modality = "meg" if types and types <= _MEG_TYPES else "eeg"
+    info = {
+        "format_version": 1,
+        "kind": source.kind,
+        "materialized": source.materialized,
+        "dtype": dt.name,
+        "compression": comp,
+        "zip_store": zip_store,
+        "modality": modality,
+        "window_shape": list(wshape) if wshape else None,
+        "chunking": "one window per chunk (1, C, T); recordings chunked (C, chunk_samples)",
+    }
+    extra: dict[str, Any] = {"nb_formats": info}
+    if fmt == "parquet":
+        configs: list[dict[str, Any]] = []
+        if table is not None:
+            configs.append(
+                {"config_name": "windows", "data_files": [{"split": "train", "path": "windows.parquet"}]}
+            )
+        if recs:
+            configs.append(
+                {
+                    "config_name": "recordings",
+                    "data_files": [{"split": "train", "path": "recordings.parquet"}],
+                }
+            )
+        configs[0] = {**configs[0], "default": True}
+        extra["hf_configs"] = configs
+    return Manifest(
+        name=name,
+        layout=fmt,
+        writer={"package": "nb-formats", "version": __version__},
+        modalities={
+            modality: ModalitySpec(
+                dtype=dt.name,
+                shape=shape,
+                unit=units.pop() if len(units) == 1 else None,
+                sfreq=sfreq,
+                ch_names=ch_names,
+            )
+        },
+        recordings=[
+            RecordingEntry(
+                id=r["id"],
+                entities=r.get("entities", {}),
+                n_times=r["n_times"],
+                sfreq=r["sfreq"],
+                n_channels=len(r["channels"]),
+            )
+            for r in recs
+        ],
+        splits={"train": n_items},
+        provenance={"input": source.description},
+        license=license,
+        description=description,
+        extra=extra,
+    )
