@@ -1,0 +1,148 @@
+"""The shard index: where every sample's members lie in a shard, for seeking and random access.
+
+Each shard ``train-000000.tar`` has a sidecar ``train-000000.idx`` (JSON)
+listing, per sample in tar order, its key and each member's suffix, data
+offset and size (offsets in the *uncompressed* tar stream). Readers seek by
+index instead of walking the tar; a shard without a sidecar (any WebDataset
+tar) is indexed on the fly by :func:`build_index` from its headers.
+
+Example:
+    >>> idx = ShardIndex(keys=["a"], members=[{"json": (512, 2)}], tar_size=2048)
+    >>> ShardIndex.from_bytes(idx.to_bytes(), where="demo").keys
+    ['a']
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from nb_core.atomic import dumps_json
+from nb_core.errors import CorruptDataError, SchemaError, SchemaVersionError
+from nb_shards.tarformat import Member, check_member_name, scan_members, split_name
+
+__all__ = ["INDEX_SUFFIX", "INDEX_VERSION", "ShardIndex", "build_index", "index_name"]
+
+#: File name suffix of index sidecars (``train-000000.tar`` → ``train-000000.idx``; not
+#: ``.tar.idx``, which ``datasets`` would take for a compressed tar).
+INDEX_SUFFIX = ".idx"
+
+
+def index_name(shard: str) -> str:
+    """Index sidecar name of a shard name or path (``a/train-000000.tar.gz`` → ``a/train-000000.idx``)."""
+    for ext in (".tar.gz", ".tar.zst", ".tgz", ".tar"):
+        if shard.endswith(ext):
+            return shard[: -len(ext)] + INDEX_SUFFIX
+    return shard + INDEX_SUFFIX
+
+
+#: Version of the index format this nb-shards writes and the newest it reads.
+INDEX_VERSION = 1
+
+
+@dataclass
+class ShardIndex:
+    """Per-sample member positions of one shard.
+
+    Args:
+        keys (`list[str]`): sample keys in tar order.
+        members (`list[dict[str, tuple[int, int]]]`): per sample, suffix (``"eeg.npy"``,
+            ``"json"``) → (data offset, size) in the uncompressed tar.
+        tar_size (`int`): bytes of the uncompressed tar.
+        info (`dict`): writer facts (parameters, whether the shard was closed full).
+    """
+
+    keys: list[str]
+    members: list[dict[str, tuple[int, int]]]
+    tar_size: int
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def to_bytes(self) -> bytes:
+        """Canonical JSON bytes (deterministic)."""
+        samples = [[k, [[s, o, n] for s, (o, n) in m.items()]] for k, m in zip(self.keys, self.members)]
+        obj = {
+            "nb_shards_index": INDEX_VERSION,
+            "tar_size": self.tar_size,
+            "info": self.info,
+            "samples": samples,
+        }
+        return dumps_json(obj, indent=None).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, where: str) -> ShardIndex:
+        """Parse and check an index sidecar.
+
+        Raises:
+            CorruptDataError: not valid JSON or not an index.
+            SchemaVersionError: written by a newer nb-shards.
+            UnsafeContentError: a member name that escapes the directory or needs pickle.
+        """
+        try:
+            obj = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise CorruptDataError(f"{where}: the shard index is not valid JSON ({err})") from None
+        if not isinstance(obj, dict) or "nb_shards_index" not in obj:
+            raise CorruptDataError(f"{where}: not an nb-shards index")
+        ver = obj["nb_shards_index"]
+        if not isinstance(ver, int) or ver < 1:
+            raise SchemaError(f"bad index version {ver!r}", field=f"{where}.nb_shards_index")
+        if ver > INDEX_VERSION:
+            raise SchemaVersionError(
+                f"index version {ver} is newer than this nb-shards reads ({INDEX_VERSION}); "
+                "upgrade: pip install -U nb-shards",
+                field=f"{where}.nb_shards_index",
+            )
+        keys: list[str] = []
+        members: list[dict[str, tuple[int, int]]] = []
+        try:
+            tar_size = int(obj["tar_size"])
+            for key, mems in obj["samples"]:
+                if not isinstance(key, str):
+                    raise TypeError(f"key {key!r} is not a string")
+                m: dict[str, tuple[int, int]] = {}
+                for suffix, off, size in mems:
+                    check_member_name(f"{key}.{suffix}", where=where)
+                    if not (isinstance(off, int) and isinstance(size, int)) or off < 0 or size < 0:
+                        raise TypeError(f"bad offset/size for {key}.{suffix}")
+                    if off + size > tar_size:
+                        raise TypeError(f"member {key}.{suffix} ends past the tar size {tar_size}")
+                    m[suffix] = (off, size)
+                keys.append(key)
+                members.append(m)
+        except (KeyError, TypeError, ValueError) as err:
+            raise CorruptDataError(f"{where}: damaged shard index ({err})") from None
+        info = obj.get("info") or {}
+        return cls(keys=keys, members=members, tar_size=tar_size, info=info)
+
+
+def group_members(members: list[Member], *, where: str) -> ShardIndex:
+    """Group consecutive members by key (the WebDataset rule) into an index."""
+    keys: list[str] = []
+    groups: list[dict[str, tuple[int, int]]] = []
+    end = 0
+    for m in members:
+        key, suffix = split_name(m.name)
+        if not keys or keys[-1] != key:
+            keys.append(key)
+            groups.append({})
+        if suffix in groups[-1]:
+            raise CorruptDataError(f"{where}: sample {key!r} has two {suffix!r} members")
+        groups[-1][suffix] = (m.offset, m.size)
+        end = max(end, m.offset + m.size)
+    return ShardIndex(keys=keys, members=groups, tar_size=end)
+
+
+def build_index(buf: memoryview | bytes, *, where: str) -> ShardIndex:
+    """Index a tar held in ``buf`` by scanning its headers (for shards without a sidecar).
+
+    Raises:
+        CorruptDataError: truncated or damaged tar (shard and byte offset named).
+        UnsafeContentError: links, devices, escaping names, pickle members.
+    """
+    idx = group_members(list(scan_members(buf, where=where)), where=where)
+    idx.tar_size = len(buf)
+    return idx

@@ -1,0 +1,236 @@
+"""``ShardLoader``: batches from shards through a torch ``DataLoader``, with exact, elastic resume.
+
+The loader counts the batches it hands out. Its :meth:`ShardLoader.state_dict` is the
+epoch and the *global* position in that epoch's order (``start + batches·batch_size·world_size``),
+so :meth:`ShardLoader.load_state_dict` continues the same remaining sequence also with another
+``num_workers`` or world size. Resuming computes positions and seeks through the shard index;
+nothing is re-read.
+
+Example:
+    >>> import tempfile, numpy as np
+    >>> from nb_shards.writer import ShardWriter
+    >>> out = tempfile.mkdtemp()
+    >>> with ShardWriter(out, max_count=8) as w:
+    ...     for i in range(20):
+    ...         w.write({"__key__": f"k{i:02d}", "eeg.npy": np.zeros((2, 3), "float32"), "json": {"y": i}})
+    >>> loader = ShardLoader(out, batch_size=4, shuffle=True, seed=0)
+    >>> it = iter(loader); first = next(it); state = loader.state_dict()
+    >>> rest = [b["__key__"] for b in it]
+    >>> again = ShardLoader(out, batch_size=4, shuffle=True, seed=0)
+    >>> again.load_state_dict(state)
+    >>> [b["__key__"] for b in again] == rest
+    True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from nb_core.errors import IncompatibleDataError, SchemaError, SchemaVersionError, UserError
+from nb_core.validation import soft_import
+from nb_shards.dataset import ShardDataset, Source
+from nb_shards.source import DEFAULT_CACHE_SIZE
+
+__all__ = ["STATE_VERSION", "ShardLoader", "torch_iterable"]
+
+#: Version of the loader's state dict.
+STATE_VERSION = 1
+
+_torch_cls: Any = None
+
+
+def _iterable_class() -> Any:
+    global _torch_cls
+    if _torch_cls is None:
+        torch = soft_import("torch", "ShardLoader / ShardDataset.to_torch()")
+
+        class _TorchShards(torch.utils.data.IterableDataset):  # type: ignore[name-defined]
+            def __init__(self, ds: ShardDataset, start: int | None = None) -> None:
+                self.ds = ds
+                self.begin = ds.start if start is None else start
+
+            def __iter__(self) -> Iterator[Any]:
+                return self.ds.iter_from(self.begin)
+
+            def __len__(self) -> int:
+                return self.ds.n_batches(self.begin)
+
+        _torch_cls = _TorchShards
+    return _torch_cls
+
+
+def torch_iterable(ds: ShardDataset, start: int | None = None) -> Any:
+    """Wrap a `ShardDataset` as a `torch.utils.data.IterableDataset`."""
+    return _iterable_class()(ds, start)
+
+
+class ShardLoader:
+    """Batches of samples from shards, for training (needs ``pip install "nb-shards[torch]"``).
+
+    Each batch is a dict: every modality stacked (a tensor ``batch × ...``), ``__key__`` (list
+    of keys) and ``json`` (list of metadata dicts). Every rank yields the same number of
+    batches. Iterating again starts the next epoch (a new order).
+
+    Args:
+        source: artifact directory, shard path(s) or URL(s).
+        batch_size (`int`): samples per batch on each rank.
+        num_workers (`int`, *optional*, defaults to 0): DataLoader worker processes.
+        shuffle (`bool`, *optional*, defaults to `False`), seed (`int`, *optional*, defaults to 0),
+        shuffle_window (`int`, *optional*, defaults to 4): see `ShardDataset`.
+        drop_last (`bool`, *optional*, defaults to `False`): drop each rank's last incomplete batch.
+        rank, world_size (`int`, *optional*): default to ``torch.distributed`` when initialised.
+        uneven (`str`, *optional*, defaults to ``"pad"``): ``"pad"`` repeats samples from the start
+            of the epoch so that every rank gets the same count; ``"drop"`` drops the remainder.
+        decode (`str`, *optional*, defaults to ``"torch"``): ``"torch"`` or ``"numpy"`` batches.
+        collate_fn, on_error, split, storage_options, cache_dir, cache_size: see `ShardDataset`.
+        pin_memory, prefetch_factor: passed to the DataLoader (a new one each epoch).
+        epoch (`int`, *optional*, defaults to 0): first epoch.
+
+    Raises:
+        DependencyMissingError: torch is not installed.
+        UserError: bad options.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        batch_size: int,
+        num_workers: int = 0,
+        shuffle: bool = False,
+        seed: int = 0,
+        shuffle_window: int = 4,
+        drop_last: bool = False,
+        rank: int | None = None,
+        world_size: int | None = None,
+        uneven: str = "pad",
+        decode: str = "torch",
+        collate_fn: Callable[[list[dict[str, Any]]], Any] | None = None,
+        on_error: str = "raise",
+        split: str | None = None,
+        storage_options: dict[str, Any] | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        pin_memory: bool = False,
+        prefetch_factor: int | None = None,
+        epoch: int = 0,
+    ) -> None:
+        self._torch = soft_import("torch", "ShardLoader")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise UserError(f"batch_size must be a positive integer; got {batch_size!r}")
+        if num_workers < 0:
+            raise UserError(f"num_workers must be >= 0; got {num_workers}")
+        self.dataset = ShardDataset(
+            source,
+            split=split,
+            shuffle=shuffle,
+            seed=seed,
+            shuffle_window=shuffle_window,
+            epoch=epoch,
+            rank=rank,
+            world_size=world_size,
+            uneven=uneven,
+            batch_size=batch_size,
+            drop_last=drop_last,
+            decode=decode,
+            collate_fn=collate_fn,
+            on_error=on_error,
+            storage_options=storage_options,
+            cache_dir=cache_dir,
+            cache_size=cache_size,
+        )
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self._dl_kwargs: dict[str, Any] = {"pin_memory": pin_memory}
+        if num_workers > 0 and prefetch_factor is not None:
+            self._dl_kwargs["prefetch_factor"] = prefetch_factor
+        self.epoch = int(epoch)
+        self.position = 0  # global samples consumed in this epoch's order
+
+    # -- sizes --------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        """Batches per epoch on this rank (from the start of an epoch)."""
+        return self.dataset.n_batches(0)
+
+    @property
+    def skipped(self) -> int:
+        """Bad samples skipped in this process (``on_error="skip"``; workers report by warning)."""
+        return self.dataset.skipped
+
+    def set_epoch(self, epoch: int) -> None:
+        """Start ``epoch`` from its beginning at the next iteration."""
+        self.epoch, self.position = int(epoch), 0
+
+    # -- iteration ----------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Any]:
+        ds = self.dataset
+        _, world = ds.dist()
+        if ds.n_batches(self.position) == 0 and self.position > 0:
+            self.epoch, self.position = self.epoch + 1, 0  # the saved epoch was already finished
+        ds.set_epoch(self.epoch)
+        start = self.position
+        per_rank = ds.rank_samples(start)
+        dl = self._torch.utils.data.DataLoader(
+            torch_iterable(ds, start),
+            batch_size=None,
+            num_workers=self.num_workers,
+            **self._dl_kwargs,
+        )
+        for steps, batch in enumerate(dl, start=1):
+            self.position = start + min(steps * self.batch_size, per_rank) * world
+            yield batch
+        self.epoch, self.position = self.epoch + 1, 0
+
+    # -- resume -------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """What :meth:`load_state_dict` needs to continue exactly after the last batch handed out.
+
+        The position is global (all ranks together), so every rank saves the same state.
+        """
+        ds = self.dataset
+        return {
+            "nb_shards_loader": STATE_VERSION,
+            "epoch": self.epoch,
+            "position": self.position,
+            "seed": ds.seed,
+            "shuffle": ds.shuffle,
+            "shuffle_window": ds.shuffle_window,
+            "n_samples": ds.n_samples,
+            "fingerprint": ds.source.fingerprint(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` (possibly saved with other workers or world size).
+
+        Raises:
+            SchemaError: not a loader state.
+            SchemaVersionError: saved by a newer nb-shards.
+            IncompatibleDataError: saved over other shards or with another seed/shuffle.
+        """
+        if not isinstance(state, dict) or "nb_shards_loader" not in state:
+            raise SchemaError("not an nb-shards loader state", field="state_dict")
+        ver = state["nb_shards_loader"]
+        if not isinstance(ver, int) or ver > STATE_VERSION:
+            raise SchemaVersionError(
+                f"loader state version {ver!r} is newer than this nb-shards reads ({STATE_VERSION})",
+                field="state_dict.nb_shards_loader",
+            )
+        ds = self.dataset
+        for k, mine in (
+            ("seed", ds.seed),
+            ("shuffle", ds.shuffle),
+            ("shuffle_window", ds.shuffle_window),
+            ("n_samples", ds.n_samples),
+            ("fingerprint", ds.source.fingerprint()),
+        ):
+            if state.get(k) != mine:
+                raise IncompatibleDataError(
+                    f"the saved loader state has {k}={state.get(k)!r}, this loader {mine!r}; "
+                    "resume over the same shards with the same seed and shuffle"
+                )
+        epoch, pos = state.get("epoch"), state.get("position")
+        if not isinstance(epoch, int) or not isinstance(pos, int) or epoch < 0 or pos < 0:
+            raise SchemaError("epoch and position must be non-negative integers", field="state_dict")
+        self.epoch, self.position = epoch, pos

@@ -1,0 +1,470 @@
+"""Where shards come from: a local directory, a list of shard paths, or fsspec URLs, with a
+bounded local cache for remote shards, and the per-process opening of shards for reading.
+
+A source resolves to an ordered list of :class:`ShardRef` (path or URL, sample count,
+index sidecar, sha256). Local shards are memory-mapped; remote shards (``hf://``,
+``s3://``, ``https://``...) are downloaded once into a cache directory that never grows
+past ``cache_size`` bytes (least recently used shards are evicted) and verified against
+the manifest's sha256 when it has one.
+
+Example:
+    >>> import tempfile, numpy as np
+    >>> from nb_shards.writer import ShardWriter
+    >>> out = tempfile.mkdtemp()
+    >>> with ShardWriter(out) as w:
+    ...     w.write({"__key__": "a", "x.npy": np.zeros(3, "int16")})
+    >>> src = resolve_source(out)
+    >>> [s.name for s in src.shards], src.counts()
+    (['train-000000.tar'], [1])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import json
+import mmap
+import os
+import shutil
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nb_core.atomic import atomic_path, is_temporary
+from nb_core.checksums import HashingWriter
+from nb_core.errors import (
+    ChecksumMismatchError,
+    CorruptDataError,
+    IncompatibleDataError,
+    ManifestNotFoundError,
+    NBError,
+    UserError,
+)
+from nb_core.manifest import MANIFEST_NAME, Manifest, ModalitySpec
+from nb_core.validation import soft_import
+from nb_shards.index import ShardIndex, build_index, index_name
+from nb_shards.layout import compression_of, shards_extra
+from nb_shards.npy import decode_npy
+
+__all__ = [
+    "DEFAULT_CACHE_SIZE",
+    "OpenShard",
+    "ShardCache",
+    "ShardRef",
+    "ShardSource",
+    "default_cache_dir",
+    "resolve_source",
+]
+
+#: Default bound of the local cache of remote shards (bytes).
+DEFAULT_CACHE_SIZE = 16 << 30
+_SHARD_EXTS = (".tar", ".tar.gz", ".tgz", ".tar.zst")
+
+
+def default_cache_dir() -> Path:
+    """``$NB_SHARDS_CACHE``, else ``~/.cache/nb-shards``."""
+    env = os.environ.get("NB_SHARDS_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "nb-shards"
+
+
+def _is_url(s: str) -> bool:
+    return "://" in s and not s.startswith("file://")
+
+
+def _strip_file(s: str) -> str:
+    return s[len("file://") :] if s.startswith("file://") else s
+
+
+def _join(base: str, name: str) -> str:
+    return base.rstrip("/") + "/" + name
+
+
+@dataclass
+class ShardRef:
+    """One shard: where it is, how many samples it has (when known), its index and checksum."""
+
+    url: str
+    n_samples: int | None = None
+    index_url: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.url.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def remote(self) -> bool:
+        return _is_url(self.url)
+
+
+class ShardCache:
+    """A directory of downloaded shards bounded to ``max_bytes`` (least recently used evicted).
+
+    Args:
+        directory (`str` or `os.PathLike`): where shards are kept.
+        max_bytes (`int`): bound of the total size; the shard being fetched is always kept.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], max_bytes: int = DEFAULT_CACHE_SIZE) -> None:
+        if max_bytes < 1:
+            raise UserError(f"cache_size must be positive; got {max_bytes}")
+        self.directory = Path(directory)
+        self.max_bytes = max_bytes
+
+    def path_for(self, url: str) -> Path:
+        digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:20]
+        return self.directory / f"{digest}-{url.rstrip('/').rsplit('/', 1)[-1]}"
+
+    def fetch(
+        self, url: str, *, storage_options: dict[str, Any], sha256: str | None, size: int | None
+    ) -> Path:
+        """The local path of ``url``, downloading it if needed (verifying ``sha256`` when given).
+
+        Raises:
+            ChecksumMismatchError: the download does not match the manifest.
+            CorruptDataError: the download failed.
+        """
+        dst = self.path_for(url)
+        if dst.is_file() and (size is None or dst.stat().st_size == size):
+            with contextlib.suppress(OSError):
+                os.utime(dst)
+            return dst
+        fsspec = soft_import("fsspec", "Reading shards from URLs", extra="nb-shards")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            fs, path = fsspec.core.url_to_fs(url, **storage_options)
+            with fs.open(path, "rb") as src, atomic_path(dst, fsync=False) as tmp, tmp.open("wb") as raw:
+                w = HashingWriter(raw)
+                shutil.copyfileobj(src, w, 8 << 20)
+                if size is not None and w.size != size:
+                    raise ChecksumMismatchError(f"{url}: downloaded {w.size} bytes, the manifest says {size}")
+                if sha256 is not None and w.hexdigest() != sha256:
+                    raise ChecksumMismatchError(
+                        f"{url}: sha256 of the download does not match the manifest (corrupted on the server "
+                        "or in transit)"
+                    )
+        except NBError:
+            raise
+        except (OSError, ValueError) as err:
+            raise CorruptDataError(f"{url}: could not download the shard ({err})") from err
+        self._evict(keep=dst)
+        return dst
+
+    def _evict(self, *, keep: Path) -> None:
+        files = []
+        for p in self.directory.iterdir():
+            if is_temporary(p.name) or not p.is_file():
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                st = p.stat()
+                files.append((st.st_mtime, st.st_size, p))
+        total = sum(s for _, s, _ in files)
+        for _, s, p in sorted(files):
+            if total <= self.max_bytes:
+                break
+            if p == keep:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()  # open memory maps stay valid on POSIX
+            total -= s
+
+    def total_bytes(self) -> int:
+        if not self.directory.is_dir():
+            return 0
+        return sum(
+            p.stat().st_size for p in self.directory.iterdir() if p.is_file() and not is_temporary(p.name)
+        )
+
+
+def _decompress(data: bytes, compression: str | None, *, where: str) -> bytes:
+    try:
+        if compression == "gz":
+            return gzip.decompress(data)
+        if compression == "zst":
+            zstd = soft_import("zstandard", "Reading .tar.zst shards")
+            out: bytes = zstd.ZstdDecompressor().decompressobj().decompress(data)
+            return out
+    except (OSError, EOFError, ValueError) as err:
+        raise CorruptDataError(f"{where}: the compressed shard is damaged or truncated ({err})") from None
+    except Exception as err:  # zstandard.ZstdError
+        raise CorruptDataError(f"{where}: the compressed shard is damaged or truncated ({err})") from None
+    return data
+
+
+@dataclass
+class OpenShard:
+    """A shard ready for reading: its bytes (memory map) and index."""
+
+    name: str
+    buf: Any
+    index: ShardIndex
+    modalities: dict[str, ModalitySpec] | None = None
+    _checked: set[str] = field(default_factory=set)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def sample(self, j: int) -> dict[str, Any]:
+        """Decode sample ``j`` (tar order): ``{"__key__", <modality>: array, "json": dict, ...}``.
+
+        Raises:
+            CorruptDataError: truncated or damaged member (shard, key and byte offset named).
+            UnsafeContentError: an array that needs pickle.
+            IncompatibleDataError: a modality is missing or differs from the manifest.
+        """
+        key = self.index.keys[j]
+        out: dict[str, Any] = {"__key__": key}
+        n = len(self.buf)
+        for suffix, (off, size) in self.index.members[j].items():
+            if off + size > n:
+                raise CorruptDataError(
+                    f"{self.name}: truncated: member {key}.{suffix} at byte offset {off} needs {size} bytes "
+                    f"but the shard ends at {n}"
+                )
+            view = self.buf[off : off + size]
+            if suffix.endswith(".npy"):
+                out[suffix[:-4]] = decode_npy(view, where=f"{self.name}: {key}.{suffix} at byte offset {off}")
+            elif suffix == "json":
+                try:
+                    out["json"] = json.loads(bytes(view))
+                except (json.JSONDecodeError, UnicodeDecodeError) as err:
+                    raise CorruptDataError(
+                        f"{self.name}: {key}.json at byte offset {off} is not valid JSON ({err})"
+                    ) from None
+            else:
+                out[suffix] = bytes(view)
+        if self.modalities:
+            for m, spec in self.modalities.items():
+                a = out.get(m)
+                if a is None:
+                    raise IncompatibleDataError(
+                        f"{self.name}: sample {key!r} lacks modality {m!r} (the manifest declares it)"
+                    )
+                if (
+                    a.dtype != np.dtype(spec.dtype)
+                    or len(spec.shape) != a.ndim
+                    or any(s is not None and s != d for s, d in zip(spec.shape, a.shape))
+                ):
+                    raise IncompatibleDataError(
+                        f"{self.name}: sample {key!r} modality {m!r} is {a.dtype} {list(a.shape)}, "
+                        f"the manifest says {spec.dtype} {spec.shape}"
+                    )
+        return out
+
+
+class ShardSource:
+    """An ordered list of shards of one split, and how to open them.
+
+    Args:
+        shards (`list[ShardRef]`)
+        manifest (`Manifest`, *optional*)
+        storage_options (`dict`): passed to fsspec for remote URLs (``{"endpoint": ...}`` for ``hf://``).
+        cache (`ShardCache`): where remote shards are kept.
+    """
+
+    def __init__(
+        self,
+        shards: list[ShardRef],
+        *,
+        manifest: Manifest | None = None,
+        storage_options: dict[str, Any] | None = None,
+        cache: ShardCache | None = None,
+        max_open: int = 8,
+    ) -> None:
+        if not shards:
+            raise UserError("no shards to read (empty source or split)")
+        self.shards = shards
+        self.manifest = manifest
+        self.modalities = dict(manifest.modalities) if manifest is not None else None
+        self.storage_options = dict(storage_options or {})
+        self.cache = cache or ShardCache(default_cache_dir())
+        self.max_open = max_open
+        self._open: OrderedDict[int, OpenShard] = OrderedDict()
+        self._indexes: dict[int, ShardIndex] = {}
+
+    def __getstate__(self) -> dict[str, Any]:  # sent to DataLoader workers: no open maps
+        d = self.__dict__.copy()
+        d["_open"] = OrderedDict()
+        return d
+
+    def counts(self) -> list[int]:
+        """Samples per shard (from the manifest; otherwise from each shard's index)."""
+        out = []
+        for i, s in enumerate(self.shards):
+            if s.n_samples is None:
+                s.n_samples = len(self.index(i))
+            out.append(s.n_samples)
+        return out
+
+    def fingerprint(self) -> str:
+        """Identifies the shard list (names and counts), to check a resume state against."""
+        text = json.dumps([[s.name, n] for s, n in zip(self.shards, self.counts())])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def local_path(self, i: int) -> Path:
+        s = self.shards[i]
+        if s.remote:
+            return self.cache.fetch(s.url, storage_options=self.storage_options, sha256=s.sha256, size=s.size)
+        return Path(_strip_file(s.url))
+
+    def _read_bytes(self, i: int) -> Any:
+        s = self.shards[i]
+        path = self.local_path(i)
+        comp = compression_of(s.name)
+        try:
+            if comp is None:
+                with path.open("rb") as f:
+                    if os.fstat(f.fileno()).st_size == 0:
+                        return memoryview(b"")
+                    return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+            return memoryview(_decompress(path.read_bytes(), comp, where=s.url))
+        except FileNotFoundError:
+            raise CorruptDataError(f"{s.url}: shard file is missing") from None
+
+    def index(self, i: int, buf: Any = None) -> ShardIndex:
+        """The index of shard ``i`` (sidecar when there is one, else built by scanning the tar)."""
+        idx = self._indexes.get(i)
+        if idx is not None:
+            return idx
+        s = self.shards[i]
+        if s.index_url is None:
+            cand = index_name(s.url)
+            if s.remote:
+                fsspec = soft_import("fsspec", "Reading shards from URLs", extra="nb-shards")
+                fs, p = fsspec.core.url_to_fs(cand, **self.storage_options)
+                s.index_url = cand if fs.exists(p) else ""
+            else:
+                s.index_url = cand if Path(_strip_file(cand)).is_file() else ""
+        if s.index_url:
+            if s.remote:
+                fsspec = soft_import("fsspec", "Reading shards from URLs", extra="nb-shards")
+                fs, p = fsspec.core.url_to_fs(s.index_url, **self.storage_options)
+                data = fs.cat_file(p)
+            else:
+                data = Path(_strip_file(s.index_url)).read_bytes()
+            idx = ShardIndex.from_bytes(data, where=s.index_url)
+        else:
+            idx = build_index(memoryview(self._read_bytes(i) if buf is None else buf), where=s.url)
+        if s.n_samples is not None and s.n_samples != len(idx):
+            raise CorruptDataError(
+                f"{s.url}: the manifest says {s.n_samples} samples, the shard index has {len(idx)}"
+            )
+        self._indexes[i] = idx
+        return idx
+
+    def open(self, i: int) -> OpenShard:
+        """Shard ``i`` ready for reading (a few stay open, least recently used closed first)."""
+        sh = self._open.get(i)
+        if sh is not None:
+            self._open.move_to_end(i)
+            return sh
+        buf = self._read_bytes(i)
+        idx = self.index(i, buf)
+        sh = OpenShard(self.shards[i].url, buf, idx, self.modalities)
+        self._open[i] = sh
+        while len(self._open) > self.max_open:
+            self._open.popitem(last=False)  # the map closes when no array uses it any more
+        return sh
+
+
+def _from_manifest(base: str, manifest: Manifest, split: str | None, *, where: str) -> list[ShardRef]:
+    sec = shards_extra(manifest.extra, where=where)
+    splits = sorted({e["split"] for e in sec["shards"]})
+    if split is None:
+        split = "train" if "train" in splits or not splits else splits[0]
+    refs = []
+    for e in sec["shards"]:
+        if e["split"] != split:
+            continue
+        try:
+            fe = manifest.file(e["path"])
+            sha, size = fe.sha256, fe.size
+        except KeyError:
+            sha, size = None, None
+        idx = e.get("index")
+        refs.append(
+            ShardRef(
+                _join(base, e["path"]),
+                n_samples=e["n_samples"],
+                index_url=_join(base, idx) if isinstance(idx, str) else None,
+                sha256=sha,
+                size=size,
+            )
+        )
+    if not refs and manifest.splits.get(split, 0) == 0 and split not in manifest.splits:
+        raise UserError(f"{where}: no split {split!r}; the artifact has {sorted(manifest.splits)}")
+    return refs
+
+
+def resolve_source(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ShardSource,
+    *,
+    split: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    cache_size: int = DEFAULT_CACHE_SIZE,
+    max_open: int = 8,
+) -> ShardSource:
+    """Resolve a directory, a shard path, a list of shard paths or URLs into a :class:`ShardSource`.
+
+    Args:
+        source: an artifact directory (local or URL, with ``nb-manifest.json``), a directory of
+            plain WebDataset tars, one shard, or a list of shard paths/URLs.
+        split (`str`, *optional*): split to read from an artifact; defaults to ``"train"`` (or
+            the first split).
+        storage_options (`dict`, *optional*): fsspec options for URLs.
+        cache_dir (*optional*): cache of remote shards; defaults to :func:`default_cache_dir`.
+        cache_size (`int`, *optional*): bound of that cache in bytes.
+
+    Raises:
+        ManifestNotFoundError: a directory has neither a manifest nor tar files.
+        SchemaVersionError: the manifest or layout is newer than this version reads.
+        UserError: no such split, or an empty list.
+    """
+    if isinstance(source, ShardSource):
+        return source
+    opts = dict(storage_options or {})
+    cache = ShardCache(cache_dir or default_cache_dir(), cache_size)
+    if isinstance(source, (str, os.PathLike)):
+        s = os.fspath(source)
+        manifest: Manifest | None = None
+        refs: list[ShardRef]
+        if s.endswith(_SHARD_EXTS):
+            refs = [ShardRef(s)]
+        elif _is_url(s):
+            fsspec = soft_import("fsspec", "Reading shards from URLs", extra="nb-shards")
+            murl = _join(s, MANIFEST_NAME)
+            fs, p = fsspec.core.url_to_fs(murl, **opts)
+            try:
+                text = fs.cat_file(p)
+            except FileNotFoundError:
+                raise ManifestNotFoundError(f"{s}: no {MANIFEST_NAME} at this URL") from None
+            manifest = Manifest.from_json(text, source=murl)
+            refs = _from_manifest(s, manifest, split, where=murl)
+        else:
+            root = Path(_strip_file(s))
+            if (root / MANIFEST_NAME).is_file():
+                manifest = Manifest.read(root)
+                refs = _from_manifest(str(root), manifest, split, where=str(root / MANIFEST_NAME))
+            elif root.is_dir():
+                names = sorted(
+                    p.name
+                    for p in root.iterdir()
+                    if p.name.endswith(_SHARD_EXTS) and not is_temporary(p.name)
+                )
+                if not names:
+                    raise ManifestNotFoundError(f"{root}: neither {MANIFEST_NAME} nor tar shards found")
+                refs = [ShardRef(str(root / n)) for n in names]
+            else:
+                raise ManifestNotFoundError(f"{root}: no such shard directory or file")
+        return ShardSource(refs, manifest=manifest, storage_options=opts, cache=cache, max_open=max_open)
+    items = [os.fspath(x) for x in source]
+    if not items:
+        raise UserError("the list of shards is empty")
+    return ShardSource([ShardRef(x) for x in items], storage_options=opts, cache=cache, max_open=max_open)

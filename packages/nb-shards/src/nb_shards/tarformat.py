@@ -1,0 +1,185 @@
+"""The tar layer: deterministic member headers, and a safe, fast scan of any shard's members.
+
+Shards are plain POSIX (ustar/pax) tar files that ``tar``, ``webdataset`` and
+``datasets`` read unchanged. Headers are built with :mod:`tarfile`
+(``TarInfo.tobuf``) with fixed metadata, so the same input always gives the
+same bytes. Reading never uses :class:`tarfile.TarFile`: :func:`scan_members`
+walks the 512-byte headers of a byte buffer (a memory map) and refuses
+anything unsafe.
+
+Example:
+    >>> head = member_header("k0.json", 2)
+    >>> len(head), padding(2)
+    (512, 510)
+"""
+
+from __future__ import annotations
+
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from nb_core.errors import CorruptDataError, UnsafeContentError
+
+__all__ = [
+    "BLOCK",
+    "END_OF_ARCHIVE",
+    "RECORD",
+    "UNSAFE_EXTENSIONS",
+    "Member",
+    "check_member_name",
+    "member_header",
+    "padding",
+    "scan_members",
+    "split_name",
+]
+
+BLOCK = 512
+RECORD = 20 * BLOCK
+#: Two zero blocks end an archive.
+END_OF_ARCHIVE = b"\0" * (2 * BLOCK)
+#: Member extensions that would need pickle (or native code) to load: always refused.
+UNSAFE_EXTENSIONS = frozenset({"pyd", "pickle", "pkl", "pth", "pt", "so", "dll", "joblib"})
+_MTIME = 0
+_REG_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE)
+
+
+def padding(size: int) -> int:
+    """Zero bytes after ``size`` data bytes up to the next 512-byte block."""
+    return (BLOCK - size % BLOCK) % BLOCK
+
+
+def member_header(name: str, size: int, *, mtime: int = _MTIME) -> bytes:
+    """The tar header (one or more 512-byte blocks) of a regular file, with fixed owner,
+    mode and time so that the bytes depend only on ``name`` and ``size``."""
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mtime = mtime
+    info.mode = 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.type = tarfile.REGTYPE
+    return info.tobuf(format=tarfile.PAX_FORMAT, encoding="utf-8", errors="strict")
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``"dir/key.eeg.npy"`` → ``("dir/key", "eeg.npy")``: the WebDataset rule (key up to the
+    first dot of the base name)."""
+    slash = name.rfind("/")
+    dot = name.find(".", slash + 1)
+    if dot < 0:
+        return name, ""
+    return name[:dot], name[dot + 1 :]
+
+
+def check_member_name(name: str, *, where: str) -> None:
+    """Refuse names that escape the directory and members that would need pickle.
+
+    Raises:
+        UnsafeContentError: absolute path, ``..`` part, or an unsafe extension (``.pth`` ...).
+    """
+    parts = name.replace("\\", "/").split("/")
+    if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
+        raise UnsafeContentError(f"{where}: member name {name!r} escapes the shard directory; refused")
+    ext = name.rsplit(".", 1)[-1].lower() if "." in parts[-1] else ""
+    if ext in UNSAFE_EXTENSIONS:
+        raise UnsafeContentError(
+            f"{where}: member {name!r} is a .{ext} file, which needs pickle or native code to load; "
+            "refused (never unpickled)"
+        )
+
+
+@dataclass(frozen=True)
+class Member:
+    """A regular file inside a tar: its name, the offset of its data and its size."""
+
+    name: str
+    offset: int
+    size: int
+
+
+def _pax_path(data: bytes, *, where: str) -> str | None:
+    path = None
+    pos = 0
+    while pos < len(data):
+        sp = data.find(b" ", pos)
+        if sp < 0:
+            break
+        try:
+            length = int(data[pos:sp])
+        except ValueError:
+            raise CorruptDataError(f"{where}: damaged pax header") from None
+        if length <= 0:
+            raise CorruptDataError(f"{where}: damaged pax header")
+        rec = data[sp + 1 : pos + length - 1]
+        k, _, v = rec.partition(b"=")
+        if k == b"path":
+            path = v.decode("utf-8", "strict")
+        pos += length
+    return path
+
+
+def scan_members(buf: memoryview | bytes, *, where: str) -> Iterator[Member]:
+    """Walk the headers of the tar in ``buf`` and yield its regular-file members.
+
+    Directories are skipped; pax and GNU long-name headers are applied.
+
+    Raises:
+        CorruptDataError: a damaged header or data running past the end (names ``where`` and
+            the byte offset).
+        UnsafeContentError: a link, device or FIFO member, a name escaping the directory, or
+            an extension that needs pickle.
+    """
+    mv = memoryview(buf)
+    n = len(mv)
+    pos = 0
+    long_name: str | None = None
+    while True:
+        if pos + BLOCK > n:
+            if pos == n and pos > 0:
+                return  # no end-of-archive blocks: tolerated, as GNU tar does
+            raise CorruptDataError(
+                f"{where}: truncated tar: header at byte offset {pos} runs past the end ({n} bytes)"
+            )
+        block = bytes(mv[pos : pos + BLOCK])
+        if block.count(0) == BLOCK:
+            return
+        try:
+            info = tarfile.TarInfo.frombuf(block, "utf-8", "strict")
+        except tarfile.HeaderError as err:
+            raise CorruptDataError(f"{where}: damaged tar header at byte offset {pos} ({err})") from None
+        data_off = pos + BLOCK
+        end = data_off + info.size
+        if end > n:
+            raise CorruptDataError(
+                f"{where}: truncated tar: member {info.name!r} at byte offset {pos} needs {info.size} "
+                f"bytes but the shard ends at {n}"
+            )
+        nxt = end + padding(info.size)
+        t = info.type
+        if t == tarfile.XHDTYPE:
+            long_name = _pax_path(bytes(mv[data_off:end]), where=f"{where} (offset {pos})")
+        elif t == tarfile.XGLTYPE:
+            pass
+        elif t == tarfile.GNUTYPE_LONGNAME:
+            long_name = bytes(mv[data_off:end]).rstrip(b"\0").decode("utf-8", "strict")
+        elif t in _REG_TYPES:
+            name = long_name or info.name
+            long_name = None
+            check_member_name(name, where=f"{where} (offset {pos})")
+            yield Member(name, data_off, info.size)
+        elif t == tarfile.DIRTYPE:
+            long_name = None
+        else:
+            kind = {
+                tarfile.SYMTYPE: "symbolic link",
+                tarfile.LNKTYPE: "hard link",
+                tarfile.CHRTYPE: "character device",
+                tarfile.BLKTYPE: "block device",
+                tarfile.FIFOTYPE: "FIFO",
+            }.get(t, f"type {t!r}")
+            raise UnsafeContentError(
+                f"{where}: member {(long_name or info.name)!r} at byte offset {pos} is a {kind}; "
+                "only regular files are allowed in shards"
+            )
+        pos = nxt

@@ -1,0 +1,137 @@
+"""``verify`` (checksums, index consistency, sample decode) and ``inspect`` (a summary) of shards.
+
+Example:
+    >>> import tempfile, numpy as np
+    >>> from nb_shards.writer import ShardWriter
+    >>> out = tempfile.mkdtemp()
+    >>> with ShardWriter(out) as w:
+    ...     w.write({"__key__": "a", "eeg.npy": np.zeros((2, 3), "float32")})
+    >>> verify(out)["samples"]
+    1
+    >>> inspect(out)["splits"]
+    {'train': 1}
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from nb_core.errors import CorruptDataError
+from nb_core.manifest import MANIFEST_NAME, Manifest
+from nb_core.progress import progress
+from nb_shards.index import build_index
+from nb_shards.layout import shards_extra
+from nb_shards.source import OpenShard, ShardSource, resolve_source
+
+__all__ = ["inspect", "verify"]
+
+
+def _sources(
+    path: str | os.PathLike[str] | Sequence[str], **kw: Any
+) -> tuple[Manifest | None, list[ShardSource]]:
+    p = Path(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else None
+    if p is not None and (p / MANIFEST_NAME).is_file():
+        m = Manifest.read(p)
+        sec = shards_extra(m.extra, where=str(p / MANIFEST_NAME))
+        splits = sorted({e["split"] for e in sec["shards"]})
+        return m, [resolve_source(p, split=s, **kw) for s in splits]
+    return None, [resolve_source(path, **kw)]
+
+
+def verify(
+    path: str | os.PathLike[str] | Sequence[str], *, decode: bool = True, show_progress: bool | None = None
+) -> dict[str, Any]:
+    """Check a shard artifact: every file's size and sha256 against the manifest, each index
+    against the tar headers, every sample decodes (and matches the manifest's modalities), and
+    the sample counts.
+
+    Args:
+        path: artifact directory (or shard paths without a manifest: then no checksums).
+        decode (`bool`, *optional*, defaults to `True`): decode every sample.
+
+    Returns:
+        `dict`: ``{"shards": ..., "samples": ..., "bytes": ..., "checksums": bool}``.
+
+    Raises:
+        ChecksumMismatchError: a file is missing or its size/sha256 differs.
+        CorruptDataError: a truncated/damaged tar, an index that disagrees with its shard,
+            a sample that does not decode, or wrong counts.
+        UnsafeContentError: unsafe members (links, escaping names, pickle).
+        IncompatibleDataError: a sample's modalities differ from the manifest.
+        SchemaVersionError: a manifest from a newer schema.
+    """
+    manifest, sources = _sources(path)
+    if manifest is not None:
+        manifest.verify(os.fspath(path))  # type: ignore[arg-type]
+    n_shards = n_samples = n_bytes = 0
+    for src in sources:
+        total = 0
+        for i in progress(
+            range(len(src.shards)), desc="verify", unit="shard", disable=show_progress is False or None
+        ):
+            ref = src.shards[i]
+            buf = src._read_bytes(i)
+            scanned = build_index(buf, where=ref.url)
+            idx = src.index(i, buf)
+            if idx.keys != scanned.keys or idx.members != scanned.members or (idx.tar_size != len(buf)):
+                raise CorruptDataError(
+                    f"{ref.url}: the index sidecar does not match the tar's members "
+                    "(the shard or its index was changed)"
+                )
+            if decode:
+                sh = OpenShard(ref.url, buf, idx, src.modalities)
+                for j in range(len(idx)):
+                    sh.sample(j)
+            total += len(idx)
+            n_bytes += len(buf)
+        n_shards += len(src.shards)
+        n_samples += total
+        if manifest is not None:
+            split = None
+            for e in shards_extra(manifest.extra, where="manifest")["shards"]:
+                if src.shards and e["path"] == src.shards[0].name:
+                    split = e["split"]
+            if split is not None and manifest.splits.get(split) != total:
+                raise CorruptDataError(
+                    f"{path}: split {split!r} has {total} samples in its shards, the manifest says "
+                    f"{manifest.splits.get(split)}"
+                )
+    return {"shards": n_shards, "samples": n_samples, "bytes": n_bytes, "checksums": manifest is not None}
+
+
+def inspect(path: str | os.PathLike[str] | Sequence[str], *, n_keys: int = 3) -> dict[str, Any]:
+    """A summary: name, splits, modalities, shards (count, bytes), compression and first keys.
+
+    Raises:
+        ManifestNotFoundError: neither a manifest nor shards.
+        SchemaVersionError: a manifest from a newer schema.
+    """
+    manifest, sources = _sources(path)
+    out: dict[str, Any] = {}
+    if manifest is not None:
+        sec = shards_extra(manifest.extra, where="manifest")
+        out.update(
+            name=manifest.name,
+            writer=manifest.writer,
+            splits=manifest.splits,
+            modalities={k: v.to_dict() for k, v in manifest.modalities.items()},
+            compression=sec.get("compression"),
+            bytes=manifest.total_size,
+        )
+        if "hf_configs" in manifest.extra:
+            out["hf_configs"] = manifest.extra["hf_configs"]
+    shards = []
+    for src in sources:
+        counts = src.counts()
+        for ref, n in zip(src.shards, counts):
+            shards.append({"path": ref.name, "n_samples": n})
+    out["n_shards"] = len(shards)
+    out["shards"] = shards[:10] + ([{"...": len(shards) - 10}] if len(shards) > 10 else [])
+    if sources and sources[0].shards:
+        idx = sources[0].index(0)
+        out["first_keys"] = idx.keys[:n_keys]
+        out["members"] = sorted(idx.members[0]) if len(idx) else []
+    return out
