@@ -1,0 +1,262 @@
+"""``nb formats bench``: every layout and compression against the obvious alternatives, in one run.
+
+The same windowed dataset (default 2000 windows of 21×1000 float32, EEG-like:
+an alpha rhythm plus AR(1) background and white sensor noise, in volts) is
+written in each layout/compression and read back through :func:`nb_formats.open`.
+Next to it, in the same run and on the same windows:
+
+- **memmap floor**: ``np.array(np.load("windows.npy", mmap_mode="r")[i])``;
+- **naive h5py**: ``h5py_dataset[i]`` on the HDF5 file written here (blosc-lz4);
+- **naive zarr**: ``zarr_array[i]`` on the Zarr store written here (blosc-lz4);
+- **naive Parquet**: one row per window (a fixed-size list column), reading
+  the row group that holds window ``i`` (100 rows per group) and taking the row;
+- **MNE .fif**: ``read_raw_fif(preload=False).get_data(start, stop)`` on a
+  ``.fif`` with the windows back to back.
+
+Reported per row: random single-window read (ms/window, mean over ``n_reads``
+random indices after one warm-up pass, i.e. a warm page cache), sequential
+throughput (MB/s reading every window in order), write time, size on disk
+and the peak Python/NumPy heap during the write (``tracemalloc``; C-level
+buffers of HDF5/Blosc are not counted).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["BenchRow", "make_windows", "run_bench"]
+
+#: (layout, compression, zip_store) rows measured through nb_formats.
+CONFIGS: list[tuple[str, str, bool]] = [
+    ("hdf5", "none", False),
+    ("hdf5", "blosc-lz4", False),
+    ("hdf5", "blosc-zstd", False),
+    ("hdf5", "zstd", False),
+    ("hdf5", "gzip", False),
+    ("hdf5", "lzf", False),
+    ("zarr", "none", False),
+    ("zarr", "blosc-lz4", False),
+    ("zarr", "zstd", False),
+    ("zarr", "gzip", False),
+    ("zarr", "blosc-lz4", True),
+    ("parquet", "npy (uncompressed)", False),
+]
+
+
+@dataclass
+class BenchRow:
+    name: str
+    random_ms: float
+    seq_mb_s: float
+    write_s: float | None = None
+    size_mb: float | None = None
+    peak_mb: float | None = None
+
+
+def make_windows(n: int, c: int, t: int, *, sfreq: float = 250.0, seed: int = 0) -> np.ndarray:
+    """EEG-like float32 windows (volts): alpha rhythm + AR(1) background + white noise."""
+    rng = np.random.default_rng(seed)
+    tt = np.arange(t) / sfreq
+    out = np.empty((n, c, t), dtype=np.float32)
+    amp = rng.uniform(2e-6, 1e-5, size=(c, 1))
+    for i in range(n):
+        phase = rng.uniform(0, 2 * np.pi, size=(c, 1))
+        white = rng.normal(0, 1e-6, size=(c, t))
+        ar = np.cumsum(rng.normal(0, 2e-7, size=(c, t)), axis=1)
+        out[i] = amp * np.sin(2 * np.pi * 10.0 * tt + phase) + ar + white
+    return out
+
+
+def _du(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _time_reads(read: Callable[[int], Any], n: int, idx: np.ndarray, nbytes: int) -> tuple[float, float]:
+    for i in range(n):  # warm-up pass: page cache and handles
+        read(i)
+    t0 = time.perf_counter()
+    for i in idx:
+        read(int(i))
+    rnd = (time.perf_counter() - t0) / len(idx) * 1e3
+    t0 = time.perf_counter()
+    for i in range(n):
+        read(i)
+    seq = n * nbytes / (time.perf_counter() - t0) / 1e6
+    return rnd, seq
+
+
+def run_bench(
+    *,
+    n_windows: int = 2000,
+    n_channels: int = 21,
+    n_times: int = 1000,
+    n_reads: int = 500,
+    workdir: str | os.PathLike[str] | None = None,
+    plot: str | os.PathLike[str] | None = None,
+    log: Callable[[str], None] = print,
+    skip_mne: bool = False,
+) -> list[BenchRow]:
+    """Run the benchmark; return its rows (and save a PNG bar chart to ``plot``)."""
+    import h5py
+    import zarr
+
+    import nb_formats
+
+    own_tmp = workdir is None
+    base = Path(tempfile.mkdtemp(prefix="nb-formats-bench-") if own_tmp else workdir)  # type: ignore[arg-type]
+    base.mkdir(parents=True, exist_ok=True)
+    rows: list[BenchRow] = []
+    try:
+        log(f"generating {n_windows} windows of {n_channels}x{n_times} float32 ...")
+        x = make_windows(n_windows, n_channels, n_times)
+        y = np.arange(n_windows) % 4
+        nbytes = n_channels * n_times * 4
+        idx = np.random.default_rng(1).integers(0, n_windows, size=n_reads)
+
+        floor_path = base / "floor.npy"
+        np.save(floor_path, x)
+        mm = np.load(floor_path, mmap_mode="r")
+        rnd, seq = _time_reads(lambda i: np.array(mm[i]), n_windows, idx, nbytes)
+        rows.append(BenchRow("memmap floor (np.load mmap)", rnd, seq, None, _du(floor_path) / 1e6))
+        log(f"  {rows[-1].name}: {rnd:.4f} ms/window")
+
+        keep: dict[str, Path] = {}
+        for layout, comp, zipped in CONFIGS:
+            label = f"nb_formats {layout}{' zip' if zipped else ''} {comp}"
+            dst = base / f"{layout}-{comp.split(' ')[0]}{'-zip' if zipped else ''}"
+            tracemalloc.start()
+            t0 = time.perf_counter()
+            nb_formats.write(
+                (x, y),
+                dst,
+                format=layout,
+                compression=None if layout == "parquet" else comp,
+                zip_store=zipped,
+                sfreq=250.0,
+                progress_bar=False,
+            )
+            wt = time.perf_counter() - t0
+            peak = tracemalloc.get_traced_memory()[1] / 1e6
+            tracemalloc.stop()
+            ds = nb_formats.open(dst)
+            rnd, seq = _time_reads(ds.__getitem__, n_windows, idx, nbytes)
+            ds.close()
+            size = sum(f.size for f in ds.manifest.files) / 1e6
+            rows.append(BenchRow(label, rnd, seq, wt, size, peak))
+            log(f"  {label}: {rnd:.4f} ms/window, {seq:.0f} MB/s, write {wt:.1f} s, {size:.1f} MB")
+            if (layout, comp, zipped) in (("hdf5", "blosc-lz4", False), ("zarr", "blosc-lz4", False)):
+                keep[layout] = dst
+            else:
+                shutil.rmtree(dst, ignore_errors=True)
+
+        import hdf5plugin  # noqa: F401
+
+        with h5py.File(keep["hdf5"] / "data.h5", "r") as f:
+            d = f["windows"]
+            rnd, seq = _time_reads(lambda i: d[i], n_windows, idx, nbytes)
+        rows.append(BenchRow("naive h5py dataset[i] (blosc-lz4)", rnd, seq))
+        log(f"  {rows[-1].name}: {rnd:.4f} ms/window")
+        za: Any = zarr.open_group(keep["zarr"] / "data.zarr", mode="r")["windows"]
+        rnd, seq = _time_reads(lambda i: za[i], n_windows, idx, nbytes)
+        rows.append(BenchRow("naive zarr array[i] (blosc-lz4)", rnd, seq))
+        log(f"  {rows[-1].name}: {rnd:.4f} ms/window")
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        ppath = base / "naive.parquet"
+        flat = pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), n_channels * n_times)
+        t0 = time.perf_counter()
+        pq.write_table(pa.table({"eeg": flat, "target": pa.array(y)}), ppath, row_group_size=100)
+        wt = time.perf_counter() - t0
+        pf = pq.ParquetFile(ppath)
+
+        def read_pq(i: int) -> np.ndarray:
+            tab = pf.read_row_group(i // 100, columns=["eeg"])
+            return np.asarray(tab.column(0).chunk(0)[i % 100].values.to_numpy()).reshape(n_channels, n_times)
+
+        n_pq = min(n_windows, 300)
+        rnd, seq = _time_reads(read_pq, n_pq, idx[: max(20, n_reads // 10)] % n_pq, nbytes)
+        rows.append(
+            BenchRow("naive Parquet row-group read (snappy, 100 rows/group)", rnd, seq, wt, _du(ppath) / 1e6)
+        )
+        log(f"  {rows[-1].name}: {rnd:.4f} ms/window")
+
+        if not skip_mne:
+            import mne
+
+            info = mne.create_info(n_channels, 250.0, "eeg")
+            raw = mne.io.RawArray(x.transpose(1, 0, 2).reshape(n_channels, -1), info, verbose="error")
+            fif = base / "windows_raw.fif"
+            t0 = time.perf_counter()
+            raw.save(fif, fmt="single", verbose="error", overwrite=True)
+            wt = time.perf_counter() - t0
+            del raw
+            rr = mne.io.read_raw_fif(fif, preload=False, verbose="error")
+            rnd, seq = _time_reads(
+                lambda i: rr.get_data(start=i * n_times, stop=(i + 1) * n_times), n_windows, idx, nbytes
+            )
+            rows.append(BenchRow("MNE .fif get_data (preload=False)", rnd, seq, wt, _du(fif) / 1e6))
+            log(f"  {rows[-1].name}: {rnd:.4f} ms/window")
+    finally:
+        if own_tmp:
+            shutil.rmtree(base, ignore_errors=True)
+    if plot is not None:
+        _plot(rows, Path(plot), n_windows, n_channels, n_times)
+    return rows
+
+
+def format_table(rows: list[BenchRow]) -> str:
+    """Rows as a Markdown table."""
+
+    def f(v: float | None, spec: str) -> str:
+        return "" if v is None else format(v, spec)
+
+    lines = [
+        "| read path | random ms/window | sequential MB/s | write s | size MB | write peak MB |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.name} | {r.random_ms:.4f} | {r.seq_mb_s:.0f} | {f(r.write_s, '.2f')} | "
+            f"{f(r.size_mb, '.1f')} | {f(r.peak_mb, '.1f')} |"
+        )
+    return "\n".join(lines)
+
+
+def rows_as_dicts(rows: list[BenchRow]) -> list[dict[str, Any]]:
+    return [asdict(r) for r in rows]
+
+
+def _plot(rows: list[BenchRow], path: Path, n: int, c: int, t: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(rows) + 1.5))
+    names = [r.name for r in rows][::-1]
+    vals = [r.random_ms for r in rows][::-1]
+    colors = ["tab:blue" if n_.startswith("nb_formats") else "tab:gray" for n_ in names]
+    ax.barh(names, vals, color=colors)
+    ax.set_xscale("log")
+    ax.axvline(0.1, color="tab:red", linestyle="--", linewidth=1, label="0.1 ms target")
+    ax.set_xlabel("random single-window read, ms/window (log scale)")
+    ax.set_title(f"nb-formats bench: {n} windows of {c}x{t} float32")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,216 @@
+"""``nb formats``: write, open, convert, info and bench from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+_RAW = argparse.RawDescriptionHelpFormatter
+
+
+def _ex(text: str) -> str:
+    return "example:\n" + textwrap.indent(textwrap.dedent(text).strip(), "  ") + "\n"
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``formats`` command group to the ``nb`` parser."""
+    p = subparsers.add_parser(
+        "formats",
+        help="HDF5 / Zarr / NumPy+Parquet codecs with lazy random access",
+        description="Write, open, convert, inspect and benchmark nb-formats artifacts.",
+        formatter_class=_RAW,
+        epilog=_ex("nb formats write sub-01_raw.fif out/ds --format zarr\nnb formats info out/ds --verify"),
+    )
+    p.set_defaults(help_parser=p)
+    sub = p.add_subparsers(dest="formats_command", metavar="SUBCOMMAND")
+
+    w = sub.add_parser(
+        "write",
+        help="write MNE-readable recordings (.fif, .edf, ...) to an artifact",
+        formatter_class=_RAW,
+        epilog=_ex(
+            "nb formats write sub-01_raw.fif sub-02_raw.fif out/ds --format hdf5 --compression blosc-zstd"
+        ),
+    )
+    w.add_argument("inputs", nargs="+", help="recording files readable by mne.io.read_raw, then the output")
+    _write_opts(w)
+    w.set_defaults(func=_cmd_write)
+
+    o = sub.add_parser(
+        "open",
+        help="open an artifact lazily and show items",
+        formatter_class=_RAW,
+        epilog=_ex("nb formats open out/ds --window-size 500 --show 3"),
+    )
+    o.add_argument("path")
+    o.add_argument("--window-size", type=int, default=None, help="window the recordings now (samples)")
+    o.add_argument("--stride", type=int, default=None, help="samples between window starts")
+    o.add_argument("--show", type=int, default=3, help="items to print (default 3)")
+    o.add_argument("--verify", action="store_true", help="check checksums first")
+    o.set_defaults(func=_cmd_open)
+
+    c = sub.add_parser(
+        "convert",
+        help="convert an artifact to another layout or compression",
+        formatter_class=_RAW,
+        epilog=_ex("nb formats convert out/ds out/ds-parquet --format parquet"),
+    )
+    c.add_argument("src")
+    c.add_argument("dst")
+    _write_opts(c, dtype_default=None)
+    c.add_argument("--verify", action="store_true", help="check the source's checksums first")
+    c.set_defaults(func=_cmd_convert)
+
+    i = sub.add_parser(
+        "info",
+        help="summarise an artifact (and verify its files)",
+        formatter_class=_RAW,
+        epilog=_ex("nb formats info out/ds --verify"),
+    )
+    i.add_argument("path")
+    i.add_argument("--verify", action="store_true", help="check size and sha256 of every data file")
+    i.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    i.set_defaults(func=_cmd_info)
+
+    b = sub.add_parser(
+        "bench",
+        help="benchmark every layout against memmap, naive h5py/zarr/Parquet and MNE .fif",
+        formatter_class=_RAW,
+        epilog=_ex(
+            "nb formats bench --plot bench.png\nnb formats bench --n-windows 20000 --workdir /data/tmp"
+        ),
+    )
+    b.add_argument("--n-windows", type=int, default=2000)
+    b.add_argument("--channels", type=int, default=21)
+    b.add_argument("--times", type=int, default=1000, help="samples per window")
+    b.add_argument("--reads", type=int, default=500, help="random reads per row")
+    b.add_argument("--workdir", default=None, help="where to write (default: a temporary directory)")
+    b.add_argument(
+        "--plot", default="nb-formats-bench.png", help="PNG to save (default nb-formats-bench.png)"
+    )
+    b.add_argument("--json", default=None, help="also save the rows as JSON here")
+    b.add_argument("--no-mne", action="store_true", help="skip the MNE .fif baseline")
+    b.set_defaults(func=_cmd_bench)
+
+
+def _write_opts(p: argparse.ArgumentParser, *, dtype_default: str | None = "float32") -> None:
+    p.add_argument("--format", choices=("hdf5", "zarr", "parquet"), default="hdf5")
+    p.add_argument("--compression", default=None, help="codec (default: blosc-lz4; parquet: zstd tables)")
+    p.add_argument("--zip-store", action="store_true", help="zarr: one data.zarr.zip instead of a directory")
+    p.add_argument("--dtype", choices=("float32", "float64"), default=dtype_default)
+    p.add_argument("--chunk-samples", type=int, default=None, help="time chunk of recordings")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
+
+def _cmd_write(args: argparse.Namespace) -> int:
+    import nb_formats
+    from nb_core.errors import UserError
+    from nb_core.validation import soft_import
+
+    if len(args.inputs) < 2:
+        raise UserError("give one or more recording files, then the output directory")
+    *srcs, dst = args.inputs
+    mne = soft_import("mne", "Reading recordings for `nb formats write`", extra="nb-formats[mne]")
+    raws = (mne.io.read_raw(s, preload=False, verbose="error") for s in srcs)
+    out = nb_formats.write(
+        raws,
+        dst,
+        format=args.format,
+        compression=args.compression,
+        overwrite=args.overwrite,
+        dtype=args.dtype,
+        zip_store=args.zip_store,
+        chunk_samples=args.chunk_samples,
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    import nb_formats
+
+    out = nb_formats.convert(
+        args.src,
+        args.dst,
+        format=args.format,
+        compression=args.compression,
+        overwrite=args.overwrite,
+        dtype=args.dtype,
+        zip_store=args.zip_store,
+        chunk_samples=args.chunk_samples,
+        verify=args.verify,
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_open(args: argparse.Namespace) -> int:
+    import nb_formats
+
+    ds = nb_formats.open(args.path, window_size=args.window_size, stride=args.stride, verify=args.verify)
+    print(repr(ds))
+    for i in range(min(args.show, len(ds))):
+        s = ds.sample(i)
+        arr = next(iter(s.arrays.values()))
+        md = {k: s.metadata[k] for k in ("recording_id", "start", "stop", "target") if k in s.metadata}
+        print(f"  [{i}] {s.key}: {arr.dtype}{list(arr.shape)} {json.dumps(md)}")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from nb_core.manifest import Manifest
+
+    m = Manifest.read(args.path)
+    if args.json:
+        print(m.to_json(), end="")
+    else:
+        info = m.extra.get("nb_formats", {})
+        print(f"{m.name}: layout {m.layout}, written by {m.writer.get('package')} {m.writer.get('version')}")
+        print(
+            f"  kind {info.get('kind')}, dtype {info.get('dtype')}, compression {info.get('compression')}, "
+            f"materialized windows: {info.get('materialized')}"
+        )
+        for name, spec in m.modalities.items():
+            print(f"  modality {name}: {spec.dtype} shape {spec.shape} sfreq {spec.sfreq} unit {spec.unit}")
+        print(
+            f"  items {m.n_samples}, recordings {len(m.recordings)}, files {len(m.files)}, {m.total_size} bytes"
+        )
+    if args.verify:
+        root = Path(args.path)
+        m.verify(root if root.is_dir() else root.parent)
+        print(f"verified: {len(m.files)} file(s), sizes and sha256 match")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import os
+
+    from nb_formats.bench import format_table, rows_as_dicts, run_bench
+
+    rows = run_bench(
+        n_windows=args.n_windows,
+        n_channels=args.channels,
+        n_times=args.times,
+        n_reads=args.reads,
+        workdir=args.workdir,
+        plot=args.plot,
+        log=lambda s: print(s, file=sys.stderr),
+        skip_mne=args.no_mne,
+    )
+    load = os.getloadavg()
+    print(
+        f"\nnb-formats bench: {args.n_windows} windows of {args.channels}x{args.times} float32, "
+        f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n"
+    )
+    print(format_table(rows))
+    if args.plot:
+        print(f"\nplot saved to {args.plot}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows_as_dicts(rows), indent=2) + "\n")
+    return 0

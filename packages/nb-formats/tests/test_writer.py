@@ -1,0 +1,194 @@
+"""Round trips of every data kind through every layout × compression."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import nb_formats
+from nb_core.manifest import Manifest
+from nb_formats.codecs import COMPRESSIONS
+
+#: (format, compression, zip_store): every layout × compression, and the Zarr zip store.
+LAYOUTS = [(f, c, False) for f, cs in COMPRESSIONS.items() for c in cs] + [("zarr", "blosc-lz4", True)]
+LAYOUT_IDS = [f"{f}-{c}{'-zip' if z else ''}" for f, c, z in LAYOUTS]
+BY_ID = dict(zip(LAYOUT_IDS, LAYOUTS, strict=True))
+SOME = [BY_ID[k] for k in ("hdf5-blosc-lz4", "zarr-blosc-lz4", "zarr-blosc-lz4-zip", "parquet-zstd")]
+
+
+def layout_kwargs(layout: tuple[str, str, bool]) -> dict[str, Any]:
+    fmt, comp, zipped = layout
+    return {"format": fmt, "compression": comp, "zip_store": zipped}
+
+
+def _check_manifest(path: Path, fmt: str) -> Manifest:
+    m = Manifest.read(path)
+    assert m.layout == fmt
+    assert m.writer == {"package": "nb-formats", "version": nb_formats.__version__}
+    m.verify(path)  # sizes and sha256 of every listed file
+    listed = {f.path for f in m.files}
+    on_disk = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()} - {"nb-manifest.json"}
+    assert listed == on_disk
+    return m
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=LAYOUT_IDS)
+def test_raws_round_trip(tmp_path: Path, raws: list[Any], layout: tuple[str, str, bool]) -> None:
+    out = nb_formats.write(raws, tmp_path / "ds", **layout_kwargs(layout))
+    _check_manifest(out, layout[0])
+    ds = nb_formats.open(out)
+    assert len(ds) == 2 and ds.n_recordings == 2
+    for j, raw in enumerate(raws):
+        x, y = ds[j]
+        assert y is None and x.dtype == np.float32
+        np.testing.assert_array_equal(x, raw.get_data().astype(np.float32))
+        rec = ds.recording(j)
+        np.testing.assert_array_equal(rec.data, x)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=LAYOUT_IDS)
+def test_windows_round_trip(tmp_path: Path, windowed: tuple[list[Any], list[Any]], layout: Any) -> None:
+    recs, wins = windowed
+    out = nb_formats.write((recs, wins), tmp_path / "ds", **layout_kwargs(layout))
+    m = _check_manifest(out, layout[0])
+    assert m.splits == {"train": len(wins)}
+    assert m.modalities["eeg"].shape == [5, 50]
+    ds = nb_formats.open(out)
+    by_id = {r.id: r for r in recs}
+    assert len(ds) == len(wins)
+    preloaded = {r.id: ds.recording(j).data for j, r in enumerate(recs)}
+    for i in range(len(ds)):
+        w = wins[i]
+        x, y = ds[i]
+        ref = by_id[w.recording_id].data[:, w.start : w.stop]
+        np.testing.assert_array_equal(x, ref)  # stored float32 == input float32
+        np.testing.assert_array_equal(x, preloaded[w.recording_id][:, w.start : w.stop])  # lazy == preloaded
+        assert y == w.target and ds.window(i) == w
+    s = ds.sample(3)
+    assert s.metadata["target"] == wins[3].target
+    assert s.metadata["entities"] == by_id[wins[3].recording_id].entities
+    assert s.metadata["i_start_in_trial"] == wins[3].i_start_in_trial
+    s.validate()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=LAYOUT_IDS)
+def test_arrays_round_trip(tmp_path: Path, layout: Any) -> None:
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1e-5, size=(12, 3, 40)).astype(np.float32)
+    y = [f"class{k % 3}" for k in range(12)]
+    md = pd.DataFrame({"i_window_in_trial": np.arange(12), "session": ["a"] * 6 + ["b"] * 6})
+    out = nb_formats.write(
+        (x, y, md), tmp_path / "ds", sfreq=128.0, ch_names=["C3", "Cz", "C4"], **layout_kwargs(layout)
+    )
+    m = _check_manifest(out, layout[0])
+    assert m.modalities["eeg"].ch_names == ["C3", "Cz", "C4"] and m.modalities["eeg"].sfreq == 128.0
+    ds = nb_formats.open(out)
+    for i in (0, 5, 11, -1):
+        xi, yi = ds[i]
+        np.testing.assert_array_equal(xi, x[i])
+        assert yi == y[i]
+    assert ds.window(7).extra == {"session": "b"}
+    assert ds.sample(0).metadata["ch_names"] == ["C3", "Cz", "C4"]
+
+
+@pytest.mark.parametrize("layout", SOME, ids=lambda t: "-".join(map(str, t)))
+def test_braindecode_raw_round_trip(
+    tmp_path: Path, braindecode_raw: Any, raws: list[Any], layout: Any
+) -> None:
+    out = nb_formats.write(braindecode_raw, tmp_path / "ds", **layout_kwargs(layout))
+    ds = nb_formats.open(out)
+    total = sum(len(d.metadata) for d in braindecode_raw.datasets)
+    assert len(ds) == total
+    i = 0
+    for k, d in enumerate(braindecode_raw.datasets):
+        data = raws[k].get_data().astype(np.float32)
+        for _, row in d.metadata.iterrows():
+            x, y = ds[i]
+            np.testing.assert_array_equal(x, data[:, row.i_start_in_trial : row.i_stop_in_trial])
+            assert y == row.target
+            w = ds.window(i)
+            assert (w.i_window_in_trial, w.i_start_in_trial, w.i_stop_in_trial) == (
+                row.i_window_in_trial,
+                row.i_start_in_trial,
+                row.i_stop_in_trial,
+            )
+            i += 1
+    assert ds.recording(1).entities == {"subject": "2", "session": "0", "run": "1"}
+
+
+@pytest.mark.parametrize("layout", SOME, ids=lambda t: "-".join(map(str, t)))
+def test_braindecode_epochs_round_trip(tmp_path: Path, braindecode_epochs: Any, layout: Any) -> None:
+    out = nb_formats.write(braindecode_epochs, tmp_path / "ds", **layout_kwargs(layout))
+    ds = nb_formats.open(out)
+    x_all = np.concatenate([d.windows.get_data() for d in braindecode_epochs.datasets]).astype(np.float32)
+    y_all = np.concatenate([d.windows.metadata["target"].to_numpy() for d in braindecode_epochs.datasets])
+    assert len(ds) == len(x_all)
+    for i in range(len(ds)):
+        x, y = ds[i]
+        np.testing.assert_array_equal(x, x_all[i])
+        assert y == y_all[i]
+    rec = ds.recording(0)  # metadata only: the epochs carried no continuous signal
+    assert rec.data is None and rec.ch_names == braindecode_epochs.datasets[0].windows.ch_names
+
+
+@pytest.mark.parametrize("target", ["int", "float", "str"])
+@pytest.mark.parametrize("fmt", ["hdf5", "zarr", "parquet"])
+def test_target_kinds(tmp_path: Path, fmt: str, target: str) -> None:
+    from nb_core.testing import simulate_windows
+
+    recs, wins = simulate_windows(1, n_channels=3, sfreq=100.0, duration=2.0, window_size=40, target=target)
+    wins[0].target = None if target == "str" else wins[0].target  # a missing value forces the JSON coding
+    out = nb_formats.write((recs, wins), tmp_path / "ds", format=fmt)
+    ds = nb_formats.open(out)
+    assert [ds.target(i) for i in range(len(ds))] == [w.target for w in wins]
+    assert all(type(ds.target(i)) is type(w.target) for i, w in enumerate(wins))
+
+
+def test_float64_is_exact_and_iterables_stream(tmp_path: Path, raws: list[Any]) -> None:
+    out = nb_formats.write(iter(raws), tmp_path / "ds", format="zarr", dtype="float64")
+    ds = nb_formats.open(out)
+    np.testing.assert_array_equal(ds.recording(0).data, raws[0].get_data())
+    assert ds[0][0].dtype == np.float64
+
+
+def test_parquet_tables_load_with_datasets(tmp_path: Path, windowed: Any) -> None:
+    import datasets
+
+    out = nb_formats.write(windowed, tmp_path / "ds", format="parquet")
+    m = Manifest.read(out)
+    configs = m.extra["hf_configs"]
+    assert [c["config_name"] for c in configs] == ["windows", "recordings"]
+    for c in configs:
+        files = [str(out / f["path"]) for f in c["data_files"]]
+        d = datasets.load_dataset(
+            "parquet", data_files=files, split="train", cache_dir=str(tmp_path / "cache")
+        )
+        if c["config_name"] == "windows":
+            assert len(d) == len(windowed[1]) and d[0]["target"] == windowed[1][0].target
+        else:
+            assert d["id"] == [r.id for r in windowed[0]] and d[0]["subject"] == "01"
+            assert json.loads(d[0]["meta_json"])["sfreq"] == 100.0
+
+
+def test_hdf5_and_zarr_have_no_hf_configs(tmp_path: Path, windowed: Any) -> None:
+    for fmt in ("hdf5", "zarr"):
+        m = Manifest.read(nb_formats.write(windowed, tmp_path / fmt, format=fmt))
+        assert "hf_configs" not in m.extra
+
+
+def test_chunking_is_one_window_per_chunk(tmp_path: Path, windowed: Any) -> None:
+    import h5py
+
+    out = nb_formats.write(windowed, tmp_path / "ds", format="hdf5")
+    with h5py.File(out / "data.h5") as f:
+        assert f["recordings/000000"].chunks == (5, 50)  # time chunk = window size
+    x = np.zeros((4, 2, 30), np.float32)
+    out2 = nb_formats.write((x, None), tmp_path / "arr", format="hdf5")
+    with h5py.File(out2 / "data.h5") as f:
+        assert f["windows"].chunks == (1, 2, 30)
