@@ -9,7 +9,6 @@ import pytest
 
 from nb_core import Sample
 from nb_core.testing import simulate_windows
-
 from nb_shards import ShardWriter
 
 

@@ -9,7 +9,6 @@ import pytest
 
 from nb_core import Sample
 from nb_core.errors import IncompatibleDataError, SchemaVersionError
-
 from nb_shards import ShardLoader
 
 
@@ -58,7 +57,9 @@ COMMON = {"batch_size": 4, "shuffle": True, "seed": 3, "shuffle_window": 2, "dec
     ("before", "after"),
     [({"num_workers": 0}, {"num_workers": 2}), ({"num_workers": 2}, {"num_workers": 0})],
 )
-def test_exact_resume_across_worker_counts(shards: Path, before: dict[str, int], after: dict[str, int]) -> None:
+def test_exact_resume_across_worker_counts(
+    shards: Path, before: dict[str, int], after: dict[str, int]
+) -> None:
     full = _keys(list(ShardLoader(shards, **COMMON, **before)))
     ld = ShardLoader(shards, **COMMON, **before)
     it = iter(ld)
@@ -73,7 +74,8 @@ def test_exact_resume_across_worker_counts(shards: Path, before: dict[str, int],
 
 
 def test_exact_resume_world_2_to_4(shards: Path) -> None:
-    full, counts, _ = _run_world(shards, 2, None, None, **COMMON, uneven="drop")
+    full, counts2, _ = _run_world(shards, 2, None, None, **COMMON, uneven="drop")
+    assert counts2 == [15, 15]
     head, _, state = _run_world(shards, 2, None, 5, **COMMON, uneven="drop")
     assert state["position"] == 5 * 4 * 2
     tail, counts4, _ = _run_world(shards, 4, state, None, **COMMON, uneven="drop")
@@ -92,7 +94,9 @@ def test_equal_batches_per_rank_on_uneven_shards(
             src, world, None, None, batch_size=5, shuffle=True, seed=1, uneven=uneven, drop_last=drop_last
         )
         assert len(set(counts)) == 1, counts
-        assert counts[0] == len(ShardLoader(src, batch_size=5, rank=0, world_size=world, uneven=uneven, drop_last=drop_last))
+        assert counts[0] == len(
+            ShardLoader(src, batch_size=5, rank=0, world_size=world, uneven=uneven, drop_last=drop_last)
+        )
         if uneven == "pad" and not drop_last:
             assert set(seq) == {f"w{i:05d}" for i in range(103)}  # all read; a few twice
             assert len(seq) == -(-103 // world) * world

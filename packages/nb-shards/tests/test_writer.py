@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import glob
-import io
 import hashlib
+import io
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -11,8 +11,13 @@ import numpy as np
 import pytest
 
 from nb_core import Manifest, Sample
-from nb_core.errors import IncompatibleDataError, OutputExistsError, SchemaError, UnsafeContentError, UserError
-
+from nb_core.errors import (
+    IncompatibleDataError,
+    OutputExistsError,
+    SchemaError,
+    UnsafeContentError,
+    UserError,
+)
 from nb_shards import IndexedShards, ShardDataset, ShardWriter
 
 
@@ -61,7 +66,9 @@ def test_datasets_reads_our_shards(shards: Path, eeg_samples: list[Sample], tmp_
     import datasets
 
     files = sorted(glob.glob(str(shards / "train-*.tar")))
-    ds = datasets.load_dataset("webdataset", data_files={"train": files}, split="train", cache_dir=str(tmp_path / "c1"))
+    ds = datasets.load_dataset(
+        "webdataset", data_files={"train": files}, split="train", cache_dir=str(tmp_path / "c1")
+    )
     assert len(ds) == 120
     row = ds[7]
     assert row["__key__"] == "w00007"
@@ -79,7 +86,9 @@ def test_same_input_gives_identical_bytes(tmp_path: Path, eeg_samples: list[Samp
     assert _digests(a) == _digests(b)
 
 
-@pytest.mark.parametrize("kw", [{"max_count": 25}, {"max_bytes": 8000}, {"max_count": 30, "compression": "zst"}])
+@pytest.mark.parametrize(
+    "kw", [{"max_count": 25}, {"max_bytes": 8000}, {"max_count": 30, "compression": "zst"}]
+)
 def test_interrupted_writer_resumes_to_identical_output(
     tmp_path: Path, eeg_samples: list[Sample], kw: dict[str, object], write: Any
 ) -> None:
@@ -153,7 +162,9 @@ def test_compressed_shards_roundtrip(tmp_path: Path, eeg_samples: list[Sample], 
 def test_webdataset_dict_samples_and_extra_members(tmp_path: Path) -> None:
     out = tmp_path / "d"
     with ShardWriter(out) as w:
-        w.write({"__key__": "a", "eeg.npy": np.ones((2, 3), "float32"), "json": {"y": 1}, "txt": "hi", "cls": 3})
+        w.write(
+            {"__key__": "a", "eeg.npy": np.ones((2, 3), "float32"), "json": {"y": 1}, "txt": "hi", "cls": 3}
+        )
     s = IndexedShards(out)[0]
     assert s["txt"] == b"hi" and s["cls"] == b"3" and s["json"] == {"y": 1}
     assert s["eeg"].shape == (2, 3) and not s["eeg"].flags.writeable  # a view into the shard
