@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import struct
 import zlib
 from typing import Any
 
@@ -135,6 +136,16 @@ def decode_into(
         elif compression.startswith("blosc-"):
             from numcodecs import blosc
 
+            # Check the 16-byte Blosc header first: blosc trusts it, so a truncated chunk
+            # would otherwise be decoded from past its end.
+            if len(raw) < 16:
+                raise CorruptDataError(f"{where}: Blosc chunk of {len(raw)} bytes is truncated")
+            nbytes, cbytes = struct.unpack_from("<II", raw, 4)[0], struct.unpack_from("<I", raw, 12)[0]
+            if cbytes != len(raw) or nbytes != dest.nbytes:
+                raise CorruptDataError(
+                    f"{where}: Blosc header says {cbytes} stored / {nbytes} decoded bytes, found {len(raw)} "
+                    f"stored and expected {dest.nbytes} decoded (truncated or damaged)"
+                )
             blosc.decompress(raw, dest)
         elif compression == "zstd":
             from numcodecs import zstd

@@ -154,7 +154,8 @@ class HDF5Store(Store):
         where = f"{self.path}:/{name} chunk {coord}"
         if self.compression == "none" and not masks[p] and sizes[p] == out.nbytes:
             # Uncompressed: read straight into the output (one copy from the page cache).
-            got = os.preadv(self._raw_fd(), [out.reshape(-1).view(np.uint8)], int(offs[p]))
+            buf: Any = out.reshape(-1).view(np.uint8)
+            got = os.preadv(self._raw_fd(), [buf], int(offs[p]))
             if got != out.nbytes:
                 raise CorruptDataError(f"{where}: read {got} of {out.nbytes} bytes; the file is truncated")
             return out

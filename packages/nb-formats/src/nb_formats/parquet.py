@@ -43,6 +43,16 @@ def _rec_path(j: int) -> str:
 
 def _load_npy(path: Path) -> np.ndarray:
     try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            reader = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            _, _, dtype = reader(fh)
+        if dtype.hasobject:
+            raise UnsafeContentError(f"{path}: the .npy holds Python objects (it asks for pickle); refused")
         return np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as err:
         if "pickle" in str(err).lower():

@@ -64,6 +64,7 @@ def write(
     description: str | None = None,
     license: str | None = None,
     progress_bar: bool | None = None,
+    fsync: bool = True,
 ) -> Path:
     """Write EEG/MEG recordings or windows to an artifact directory.
 
@@ -86,6 +87,9 @@ def write(
         name (`str`, *optional*): dataset name for the manifest (defaults to the directory name).
         sfreq, ch_names (*optional*): sampling rate and channel names for bare arrays.
         description, license (`str`, *optional*): copied into the manifest.
+        progress_bar (`bool`, *optional*): show a progress bar (default: when on a terminal).
+        fsync (`bool`, *optional*, defaults to `True`): flush every file to disk before the final
+            rename (durable; costs one fsync per file, which dominates Zarr directory stores).
 
     Returns:
         `Path`: the artifact directory.
@@ -116,7 +120,7 @@ def write(
         raise UserError(f"chunk_samples must be >= 1; got {chunk_samples}")
     final = Path(path)
     source = as_source(data, sfreq=sfreq, ch_names=ch_names)
-    with atomic_path(final, overwrite=overwrite) as tmp:
+    with atomic_path(final, overwrite=overwrite, fsync=fsync) as tmp:
         tmp.mkdir()
         sink = _sink_class(format)(tmp, compression=comp, dtype=dt, zip_store=zip_store)
         meta, table, facts = _stream(source, sink, dt, allow_nonfinite, chunk_samples, progress_bar)

@@ -176,7 +176,8 @@ class ZarrStore(Store):
             # Uncompressed: read straight into the output (one copy from the page cache).
             try:
                 with open(self.path / key, "rb", buffering=0) as fh:
-                    got = fh.readinto(out.reshape(-1).view(np.uint8))
+                    buf: Any = out.reshape(-1).view(np.uint8)
+                    got = fh.readinto(buf)
                     extra = fh.read(1)
             except FileNotFoundError:
                 raise CorruptDataError(
