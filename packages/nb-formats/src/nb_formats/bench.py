@@ -121,7 +121,7 @@ def run_bench(
     rows: list[BenchRow] = []
     try:
         import pandas  # noqa: F401  (pyarrow imports it lazily: keep that out of the timings)
-        import pyarrow.parquet  # noqa: F401
+        import pyarrow.parquet
 
         log(f"generating {n_windows} windows of {n_channels}x{n_times} float32 ...")
         x = make_windows(n_windows, n_channels, n_times)

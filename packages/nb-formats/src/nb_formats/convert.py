@@ -115,8 +115,11 @@ def convert(
         >>> len(nb_formats.open(b)) == len(nb_formats.open(a))
         True
     """
+    from nb_core.errors import OutputExistsError
     from nb_formats.writer import write
 
+    if not overwrite and Path(dst).exists():  # fail before reading anything
+        raise OutputExistsError(f"{dst} already exists; pass overwrite=True to replace it")
     ds = LazyDataset(src, verify=verify)
     try:
         return write(
