@@ -51,7 +51,7 @@ route                                                 method        log name
 ``/api/{type}/{id}/branch/{name}``                    POST, DELETE  ``branch``
 ``/api/{type}/{id}/tag/{name}``                       POST, DELETE  ``tag``
 ``/{prefix}{id}.git/info/lfs/objects/batch``          POST          ``lfs-batch``
-``/_lfs/{type}/{id}/{oid}``                           PUT           ``lfs-upload``
+``/_lfs/{type}/{id}/{oid}?sig=...``                  PUT           ``lfs-upload``
 ``/_lfs/verify/{type}/{id}/{oid}``                    POST          ``lfs-verify``
 ``/{prefix}{id}/resolve/{rev}/{path}``                HEAD, GET     ``resolve``
 ``/{prefix}{id}/commit/{oid}``                        GET           ``commit-page``
@@ -250,7 +250,8 @@ class Fault:
 
     ``kind`` is ``"error"`` (answer ``status``), ``"slow"`` (wait ``delay`` seconds, then answer
     normally) or ``"drop"`` (read the request, then close the connection without answering).
-    ``method`` restricts it to one HTTP method; ``path_contains`` to URLs containing a string.
+    ``method`` restricts it to one HTTP method; ``path_contains`` to URLs containing a string;
+    ``after`` lets that many matching requests through first (fail the *second* commit: ``after=1``).
     """
 
     endpoint: str
@@ -260,7 +261,9 @@ class Fault:
     delay: float = 1.0
     method: str | None = None
     path_contains: str | None = None
+    after: int = 0
     fired: int = 0
+    seen: int = 0
 
 
 @dataclass
@@ -876,7 +879,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif self.emu.store.blobs.has(oid):
                 objects.append({"oid": oid, "size": size})
             else:
-                up = f"{self.emu.endpoint}/_lfs/{rtype}s/{rid}/{oid}"
+                up = f"{self.emu.endpoint}/_lfs/{rtype}s/{rid}/{oid}?sig={self.emu._sign(rtype, rid, oid)}"
                 verify = f"{self.emu.endpoint}/_lfs/verify/{rtype}s/{rid}/{oid}"
                 objects.append(
                     {
@@ -896,7 +899,10 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _lfs_upload(self, method: str, rtype: str, rid: str, oid: str) -> None:
-        self._repo(rtype, rid, write=True)
+        # Like the Hub's pre-signed storage URLs: no Authorization header, a signature instead.
+        if self._query.get("sig", [""])[0] != self.emu._sign(rtype, rid, oid):
+            self._read_body()
+            raise _HTTPError(403, "invalid or missing upload signature")
         data = self._read_body()
         expected = int(self.headers.get("Content-Length") or len(data))
         if len(data) != expected:
@@ -1309,6 +1315,7 @@ class HubEmulator:
         self.validations: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
+        self._secret = os.urandom(16)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -1420,6 +1427,11 @@ class HubEmulator:
                 else:
                     os.environ[k] = v
 
+    def _sign(self, rtype: str, rid: str, oid: str) -> str:
+        import hmac
+
+        return hmac.new(self._secret, f"{rtype}/{rid}/{oid}".encode(), "sha256").hexdigest()[:32]
+
     # -- faults and log ---------------------------------------------------------------------------
     def inject(
         self,
@@ -1431,11 +1443,12 @@ class HubEmulator:
         delay: float = 1.0,
         method: str | None = None,
         path_contains: str | None = None,
+        after: int = 0,
     ) -> Fault:
         """Make the next ``times`` requests to ``endpoint`` fail (see :class:`Fault`)."""
         if kind not in ("error", "slow", "drop"):
             raise ValueError(f"kind must be 'error', 'slow' or 'drop'; got {kind!r}")
-        fault = Fault(endpoint, kind, times, status, delay, method, path_contains)
+        fault = Fault(endpoint, kind, times, status, delay, method, path_contains, after)
         with self._lock:
             self.faults.append(fault)
         return fault
@@ -1454,8 +1467,10 @@ class HubEmulator:
                     and (f.method is None or f.method == method)
                     and (f.path_contains is None or f.path_contains in unquote(path))
                 ):
-                    f.fired += 1
-                    return f
+                    f.seen += 1
+                    if f.seen > f.after:
+                        f.fired += 1
+                        return f
         return None
 
     def _log(self, record: RequestRecord) -> None:

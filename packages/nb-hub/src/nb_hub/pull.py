@@ -1,0 +1,126 @@
+"""Pull an artifact from the Hub: pinned to one commit, cached, verified.
+
+Example:
+    >>> # path = pull("me/eeg", allow_patterns=["train-*"])
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path
+
+from nb_core.errors import HubNotFoundError
+from nb_core.manifest import MANIFEST_NAME, Manifest
+from nb_core.validation import soft_import
+from nb_hub._errors import hub_errors
+
+__all__ = ["pull", "resolve_commit"]
+
+_REPO_TYPE = "dataset"
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    env = os.environ.get("HF_HUB_OFFLINE")
+    if env is not None:
+        return env.strip().upper() in ("1", "ON", "YES", "TRUE")
+    return bool(constants.is_offline_mode())
+
+
+def resolve_commit(
+    repo_id: str, *, revision: str | None = None, token: str | None = None, endpoint: str | None = None
+) -> str:
+    """The commit id that ``revision`` (default ``main``) of a dataset repo points to now.
+
+    Raises:
+        HubNotFoundError: the repo or revision does not exist (or is not visible).
+        HubAuthError: the token was refused.
+    """
+    hub = soft_import("huggingface_hub", "reading from the Hub", extra="nb-hub")
+    api = hub.HfApi(endpoint=endpoint, token=token)
+    with hub_errors(f"resolve {repo_id}@{revision or 'main'}", token=token):
+        info = api.repo_info(repo_id, repo_type=_REPO_TYPE, revision=revision)
+    if not info.sha:
+        raise HubNotFoundError(f"resolve {repo_id}@{revision or 'main'}: the Hub returned no commit id")
+    return str(info.sha)
+
+
+def _matches(path: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatch(path, p) or (p.endswith("/") and path.startswith(p)) for p in patterns)
+
+
+def pull(
+    repo_id: str,
+    *,
+    revision: str | None = None,
+    local_dir: str | os.PathLike[str] | None = None,
+    allow_patterns: str | list[str] | None = None,
+    verify: bool = True,
+    token: str | None = None,
+    endpoint: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Download an artifact (or part of it) and verify it against its manifest.
+
+    The revision is resolved to a commit id first and every file is downloaded from that
+    commit, so a push happening at the same time cannot mix versions. Files go to the
+    ``huggingface_hub`` cache (or ``local_dir``); files already there are not downloaded
+    again. With ``HF_HUB_OFFLINE=1`` nothing is requested and the cached snapshot is used.
+
+    Args:
+        repo_id (`str`): dataset repository (``"namespace/name"``).
+        revision (`str`, *optional*): branch, tag or commit (default ``main``).
+        local_dir (`str` or `os.PathLike`, *optional*): download into this directory
+            instead of the cache.
+        allow_patterns (`str` or `list[str]`, *optional*): only files matching these glob
+            patterns (``"sub-01/*"``, ``"train-*"``); the manifest always comes too.
+        verify (`bool`, *optional*, defaults to `True`): check size and sha256 of every
+            downloaded data file against the manifest.
+        token (`str`, *optional*): Hub token (default: the usual ``huggingface_hub`` sources).
+        endpoint (`str`, *optional*): Hub URL.
+        cache_dir (`str` or `os.PathLike`, *optional*): ``huggingface_hub`` cache directory.
+
+    Returns:
+        `Path`: the artifact directory (with ``nb-manifest.json``).
+
+    Raises:
+        HubNotFoundError: repo, revision or file missing (or not cached when offline).
+        HubAuthError: the token was refused.
+        ChecksumMismatchError: a downloaded file does not match the manifest (named).
+    """
+    hub = soft_import("huggingface_hub", "pulling from the Hub", extra="nb-hub")
+    patterns = [allow_patterns] if isinstance(allow_patterns, str) else list(allow_patterns or [])
+    what = f"pull {repo_id}@{revision or 'main'}"
+    offline = _offline()
+    with hub_errors(what, token=token):
+        commit = (
+            revision
+            if offline
+            else resolve_commit(repo_id, revision=revision, token=token, endpoint=endpoint)
+        )
+        snapshot = hub.snapshot_download(
+            repo_id,
+            repo_type=_REPO_TYPE,
+            revision=commit,
+            local_dir=local_dir,
+            cache_dir=cache_dir,
+            allow_patterns=[*patterns, MANIFEST_NAME] if patterns else None,
+            token=token,
+            endpoint=endpoint,
+            local_files_only=offline,
+        )
+    root = Path(snapshot)
+    if not (root / MANIFEST_NAME).is_file():
+        if verify:
+            raise HubNotFoundError(
+                f"{what}: the repository has no {MANIFEST_NAME}: it is not a (complete) neurobridge artifact; "
+                "an interrupted push is completed by running the push again (or pass verify=False)"
+            )
+        return root
+    if verify:
+        manifest = Manifest.read(root)
+        paths = [f.path for f in manifest.files if not patterns or _matches(f.path, patterns)]
+        manifest.verify(root, paths=paths)
+    return root
