@@ -1,6 +1,12 @@
 """``nb hub``: push, pull and card commands, and a Hub emulator for manual tests.
 
+Tokens come from the usual ``huggingface_hub`` sources (``HF_TOKEN``, ``hf auth login``);
+there is deliberately no ``--token`` option, so a token never lands in shell history or logs.
+
 Example:
+    $ nb hub push out/eeg-shards me/eeg --private
+    $ nb hub pull me/eeg --include "train-*"
+    $ nb hub card out/eeg-shards --output README.md
     $ nb hub emulator --port 8765
 """
 
@@ -34,6 +40,84 @@ def _emulator(args: argparse.Namespace) -> int:
     return 0
 
 
+def _push(args: argparse.Namespace) -> int:
+    import warnings
+
+    from nb_hub.limits import RepoLimits, TooManySmallFilesWarning
+    from nb_hub.push import push
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TooManySmallFilesWarning)
+        url = push(
+            args.path,
+            args.repo_id,
+            private=args.private,
+            revision=args.revision,
+            commit_message=args.message,
+            create_pr=args.create_pr,
+            endpoint=args.endpoint,
+            limits=RepoLimits(max_files_per_commit=args.files_per_commit),
+            preview=not args.no_preview,
+            show_progress=None,
+        )
+    for w in caught:
+        print(f"nb: warning: {w.message}", file=sys.stderr)
+    print(url)
+    return 0
+
+
+def _pull(args: argparse.Namespace) -> int:
+    from nb_hub.pull import pull
+
+    path = pull(
+        args.repo_id,
+        revision=args.revision,
+        local_dir=args.local_dir,
+        allow_patterns=args.include or None,
+        verify=not args.no_verify,
+        endpoint=args.endpoint,
+    )
+    print(path)
+    return 0
+
+
+def _card(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from nb_core.atomic import atomic_write_bytes
+    from nb_core.manifest import Manifest
+    from nb_hub.card import PREVIEW_NAME, card
+
+    m = Manifest.read(args.path)
+    existing = (
+        Path(args.output).read_text(encoding="utf-8") if args.output and Path(args.output).is_file() else None
+    )
+    text = str(
+        card(m, repo_id=args.repo_id, existing=existing, preview=PREVIEW_NAME if args.preview else None)
+    )
+    if args.preview and args.output:
+        from nb_hub.preview import render_preview
+
+        render_preview(args.path, Path(args.output).parent / PREVIEW_NAME, manifest=m)
+    if args.output:
+        atomic_write_bytes(args.output, text.encode("utf-8"))
+        print(args.output)
+    else:
+        print(text)
+    return 0
+
+
+def _parser(sub: Any, name: str, help: str, epilog: str) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help,
+        description=help[0].upper() + help[1:] + ".",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=textwrap.dedent(epilog),
+    )
+    return p
+
+
 def register(subparsers: Any) -> None:
     """Add the ``hub`` command group to ``nb``."""
     hub = subparsers.add_parser(
@@ -44,6 +128,67 @@ def register(subparsers: Any) -> None:
     )
     hub.set_defaults(help_parser=hub)
     sub = hub.add_subparsers(dest="hub_command", metavar="COMMAND")
+
+    push = _parser(
+        sub,
+        "push",
+        "push an artifact (a directory with nb-manifest.json) to a Hub dataset repo",
+        """
+        example:
+          nb hub push out/eeg-shards me/eeg-demo --private
+          HF_ENDPOINT=http://127.0.0.1:8765 nb hub push out/eeg-shards me/eeg-demo   # to an emulator
+        The token comes from HF_TOKEN or `hf auth login`. Re-running resumes an interrupted push.
+        """,
+    )
+    push.add_argument("path", help="artifact directory")
+    push.add_argument("repo_id", help="namespace/name of the dataset repo (created if needed)")
+    push.add_argument("--private", action="store_true", help="create the repo private")
+    push.add_argument("--revision", default=None, help="branch to push to (created if missing)")
+    push.add_argument("--message", default=None, help="commit message")
+    push.add_argument(
+        "--create-pr", action="store_true", help="open a pull request instead of pushing to the branch"
+    )
+    push.add_argument("--files-per-commit", type=int, default=100, help="files per commit (default 100)")
+    push.add_argument("--no-preview", action="store_true", help="do not render/upload a preview image")
+    push.add_argument("--endpoint", default=None, help="Hub URL (default: HF_ENDPOINT or huggingface.co)")
+    push.set_defaults(func=_push)
+
+    pull = _parser(
+        sub,
+        "pull",
+        "download an artifact from the Hub (cached, pinned to one commit) and verify its sha256",
+        """
+        example:
+          nb hub pull me/eeg-demo
+          nb hub pull me/eeg-demo --revision v1.0 --include "train-*" --local-dir data/eeg
+        HF_HUB_OFFLINE=1 uses the local cache only.
+        """,
+    )
+    pull.add_argument("repo_id", help="namespace/name of the dataset repo")
+    pull.add_argument("--revision", default=None, help="branch, tag or commit (default main)")
+    pull.add_argument("--local-dir", default=None, help="download here instead of the Hugging Face cache")
+    pull.add_argument(
+        "--include", action="append", default=[], metavar="PATTERN", help="only matching files (repeatable)"
+    )
+    pull.add_argument("--no-verify", action="store_true", help="skip the sha256 check")
+    pull.add_argument("--endpoint", default=None, help="Hub URL (default: HF_ENDPOINT or huggingface.co)")
+    pull.set_defaults(func=_pull)
+
+    card = _parser(
+        sub,
+        "card",
+        "write the dataset card (README.md) of an artifact",
+        """
+        example:
+          nb hub card out/eeg-shards --repo-id me/eeg-demo --output out/eeg-shards-card/README.md --preview
+        An existing --output file keeps its user text (outside the nb-hub markers).
+        """,
+    )
+    card.add_argument("path", help="artifact directory")
+    card.add_argument("--repo-id", default=None, help="repo id used in the loading examples")
+    card.add_argument("--output", default=None, help="write here (default: print)")
+    card.add_argument("--preview", action="store_true", help="also render nb-preview.png next to --output")
+    card.set_defaults(func=_card)
 
     emu = sub.add_parser(
         "emulator",

@@ -466,18 +466,15 @@ class _Handler(BaseHTTPRequestHandler):
         *,
         content_type: str = "application/json",
         headers: Mapping[str, str] | None = None,
-        head: bool = False,
     ) -> None:
         self._status = status
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
-        self.send_header(
-            "Content-Length", str(len(body) if not head else (headers or {}).get("_len", len(body)))
-        )
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if not head and body:
+        if body and self.command != "HEAD":  # a HEAD answer has headers only
             self.wfile.write(body)
 
     def _send_json(self, status: int, obj: Any, headers: Mapping[str, str] | None = None) -> None:
