@@ -172,7 +172,7 @@ class ShardDataset:
             storage_options=storage_options,
             cache_dir=cache_dir,
             cache_size=cache_size,
-            max_open=shuffle_window + 2,
+            max_open=shuffle_window + 1,
         )
         self.shuffle = bool(shuffle)
         self.seed = int(seed)

@@ -28,6 +28,7 @@ __all__ = [
     "UNSAFE_EXTENSIONS",
     "Member",
     "check_member_name",
+    "header_size",
     "member_header",
     "padding",
     "scan_members",
@@ -49,9 +50,41 @@ def padding(size: int) -> int:
     return (BLOCK - size % BLOCK) % BLOCK
 
 
+# A ustar header with fixed mode/owner/time; name, size and checksum are filled per member.
+_TEMPLATE = bytearray(tarfile.TarInfo("x").tobuf(format=tarfile.USTAR_FORMAT))
+
+
+def _fast_header(name: str, size: int, mtime: int) -> bytes | None:
+    """The plain ustar header that ``tarfile`` writes for a short ASCII name (or `None`)."""
+    if len(name) >= 100 or not name.isascii() or size >= 0o77777777777 or mtime != 0:
+        return None
+    raw = name.encode("ascii")
+    buf = bytearray(_TEMPLATE)
+    buf[0:100] = raw + b"\0" * (100 - len(raw))
+    buf[100:108] = b"0000644\0"
+    buf[124:136] = b"%011o\0" % size
+    buf[136:148] = b"00000000000\0"
+    buf[148:156] = b"        "
+    buf[156:157] = tarfile.REGTYPE
+    buf[265:297] = b"\0" * 32
+    buf[297:329] = b"\0" * 32
+    buf[148:156] = b"%06o\0 " % sum(buf)
+    return bytes(buf)
+
+
+def header_size(name: str, size: int) -> int:
+    """Bytes of the header :func:`member_header` writes for ``name`` and ``size``."""
+    if _fast_header(name, size, _MTIME) is not None:
+        return BLOCK
+    return len(member_header(name, size))
+
+
 def member_header(name: str, size: int, *, mtime: int = _MTIME) -> bytes:
     """The tar header (one or more 512-byte blocks) of a regular file, with fixed owner,
     mode and time so that the bytes depend only on ``name`` and ``size``."""
+    fast = _fast_header(name, size, mtime)
+    if fast is not None:
+        return fast
     info = tarfile.TarInfo(name)
     info.size = size
     info.mtime = mtime

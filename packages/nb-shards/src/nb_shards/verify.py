@@ -70,7 +70,10 @@ def verify(
     for src in sources:
         total = 0
         for i in progress(
-            range(len(src.shards)), desc="verify", unit="shard", disable=show_progress is False or None
+            range(len(src.shards)),
+            desc="verify",
+            unit="shard",
+            disable=None if show_progress is None else not show_progress,
         ):
             ref = src.shards[i]
             buf = src._read_bytes(i)

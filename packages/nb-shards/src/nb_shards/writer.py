@@ -13,8 +13,10 @@ Example:
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import gzip
+import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -25,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from nb_core.atomic import TMP_PREFIX, atomic_path, atomic_write_bytes, dumps_json, remove_path
-from nb_core.checksums import HashingWriter
 from nb_core.errors import (
     IncompatibleDataError,
     OutputExistsError,
@@ -48,17 +49,62 @@ from nb_shards.layout import (
     shards_extra,
 )
 from nb_shards.npy import npy_header
-from nb_shards.tarformat import END_OF_ARCHIVE, RECORD, check_member_name, member_header, padding
+from nb_shards.tarformat import END_OF_ARCHIVE, RECORD, check_member_name, header_size, member_header, padding
 
-__all__ = ["ShardWriter"]
+__all__ = ["ShardWriter", "read_previous", "remove_stale", "split_manifest"]
 
 _Part = tuple[str, list[Any], int]  # suffix, chunks, size
+_ZEROS = bytes(512)
 
 
 def _version() -> str:
     from nb_shards import __version__
 
     return __version__
+
+
+class _HashingFile:
+    """A file whose sha256 is computed while it is written.
+
+    :meth:`write_all` hands the buffers of one sample to a hashing thread and writes the same
+    buffers meanwhile (``hashlib`` and ``write`` both release the GIL), then waits for the hash:
+    no copy is made, and the caller may reuse its arrays as soon as the call returns.
+    """
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.size = 0
+        self._h = hashlib.sha256()
+        self._ex = cf.ThreadPoolExecutor(1, thread_name_prefix="nb-shards-sha256")
+
+    def _update(self, bufs: list[Any]) -> None:
+        for b in bufs:
+            self._h.update(b)
+
+    def write_all(self, bufs: list[Any]) -> None:
+        fut = self._ex.submit(self._update, bufs) if sum(len(b) for b in bufs) >= 65536 else None
+        try:
+            for b in bufs:
+                self.raw.write(b)
+                self.size += len(b)
+        finally:
+            if fut is None:
+                self._update(bufs)
+            else:
+                fut.result()
+
+    def write(self, data: Any) -> int:
+        self.write_all([data])
+        return len(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+    def stop(self) -> None:
+        self._ex.shutdown(wait=True)
 
 
 class _OpenShard:
@@ -68,8 +114,9 @@ class _OpenShard:
         self.path = path
         self._stack = contextlib.ExitStack()
         tmp = self._stack.enter_context(atomic_path(path, fsync=fsync))
-        self._raw = self._stack.enter_context(tmp.open("wb"))
-        self._hash = HashingWriter(self._raw)
+        self._raw = self._stack.enter_context(tmp.open("wb", buffering=0))
+        self._hash = _HashingFile(self._raw)
+        self._stack.callback(self._hash.stop)
         self._comp: Any = None
         self._out: Any = self._hash
         if compression == "gz":
@@ -88,17 +135,31 @@ class _OpenShard:
     def add(self, key: str, parts: list[_Part]) -> None:
         out = self._out
         mem: dict[str, tuple[int, int]] = {}
+        bufs: list[Any] = []  # big array buffers as they are; the small pieces between them joined
+        small: list[bytes] = []
         for suffix, chunks, size in parts:
             head = member_header(f"{key}.{suffix}", size)
-            out.write(head)
+            small.append(head)
             self.pos += len(head)
             mem[suffix] = (self.pos, size)
             for c in chunks:
-                out.write(c)
+                if len(c) < 65536:
+                    small.append(bytes(c))
+                else:
+                    bufs.append(b"".join(small))
+                    small = []
+                    bufs.append(c)
             pad = padding(size)
             if pad:
-                out.write(b"\0" * pad)
+                small.append(_ZEROS[:pad])
             self.pos += size + pad
+        if small:
+            bufs.append(b"".join(small))
+        if out is self._hash:
+            self._hash.write_all(bufs)
+        else:
+            for b in bufs:
+                out.write(b)
         self.keys.append(key)
         self.members.append(mem)
 
@@ -110,8 +171,9 @@ class _OpenShard:
         if self._comp is not None:
             self._comp.close()
         self._raw.flush()
+        digest = self._hash.hexdigest()
         self._stack.close()
-        return self._hash.size, self._hash.hexdigest(), self.pos
+        return self._hash.size, digest, self.pos
 
     def abort(self) -> None:
         err = RuntimeError("shard aborted")
@@ -229,20 +291,7 @@ class ShardWriter:
 
     # -- set-up -----------------------------------------------------------------------------------
     def _read_previous(self) -> Manifest | None:
-        if not (self.out_dir / MANIFEST_NAME).is_file():
-            return None
-        prev = Manifest.read(self.out_dir)
-        if prev.layout != "shards":
-            raise OutputExistsError(
-                f"{self.out_dir} holds a {prev.layout!r} artifact; write shards to another directory"
-            )
-        shards_extra(prev.extra, where=str(self.out_dir / MANIFEST_NAME))
-        if self.split in prev.splits and not self.overwrite:
-            raise OutputExistsError(
-                f"{self.out_dir} already has a finished split {self.split!r}; pass overwrite=True "
-                "(--overwrite) to replace it"
-            )
-        return prev
+        return read_previous(self.out_dir, self.split, overwrite=self.overwrite)
 
     def _find_reusable(self) -> dict[int, ShardIndex]:
         found: dict[int, ShardIndex] = {}
@@ -415,7 +464,7 @@ class ShardWriter:
             if self._skip_pos == len(reused):
                 self._finish_reused(reused)
             return
-        size = sum(len(member_header(f"{key}.{s}", n)) + n + padding(n) for s, _, n in parts)
+        size = sum(header_size(f"{key}.{s}", n) + n + padding(n) for s, _, n in parts)
         if self._open is not None and self._open_bytes + size > self.max_bytes:
             self._close_shard("full")
             if self._shard_index in self._reusable:
@@ -489,64 +538,127 @@ class ShardWriter:
         if self._open is not None:
             self._close_shard("end")
         self.closed = True
-        keep = {e.path for e in self._files}
-        for p in self.out_dir.iterdir():
-            base = p.name[: -len(INDEX_SUFFIX)] + ".tar" if p.name.endswith(INDEX_SUFFIX) else p.name
-            parsed = parse_shard_name(base)
-            if parsed is not None and parsed[0] == self.split and p.name not in keep:
-                remove_path(p)
+        remove_stale(self.out_dir, self.split, {e.path for e in self._files})
         self.manifest = self._build_manifest()
         self.manifest.write(self.out_dir)
         return self.manifest
 
     def _build_manifest(self) -> Manifest:
-        mods = self.modalities or {}
-        prev = self._previous
-        files = list(self._files)
-        entries = list(self._entries)
-        splits = {self.split: self.n_samples}
-        recordings = list(self.recordings)
-        compression = self.compression
-        if prev is not None:
-            sec = shards_extra(prev.extra, where="manifest")
-            if sec.get("compression") != self.compression:
-                raise IncompatibleDataError(
-                    f"{self.out_dir}: existing splits use compression {sec.get('compression')!r}, "
-                    f"this writer {self.compression!r}; use one compression per artifact"
-                )
-            for m, spec in prev.modalities.items():
-                if m in mods and (spec.dtype != mods[m].dtype or spec.shape != mods[m].shape):
-                    raise IncompatibleDataError(
-                        f"{self.out_dir}: modality {m!r} of split {self.split!r} ({mods[m].dtype}, "
-                        f"{mods[m].shape}) differs from the other splits ({spec.dtype}, {spec.shape})"
-                    )
-            mods = {**prev.modalities, **mods}
-            pat = re.compile(rf"^{re.escape(self.split)}-\d{{6}}\.")
-            files = [f for f in prev.files if not pat.match(f.path)] + files
-            entries = [e for e in sec["shards"] if e["split"] != self.split] + entries
-            splits = {**{k: v for k, v in prev.splits.items() if k != self.split}, **splits}
-            ids = {r.id for r in recordings}
-            recordings = [r for r in prev.recordings if r.id not in ids] + recordings
-        entries.sort(key=lambda e: (e["split"], e["path"]))
-        extra: dict[str, Any] = {
-            "nb_shards": {"format_version": FORMAT_VERSION, "compression": compression, "shards": entries}
-        }
-        cfg = hf_configs(sorted(splits), compression)
-        if cfg is not None:
-            extra["hf_configs"] = cfg
-        return Manifest(
-            name=self.name if prev is None else prev.name,
-            layout="shards",
-            writer={"package": "nb-shards", "version": _version()},
-            modalities=dict(sorted(mods.items())),
-            recordings=recordings,
-            splits=dict(sorted(splits.items())),
-            files=files,
-            provenance=self.provenance if prev is None else {**prev.provenance, **self.provenance},
-            license=self.license if self.license is not None else (prev.license if prev else None),
-            citation=self.citation if self.citation is not None else (prev.citation if prev else None),
-            description=self.description
-            if self.description is not None
-            else (prev.description if prev else None),
-            extra=extra,
+        return split_manifest(
+            self.out_dir,
+            split=self.split,
+            n_samples=self.n_samples,
+            entries=self._entries,
+            files=self._files,
+            modalities=self.modalities or {},
+            recordings=self.recordings,
+            compression=self.compression,
+            name=self.name,
+            provenance=self.provenance,
+            license=self.license,
+            citation=self.citation,
+            description=self.description,
+            previous=self._previous,
         )
+
+
+def read_previous(out_dir: Path, split: str, *, overwrite: bool) -> Manifest | None:
+    """The manifest of a finished artifact at ``out_dir`` (other splits are kept), or `None`.
+
+    Raises:
+        OutputExistsError: it is not a shard artifact, or it has ``split`` and not ``overwrite``.
+    """
+    if not (out_dir / MANIFEST_NAME).is_file():
+        return None
+    prev = Manifest.read(out_dir)
+    if prev.layout != "shards":
+        raise OutputExistsError(
+            f"{out_dir} holds a {prev.layout!r} artifact; write shards to another directory"
+        )
+    shards_extra(prev.extra, where=str(out_dir / MANIFEST_NAME))
+    if split in prev.splits and not overwrite:
+        raise OutputExistsError(
+            f"{out_dir} already has a finished split {split!r}; pass overwrite=True (--overwrite) to replace it"
+        )
+    return prev
+
+
+def remove_stale(out_dir: Path, split: str, keep: set[str]) -> None:
+    """Remove shards and indexes of ``split`` under ``out_dir`` that are not in ``keep``."""
+    for p in out_dir.iterdir():
+        base = p.name[: -len(INDEX_SUFFIX)] + ".tar" if p.name.endswith(INDEX_SUFFIX) else p.name
+        parsed = parse_shard_name(base)
+        if parsed is not None and parsed[0] == split and p.name not in keep:
+            remove_path(p)
+
+
+def split_manifest(
+    out_dir: Path,
+    *,
+    split: str,
+    n_samples: int,
+    entries: list[dict[str, Any]],
+    files: list[FileEntry],
+    modalities: dict[str, ModalitySpec],
+    recordings: list[RecordingEntry],
+    compression: str | None,
+    name: str,
+    provenance: dict[str, Any],
+    license: str | None = None,
+    citation: str | None = None,
+    description: str | None = None,
+    previous: Manifest | None = None,
+) -> Manifest:
+    """The manifest of an artifact after (re)writing ``split``, keeping the other splits of
+    ``previous``.
+
+    Raises:
+        IncompatibleDataError: the split's modalities or compression differ from the other splits'.
+    """
+    mods = dict(modalities)
+    files = list(files)
+    entries = list(entries)
+    splits = {split: n_samples}
+    recordings = list(recordings)
+    prev = previous
+    if prev is not None:
+        sec = shards_extra(prev.extra, where="manifest")
+        if sec.get("compression") != compression:
+            raise IncompatibleDataError(
+                f"{out_dir}: existing splits use compression {sec.get('compression')!r}, "
+                f"this writer {compression!r}; use one compression per artifact"
+            )
+        for m, spec in prev.modalities.items():
+            if m in mods and (spec.dtype != mods[m].dtype or spec.shape != mods[m].shape):
+                raise IncompatibleDataError(
+                    f"{out_dir}: modality {m!r} of split {split!r} ({mods[m].dtype}, "
+                    f"{mods[m].shape}) differs from the other splits ({spec.dtype}, {spec.shape})"
+                )
+        mods = {**prev.modalities, **mods}
+        pat = re.compile(rf"^{re.escape(split)}-\d{{6}}\.")
+        files = [f for f in prev.files if not pat.match(f.path)] + files
+        entries = [e for e in sec["shards"] if e["split"] != split] + entries
+        splits = {**{k: v for k, v in prev.splits.items() if k != split}, **splits}
+        ids = {r.id for r in recordings}
+        recordings = [r for r in prev.recordings if r.id not in ids] + recordings
+    entries.sort(key=lambda e: (e["split"], e["path"]))
+    extra: dict[str, Any] = {
+        "nb_shards": {"format_version": FORMAT_VERSION, "compression": compression, "shards": entries}
+    }
+    cfg = hf_configs(sorted(splits), compression)
+    if cfg is not None:
+        extra["hf_configs"] = cfg
+    return Manifest(
+        name=name if prev is None else prev.name,
+        layout="shards",
+        writer={"package": "nb-shards", "version": _version()},
+        modalities=dict(sorted(mods.items())),
+        recordings=recordings,
+        splits=dict(sorted(splits.items())),
+        files=files,
+        provenance=provenance if prev is None else {**prev.provenance, **provenance},
+        license=license if license is not None else (prev.license if prev else None),
+        citation=citation if citation is not None else (prev.citation if prev else None),
+        description=description if description is not None else (prev.description if prev else None),
+        extra=extra,
+    )
