@@ -181,3 +181,25 @@ def test_push_to_branch_and_pr(hub_emulator, shards_artifact):
     assert "/discussions/" in url
     assert "nb-manifest.json" in hub_emulator.repo_files("me/br", revision="refs/pr/1")
     assert "nb-manifest.json" not in hub_emulator.repo_files("me/br", revision="main")
+
+
+def test_offline_pull_uses_cache(hub_emulator, shards_artifact, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    nb_hub.push(shards_artifact, "me/offline", endpoint=hub_emulator.endpoint)
+    cache = tmp_path / "cache"
+    online = nb_hub.pull("me/offline", endpoint=hub_emulator.endpoint, cache_dir=cache)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_DISABLE_XET="1", HF_ENDPOINT=hub_emulator.endpoint)
+    code = f"import nb_hub; print(nb_hub.pull('me/offline', cache_dir={str(cache)!r}))"
+    hub_emulator.clear_log()
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert Path(r.stdout.strip()) == online
+    assert hub_emulator.calls() == []  # nothing was requested
+    code_missing = f"import nb_hub; nb_hub.pull('me/never', cache_dir={str(cache)!r})"
+    r = subprocess.run(
+        [sys.executable, "-c", code_missing], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode != 0 and "HubNotFoundError" in r.stderr

@@ -64,8 +64,8 @@ def pull(
 ) -> Path:
     """Download an artifact (or part of it) and verify it against its manifest.
 
-    The revision is resolved to a commit id first and every file is downloaded from that
-    commit, so a push happening at the same time cannot mix versions. Files go to the
+    The revision is resolved to a commit id once and every file is downloaded from that
+    commit (the snapshot directory is named by it), so a push happening at the same time cannot mix versions. Files go to the
     ``huggingface_hub`` cache (or ``local_dir``); files already there are not downloaded
     again. With ``HF_HUB_OFFLINE=1`` nothing is requested and the cached snapshot is used.
 
@@ -95,15 +95,13 @@ def pull(
     what = f"pull {repo_id}@{revision or 'main'}"
     offline = _offline()
     with hub_errors(what, token=token):
-        commit = (
-            revision
-            if offline
-            else resolve_commit(repo_id, revision=revision, token=token, endpoint=endpoint)
-        )
+        # snapshot_download resolves the revision to one commit id and downloads every file from
+        # that commit (the snapshot directory is named by it); it also records the branch -> commit
+        # ref in the cache, which offline pulls use.
         snapshot = hub.snapshot_download(
             repo_id,
             repo_type=_REPO_TYPE,
-            revision=commit,
+            revision=revision,
             local_dir=local_dir,
             cache_dir=cache_dir,
             allow_patterns=[*patterns, MANIFEST_NAME] if patterns else None,
