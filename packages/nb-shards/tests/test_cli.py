@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nb_core.cli import main
+
+
+def test_write_inspect_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    np.save(tmp_path / "x.npy", np.ones((7, 2, 5), "float32"))
+    assert (
+        main(
+            [
+                "shards",
+                "write",
+                str(tmp_path / "x.npy"),
+                "-o",
+                str(tmp_path / "s"),
+                "--max-count",
+                "3",
+                "--workers",
+                "0",
+            ]
+        )
+        == 0
+    )
+    assert "wrote {'train': 7} samples in 3 shards" in capsys.readouterr().out
+    assert main(["shards", "inspect", str(tmp_path / "s"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["n_shards"] == 3 and info["modalities"]["eeg"]["shape"] == [2, 5]
+    assert main(["shards", "verify", str(tmp_path / "s")]) == 0
+    assert "ok: 3 shards, 7 samples" in capsys.readouterr().out
+    # errors are one clear line and exit code 2
+    (tmp_path / "s" / "train-000001.tar").write_bytes(b"broken")
+    assert main(["shards", "verify", str(tmp_path / "s")]) == 2
+    assert "nb: error:" in capsys.readouterr().err
+
+
+def test_bench_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.json"
+    code = main(
+        [
+            "shards",
+            "bench",
+            "--n-samples",
+            "48",
+            "--channels",
+            "4",
+            "--times",
+            "50",
+            "--shard-count",
+            "16",
+            "--batch-size",
+            "8",
+            "--workers",
+            "1",
+            "--dir",
+            str(tmp_path),
+            "--json",
+            str(out),
+        ]
+    )
+    assert code == 0
+    table = capsys.readouterr().out
+    assert "| read: nb-shards ShardDataset, sequential |" in table and "write nb/webdataset" in table
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 11 and all(r["samples_per_s"] > 0 for r in rows)
+    assert [p for p in tmp_path.iterdir() if p.name.startswith("nb-shards-bench")] == []
+
+
+def test_nb_executable_help() -> None:
+    exe = Path(sys.executable).with_name("nb")
+    env = {**os.environ, "NB_PROGRESS": "0"}
+    for cmd in (["shards", "--help"], ["shards", "write", "--help"], ["shards", "bench", "--help"]):
+        r = subprocess.run([str(exe), *cmd], capture_output=True, text=True, env=env, check=True)
+        assert "example" in r.stdout

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nb_core import Manifest
+from nb_core.errors import IncompatibleDataError, UnsupportedFormatError
+from nb_core.testing import simulate_raw, simulate_windows
+from nb_shards import IndexedShards, verify
+from nb_shards.convert import write_inputs
+
+
+def _digests(d: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.iterdir()) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def fif_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    d = tmp_path_factory.mktemp("raw")
+    out = []
+    for i in range(3):
+        raw = simulate_raw(n_channels=4, sfreq=100.0, duration=6.0 + i, seed=i)
+        p = d / f"sub-0{i + 1}_raw.fif"
+        raw.save(p, verbose="error")
+        out.append(p)
+    return out
+
+
+def test_mne_recordings_windowed_on_the_fly(fif_files: list[Path], tmp_path: Path) -> None:
+    import mne
+
+    m = write_inputs(fif_files, tmp_path / "s", window=2.0, stride=1.0, max_count=4, max_workers=0)
+    # 6 s, 7 s and 8 s at 2 s windows / 1 s stride: 5 + 6 + 7 windows
+    assert m.splits == {"train": 18}
+    spec = m.modalities["eeg"]
+    assert spec.shape == [4, 200] and spec.sfreq == 100.0 and spec.unit == "V" and spec.ch_names is not None
+    assert [r.id for r in m.recordings] == ["sub-01_raw", "sub-02_raw", "sub-03_raw"]
+    ds = IndexedShards(tmp_path / "s")
+    s = ds[7]  # second recording, window 2 (starts at 2 s)
+    assert s["__key__"] == "sub-02_raw_000002" and s["json"]["start"] == 200
+    raw = mne.io.read_raw(fif_files[1], verbose="error")
+    np.testing.assert_allclose(s["eeg"], raw.get_data(start=200, stop=400).astype("float32"))
+    assert verify(tmp_path / "s")["samples"] == 18
+
+
+def test_parallel_write_is_deterministic_and_resumes(fif_files: list[Path], tmp_path: Path) -> None:
+    inline = write_inputs(fif_files, tmp_path / "a", window=1.0, max_count=5, max_workers=0, name="x")
+    pooled = write_inputs(fif_files, tmp_path / "b", window=1.0, max_count=5, max_workers=2, name="x")
+    assert inline.to_json() == pooled.to_json()
+    assert _digests(tmp_path / "a") == _digests(tmp_path / "b")
+    # A crash on the last input keeps the finished parts; the re-run reuses them.
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.zeros(3))  # 1-D: nothing to shard
+    with pytest.raises(IncompatibleDataError, match="two or more dimensions"):
+        write_inputs([*fif_files, bad], tmp_path / "c", window=1.0, max_count=5, max_workers=0, name="x")
+    parts = sorted((tmp_path / "c").glob(".nb-tmp-parts-train/part-*/nb-manifest.json"))
+    assert len(parts) == 3 and not (tmp_path / "c" / "nb-manifest.json").exists()
+    before = {p: p.stat().st_mtime_ns for p in parts}
+    write_inputs(fif_files, tmp_path / "c", window=1.0, max_count=5, max_workers=0, name="x")
+    assert _digests(tmp_path / "c") == _digests(tmp_path / "a")
+    assert all(not p.exists() for p in before)  # parts cleaned up after success
+
+
+def test_dask_scheduler(fif_files: list[Path], tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        m = write_inputs(
+            fif_files[:2], tmp_path / "d", window=2.0, scheduler=cluster.scheduler_address, name="x"
+        )
+    ref = write_inputs(fif_files[:2], tmp_path / "r", window=2.0, max_workers=0, name="x")
+    assert m.to_json() == ref.to_json()
+
+
+def test_npy_and_npz_inputs(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((12, 3, 20)).astype("float32")
+    np.savez(tmp_path / "train.npz", eeg=x, y=np.arange(12) % 3)
+    np.save(tmp_path / "more.npy", x[:5])
+    m = write_inputs([tmp_path / "train.npz", tmp_path / "more.npy"], tmp_path / "o", max_workers=0)
+    assert m.splits == {"train": 17}
+    ds = IndexedShards(tmp_path / "o")
+    assert ds[4]["json"] == {"y": 1} and ds[4]["__key__"] == "train_000004"
+    np.testing.assert_array_equal(ds[13]["eeg"], x[1])
+    np.savez(tmp_path / "obj.npz", eeg=np.array([[{"a": 1}]], dtype=object))
+    with pytest.raises(ValueError, match="pickle"):
+        write_inputs([tmp_path / "obj.npz"], tmp_path / "p", max_workers=0)
+    with pytest.raises(UnsupportedFormatError):
+        write_inputs([tmp_path / "x.unknown"], tmp_path / "q", max_workers=0)
+
+
+def test_mismatched_inputs_are_refused(tmp_path: Path) -> None:
+    np.save(tmp_path / "a.npy", np.zeros((2, 3, 4), "float32"))
+    np.save(tmp_path / "b.npy", np.zeros((2, 3, 5), "float32"))
+    with pytest.raises(IncompatibleDataError, match="modality 'eeg'"):
+        write_inputs([tmp_path / "a.npy", tmp_path / "b.npy"], tmp_path / "o", max_workers=0)
+    assert not (tmp_path / "o" / "nb-manifest.json").exists()
+
+
+def test_nwb_input(tmp_path: Path) -> None:
+    pynwb = pytest.importorskip("pynwb")
+    import datetime as dt
+
+    from pynwb.ecephys import ElectricalSeries
+
+    nwb = pynwb.NWBFile(
+        session_description="test",
+        identifier="nb-shards-test",
+        session_start_time=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    )
+    dev = nwb.create_device(name="amp")
+    grp = nwb.create_electrode_group(name="g", description="eeg", location="scalp", device=dev)
+    nwb.add_electrode_column(name="label", description="channel name")
+    for name in ["Cz", "Pz", "Oz"]:
+        nwb.add_electrode(group=grp, location="scalp", label=name)
+    region = nwb.create_electrode_table_region(region=[0, 1, 2], description="all")
+    data = np.arange(300 * 3, dtype="int16").reshape(300, 3)
+    nwb.add_acquisition(
+        ElectricalSeries(name="eeg", data=data, electrodes=region, rate=100.0, conversion=1e-6)
+    )
+    path = tmp_path / "rec.nwb"
+    with pynwb.NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+    m = write_inputs([path], tmp_path / "o", window=1.0, max_workers=0)
+    assert m.splits == {"train": 3} and m.modalities["eeg"].ch_names == ["Cz", "Pz", "Oz"]
+    s = IndexedShards(tmp_path / "o")[1]
+    np.testing.assert_allclose(s["eeg"], (data[100:200].T * 1e-6).astype("float32"))
+
+
+def test_nb_formats_artifact_input(tmp_path: Path) -> None:
+    nbf = pytest.importorskip("nb_formats")
+    recs, windows = simulate_windows(n_recordings=2, n_channels=4, sfreq=100.0, duration=4.0, window_size=100)
+    src = nbf.write((recs, windows), tmp_path / "eeg.h5", format="hdf5")
+    ds = nbf.open(src)
+    m = write_inputs([src], tmp_path / "o", max_workers=0)
+    assert m.splits == {"train": len(ds)}
+    got = IndexedShards(tmp_path / "o")
+    ref = ds.sample(3)
+    np.testing.assert_array_equal(got[3]["eeg"], ref.arrays["eeg"])
+    assert got[3]["json"] == ref.metadata and got[3]["__key__"] == f"eeg_{ref.key}"
+    assert Manifest.read(tmp_path / "o").layout == "shards"

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nb_core.errors import ChecksumMismatchError, CorruptDataError
+from nb_shards import inspect, verify
+
+
+def test_verify_and_inspect(shards: Path) -> None:
+    r = verify(shards)
+    assert r == {"shards": 5, "samples": 120, "bytes": r["bytes"], "checksums": True}
+    info = inspect(shards)
+    assert info["splits"] == {"train": 120} and info["n_shards"] == 5
+    assert info["first_keys"] == ["w00000", "w00001", "w00002"] and info["members"] == ["eeg.npy", "json"]
+    assert verify([str(shards / "train-000000.tar")])["checksums"] is False
+
+
+def test_checksum_mismatch(shards: Path) -> None:
+    p = shards / "train-000002.tar"
+    data = bytearray(p.read_bytes())
+    data[5000] ^= 1
+    p.write_bytes(bytes(data))
+    with pytest.raises(ChecksumMismatchError, match=r"train-000002\.tar: sha256"):
+        verify(shards)
+
+
+def test_index_that_disagrees_with_its_shard(shards: Path) -> None:
+    from nb_core import Manifest
+
+    ip = shards / "train-000001.idx"
+    idx = json.loads(ip.read_text())
+    idx["samples"][0], idx["samples"][1] = idx["samples"][1], idx["samples"][0]
+    ip.write_text(json.dumps(idx))
+    m = Manifest.read(shards)
+    m.add_file(shards, "train-000001.idx")  # a consistent manifest over a wrong index
+    m.write(shards)
+    with pytest.raises(CorruptDataError, match=r"train-000001\.tar: the index sidecar does not match"):
+        verify(shards)
