@@ -1,0 +1,71 @@
+"""``nb demo``: the whole neurobridge pipeline on generated data, in one command."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from typing import Any
+
+__all__ = ["register"]
+
+EXAMPLES = textwrap.dedent("""
+    examples:
+      nb demo                                   simulate, convert, shard, push, pull, train
+      nb demo --out /tmp/demo --format zarr     use the Zarr layout for the conversion step
+      nb demo --subjects 4 --duration 30 --epochs 3   a quicker run
+      nb demo --no-train                        everything but training (no torch needed)
+    """)
+
+
+def register(subparsers: Any) -> None:
+    """Add ``nb demo`` to the ``nb`` command."""
+    p = subparsers.add_parser(
+        "demo",
+        help="run the end-to-end pipeline on generated EEG",
+        description="Simulate EEG with MNE, convert it with nb-formats, shard it with nb-shards, push it "
+        "to the offline Hub emulator and pull it back with nb-hub, then train a small model from the "
+        "shards. Prints a timed report and writes OUT/report.json.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--out", default="nb-demo-out", help="output folder, replaced if it exists (default: %(default)s)"
+    )
+    p.add_argument("--subjects", type=int, default=6, help="simulated subjects (default: %(default)s)")
+    p.add_argument(
+        "--test-subjects", type=int, default=2, help="subjects held out for testing (default: %(default)s)"
+    )
+    p.add_argument(
+        "--duration", type=float, default=60.0, help="seconds per recording (default: %(default)s)"
+    )
+    p.add_argument("--channels", type=int, default=21, help="EEG channels (default: %(default)s)")
+    p.add_argument(
+        "--format",
+        choices=("hdf5", "zarr", "parquet"),
+        default="hdf5",
+        help="nb-formats layout for the conversion step (default: %(default)s)",
+    )
+    p.add_argument("--epochs", type=int, default=8, help="training epochs (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    p.add_argument("--no-train", action="store_true", help="skip training (torch not needed)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from nb_demo.pipeline import run_demo
+
+    report = run_demo(
+        args.out,
+        n_subjects=args.subjects,
+        n_test_subjects=args.test_subjects,
+        duration=args.duration,
+        n_channels=args.channels,
+        format=args.format,
+        epochs=args.epochs,
+        seed=args.seed,
+        train=not args.no_train,
+    )
+    print()
+    print(report.table())
+    print(f"\nreport: {args.out}/report.json")
+    return 0

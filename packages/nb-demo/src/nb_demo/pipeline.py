@@ -1,0 +1,232 @@
+"""The end-to-end pipeline behind ``nb demo``.
+
+1. **simulate** — MNE-simulated EEG for several subjects, with labelled events
+   (:func:`nb_demo.data.make_dataset`);
+2. **convert** — write it with nb-formats (HDF5 by default), reopen it lazily and check that
+   windows and the MNE Raw come back as written;
+3. **shard** — stream the nb-formats dataset into WebDataset tar shards with nb-shards
+   (subjects split into ``train`` and ``test``), then verify every shard;
+4. **push** — start the offline Hub emulator (:class:`nb_hub.testing.HubEmulator`) and push the
+   shards with their dataset card through the real ``huggingface_hub`` client;
+5. **pull** — download them again into a fresh folder, verifying every sha256;
+6. **train** — train a small network from the pulled shards with :class:`nb_shards.ShardLoader`
+   and report test accuracy (needs torch).
+
+Every step is timed; the report is printed and saved as ``report.json`` in the output folder.
+
+Example:
+    >>> # doctest: +SKIP
+    >>> report = run_demo("nb-demo-out", n_subjects=4, duration=30.0, epochs=3)
+    >>> report.steps[-1].name
+    'train'
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nb_core.atomic import atomic_write_json, remove_path
+from nb_core.errors import IntegrityError, UserError
+
+__all__ = ["DemoReport", "StepResult", "run_demo"]
+
+
+@dataclass
+class StepResult:
+    """One timed step of the demo."""
+
+    name: str
+    seconds: float
+    detail: str
+
+
+@dataclass
+class DemoReport:
+    """What the demo did and measured."""
+
+    out_dir: str
+    steps: list[StepResult] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def table(self) -> str:
+        """The steps as a text table."""
+        width = max(len(s.name) for s in self.steps) if self.steps else 4
+        lines = [f"{'step':<{width}}  {'seconds':>8}  detail", f"{'-' * width}  {'-' * 8}  {'-' * 40}"]
+        lines += [f"{s.name:<{width}}  {s.seconds:>8.2f}  {s.detail}" for s in self.steps]
+        return "\n".join(lines)
+
+
+def _dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+@contextmanager
+def _step(report: DemoReport, name: str, say: Callable[[str], None]) -> Iterator[list[str]]:
+    say(f"[{len(report.steps) + 1}] {name} ...")
+    detail: list[str] = []
+    t0 = time.perf_counter()
+    yield detail
+    report.steps.append(StepResult(name, time.perf_counter() - t0, "; ".join(detail)))
+    say(f"    {report.steps[-1].detail} ({report.steps[-1].seconds:.2f} s)")
+
+
+def run_demo(
+    out_dir: str | os.PathLike[str] = "nb-demo-out",
+    *,
+    n_subjects: int = 6,
+    n_test_subjects: int = 2,
+    duration: float = 60.0,
+    n_channels: int = 21,
+    sfreq: float = 128.0,
+    format: str = "hdf5",
+    epochs: int = 8,
+    seed: int = 0,
+    train: bool = True,
+    say: Callable[[str], None] = print,
+) -> DemoReport:
+    """Run the whole pipeline into ``out_dir`` (replaced if it exists); return the report.
+
+    Args:
+        out_dir (`str` or `os.PathLike`, *optional*): where every artifact goes.
+        n_subjects (`int`, *optional*, defaults to 6): simulated subjects (one recording each).
+        n_test_subjects (`int`, *optional*, defaults to 2): subjects held out as the test split.
+        duration (`float`, *optional*, defaults to 60.0): seconds per recording.
+        format (`str`, *optional*, defaults to ``"hdf5"``): nb-formats layout (``hdf5``, ``zarr``, ``parquet``).
+        epochs (`int`, *optional*, defaults to 8): training epochs.
+        train (`bool`, *optional*, defaults to `True`): train the model (needs torch).
+        say (`Callable`, *optional*): where progress lines go (`print`).
+
+    Raises:
+        UserError: bad options.
+        IntegrityError: a round trip did not give back what was written.
+    """
+    import nb_formats
+    import nb_hub
+    import nb_shards
+    from nb_core.progress import progress
+    from nb_demo.data import CLASSES, make_dataset
+    from nb_hub.testing import HubEmulator
+
+    if not 1 <= n_test_subjects < n_subjects:
+        raise UserError(f"n_test_subjects must be between 1 and n_subjects - 1; got {n_test_subjects}")
+    out = Path(out_dir)
+    remove_path(out)
+    out.mkdir(parents=True)
+    report = DemoReport(out_dir=str(out))
+
+    with _step(report, "simulate", say) as d:
+        recordings, windows = make_dataset(
+            n_subjects, duration=duration, sfreq=sfreq, n_channels=n_channels, seed=seed
+        )
+        d.append(
+            f"{len(recordings)} subjects x {duration:g} s, {n_channels} EEG channels at {sfreq:g} Hz, "
+            f"{len(windows)} labelled windows ({len(CLASSES)} classes)"
+        )
+
+    formats_dir = out / f"eeg-{format}"
+    with _step(report, "convert", say) as d:
+        nb_formats.write((recordings, windows), formats_dir, format=format, name="nb-demo-motor-imagery")
+        ds = nb_formats.open(formats_dir, verify=True)
+        x, y = ds[0]
+        rec0 = recordings[0]
+        w0 = windows[0]
+        assert rec0.data is not None
+        if not np.array_equal(x, rec0.data[:, w0.start : w0.stop]) or y != w0.target:
+            raise IntegrityError(f"{formats_dir}: window 0 does not read back as written")
+        raw_back = ds.recording(0).to_mne()
+        if not np.array_equal(raw_back.get_data(), rec0.data.astype(np.float64)):
+            raise IntegrityError(f"{formats_dir}: recording 0 does not read back as written")
+        d.append(
+            f"{format}: {len(ds)} windows, {_dir_size(formats_dir) / 1e6:.1f} MB; "
+            "window 0 and the MNE Raw of recording 0 read back identical"
+        )
+
+    shards_dir = out / "eeg-shards"
+    test_subjects = {r.entities["subject"] for r in recordings[-n_test_subjects:]}
+    with _step(report, "shard", say) as d:
+        counts = {}
+        subject_of = {r.id: r.entities["subject"] for r in recordings}
+        split_of = [
+            "test" if subject_of[ds.window(i).recording_id] in test_subjects else "train"
+            for i in range(len(ds))
+        ]
+        for split in ("train", "test"):
+            idx = [i for i, s in enumerate(split_of) if s == split]
+            with nb_shards.ShardWriter(
+                shards_dir,
+                split=split,
+                max_count=128,
+                name="nb-demo-motor-imagery",
+                description="Simulated motor-imagery EEG made by `nb demo`.",
+                license="cc0-1.0",
+            ) as w:
+                for i in progress(idx, desc=f"shard {split}", unit="sample"):
+                    w.write(ds.sample(i))
+            counts[split] = len(idx)
+        nb_shards.verify(shards_dir)
+        n_shards = len(list(shards_dir.glob("*.tar")))
+        d.append(
+            f"{n_shards} shards ({counts['train']} train / {counts['test']} test samples), "
+            f"{_dir_size(shards_dir) / 1e6:.1f} MB, verified"
+        )
+        report.facts["samples"] = counts
+
+    repo_id = "neurobridge/nb-demo-motor-imagery"
+    pulled = out / "pulled"
+    # The emulator speaks Git LFS "basic" transfer, not Xet: configure_clients() sets
+    # HF_HUB_DISABLE_XET and points huggingface_hub and datasets at it for this block.
+    with HubEmulator(tokens={"hf_demo_token": "neurobridge"}) as hub, hub.configure_clients():
+        with _step(report, "push", say) as d:
+            url = nb_hub.push(
+                shards_dir,
+                repo_id,
+                token="hf_demo_token",
+                endpoint=hub.endpoint,
+                commit_message="nb demo: simulated motor imagery",
+            )
+            d.append(
+                f"pushed to the Hub emulator at {hub.endpoint} (commit {url.rsplit('/', 1)[-1][:12]}), "
+                "dataset card generated"
+            )
+        with _step(report, "pull", say) as d:
+            got = nb_hub.pull(repo_id, token="hf_demo_token", endpoint=hub.endpoint, local_dir=pulled)
+            d.append(
+                f"{len(list(Path(got).glob('*.tar')))} shards downloaded into {pulled}, every sha256 verified"
+            )
+        if importlib.util.find_spec("datasets") is not None:
+            with _step(report, "load_dataset", say) as d:
+                import datasets
+
+                dsd = datasets.load_dataset(repo_id, token="hf_demo_token")
+                sizes = ", ".join(f"{k}: {v.num_rows}" for k, v in dsd.items())
+                d.append(f"datasets.load_dataset({repo_id!r}) with no loading script: {sizes} rows")
+    report.facts["hub_repo"] = repo_id
+
+    if train:
+        with _step(report, "train", say) as d:
+            from nb_demo.train import train_and_evaluate
+
+            result = train_and_evaluate(
+                pulled, pulled, n_channels=n_channels, n_classes=len(CLASSES), epochs=epochs, seed=seed
+            )
+            report.facts["train"] = asdict(result)
+            d.append(
+                f"{result.epochs} epochs on {result.train_samples} samples: test accuracy "
+                f"{result.test_accuracy[-1]:.0%} on {result.test_samples} held-out samples "
+                f"(chance {result.chance:.0%})"
+            )
+
+    atomic_write_json(
+        out / "report.json",
+        {"out_dir": report.out_dir, "facts": report.facts, "steps": [asdict(s) for s in report.steps]},
+    )
+    return report
