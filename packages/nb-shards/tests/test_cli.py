@@ -70,7 +70,7 @@ def test_bench_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     table = capsys.readouterr().out
     assert "| read: nb-shards ShardDataset, sequential |" in table and "write nb/webdataset" in table
     rows = json.loads(out.read_text())["rows"]
-    assert len(rows) == 11 and all(r["samples_per_s"] > 0 for r in rows)
+    assert len(rows) == 13 and all(r["samples_per_s"] > 0 for r in rows)
     assert [p for p in tmp_path.iterdir() if p.name.startswith("nb-shards-bench")] == []
 
 

@@ -2,7 +2,8 @@
 
 On the same generated samples (default 20,000 × 64×1000 float32 + JSON, ≈5 GB) it measures:
 
-- write: `ShardWriter` vs ``webdataset.ShardWriter`` (same shard size);
+- write: `ShardWriter` vs ``webdataset.ShardWriter`` (same shard size), and two floors: writing
+  the array bytes raw to a new file, and their sha256 (which every nb-shards shard needs);
 - read floor: the shard files read raw (``readinto`` into a buffer, no parsing);
 - read: nb-shards (`ShardDataset` samples and `ShardLoader` batches; sequential and shuffled;
   ``num_workers`` 0 and 2) vs ``webdataset.WebDataset(...).decode()`` with the same shuffle
@@ -137,6 +138,36 @@ def run_bench(
                     k += 1
             return k
 
+        def write_floor() -> int:
+            k = 0
+            with open(root / "floor.bin", "wb", buffering=0) as f:
+                for s in _samples(n_samples, channels, times):
+                    f.write(s["eeg.npy"].data)
+                    k += 1
+            (root / "floor.bin").unlink()
+            return k
+
+        def sha_floor() -> int:
+            import hashlib
+
+            h = hashlib.sha256()
+            k = 0
+            for s in _samples(n_samples, channels, times):
+                h.update(s["eeg.npy"].data)
+                k += 1
+            return k
+
+        log("write floors ...")
+        rows.append(
+            _measure(
+                "write floor: raw write of the array bytes to a new file", n_samples, nbytes, write_floor
+            )
+        )
+        rows.append(
+            _measure(
+                "write floor: sha256 of the array bytes (the manifest needs it)", n_samples, nbytes, sha_floor
+            )
+        )
         log("writing with nb-shards ...")
         rows.append(_measure("write: nb-shards ShardWriter", n_samples, nbytes, write_nb))
         log("writing with webdataset ...")

@@ -67,11 +67,28 @@ def collate(samples: list[dict[str, Any]], *, to_torch: bool = False) -> dict[st
         if isinstance(first, np.ndarray) and all(
             isinstance(v, np.ndarray) and v.shape == first.shape and v.dtype == first.dtype for v in vals
         ):
-            arr = np.stack(vals)  # type: ignore[arg-type]
-            out[name] = soft_import("torch", "torch tensors").from_numpy(arr) if to_torch else arr
+            out[name] = _stack(vals, to_torch=to_torch)
         else:
             out[name] = vals
     return out
+
+
+def _stack(vals: list[Any], *, to_torch: bool) -> Any:
+    if not to_torch:
+        return np.stack(vals)
+    torch = soft_import("torch", "torch tensors")
+    shape = (len(vals), *vals[0].shape)
+    try:
+        tdtype = torch.from_numpy(np.empty(0, vals[0].dtype)).dtype
+    except TypeError:  # a dtype torch does not have (e.g. uint32 on old torch)
+        return torch.from_numpy(np.stack(vals))
+    t = torch.empty(shape, dtype=tdtype)
+    if torch.utils.data.get_worker_info() is not None:
+        # In a DataLoader worker: build the batch in shared memory, so that handing it to the
+        # main process does not copy it again.
+        t.share_memory_()
+    np.stack(vals, out=t.numpy())
+    return t
 
 
 def _to_torch_sample(sample: dict[str, Any]) -> dict[str, Any]:
