@@ -314,6 +314,8 @@ class IndexedShards:
         split (`str`, *optional*): split of an artifact.
         decode (`str`, *optional*, defaults to ``"numpy"``): ``"numpy"`` or ``"torch"``.
         storage_options, cache_dir, cache_size: as for `ShardDataset`.
+        max_open (`int`, *optional*, defaults to 4): shards kept open (memory maps; compressed
+            shards are held decompressed in memory, so random access over them is slow).
 
     Example:
         >>> ds = IndexedShards("shards/")  # doctest: +SKIP
@@ -329,10 +331,16 @@ class IndexedShards:
         storage_options: dict[str, Any] | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        max_open: int = 4,
     ) -> None:
         check_option(decode, ("numpy", "torch"), name="decode")
         self.source = resolve_source(
-            source, split=split, storage_options=storage_options, cache_dir=cache_dir, cache_size=cache_size
+            source,
+            split=split,
+            storage_options=storage_options,
+            cache_dir=cache_dir,
+            cache_size=cache_size,
+            max_open=max_open,
         )
         self.decode = decode
         self._cum = np.cumsum([0, *self.source.counts()])
