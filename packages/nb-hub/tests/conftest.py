@@ -127,7 +127,7 @@ def files_artifact(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private huggingface_hub cache for the test."""
     cache = tmp_path / "hf-cache"

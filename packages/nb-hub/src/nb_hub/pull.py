@@ -6,6 +6,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 from pathlib import Path
@@ -94,6 +95,18 @@ def pull(
     patterns = [allow_patterns] if isinstance(allow_patterns, str) else list(allow_patterns or [])
     what = f"pull {repo_id}@{revision or 'main'}"
     offline = _offline()
+    if not offline:
+        # Ask the Hub first: snapshot_download would silently fall back to a cached copy on a
+        # refused token or a deleted repo; nb-hub reports those (a network failure still falls back).
+        network: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+        try:
+            import httpx2
+
+            network = (*network, httpx2.ConnectError, httpx2.TimeoutException)
+        except ImportError:  # older huggingface_hub (requests/httpx based)
+            pass
+        with contextlib.suppress(network):
+            resolve_commit(repo_id, revision=revision, token=token, endpoint=endpoint)
     with hub_errors(what, token=token):
         # snapshot_download resolves the revision to one commit id and downloads every file from
         # that commit (the snapshot directory is named by it); it also records the branch -> commit
