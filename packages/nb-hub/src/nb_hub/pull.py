@@ -105,7 +105,7 @@ def pull(
             network = (*network, httpx2.ConnectError, httpx2.TimeoutException)
         except ImportError:  # older huggingface_hub (requests/httpx based)
             pass
-        with contextlib.suppress(network):
+        with contextlib.suppress(*network):
             resolve_commit(repo_id, revision=revision, token=token, endpoint=endpoint)
     with hub_errors(what, token=token):
         # snapshot_download resolves the revision to one commit id and downloads every file from
