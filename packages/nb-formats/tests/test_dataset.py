@@ -69,12 +69,14 @@ def test_index_errors(windows_hdf5: Path) -> None:
 @pytest.mark.parametrize(
     ("fmt", "workers", "ctx"),
     [(f, w, c) for f in ("hdf5", "zarr", "parquet") for w, c in ((0, None), (2, "fork"))]
-    + [("hdf5", 2, "spawn")],  # spawn start-up is slow: one layout proves the pickling path
+    + [("hdf5", 2, "spawn"), ("zarr-zip", 2, "fork")],  # spawn start-up is slow: one layout proves pickling
     ids=lambda v: str(v),
 )
 def test_dataloader(tmp_path: Path, windowed: Any, fmt: str, workers: int, ctx: str | None) -> None:
     torch = pytest.importorskip("torch")
-    out = nb_formats.write(windowed, tmp_path / "ds", format=fmt, zip_store=False)
+    out = nb_formats.write(
+        windowed, tmp_path / "ds", format=fmt.split("-")[0], zip_store=fmt.endswith("-zip")
+    )
     ds = nb_formats.open(out)
     ds[0]  # handles opened in the parent must not leak into forked workers
     loader = torch.utils.data.DataLoader(

@@ -105,7 +105,7 @@ def test_truncated_and_changed_files(tmp_path: Path, windowed: Any, fmt: str) ->
     out = nb_formats.write(windowed, tmp_path / "ds", format=fmt)
     target = {
         "hdf5": "data.h5",
-        "zarr": "data.zarr/recordings/000000/c/0/1",
+        "zarr": "data.zarr/recordings/000000/c/0/0",  # one shard: the whole recording
         "parquet": "recordings/000000.npy",
     }[fmt]
     p = out / target

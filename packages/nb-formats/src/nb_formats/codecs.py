@@ -112,7 +112,7 @@ def zarr_compressors(compression: str) -> list[Any]:
 
 
 def decode_into(
-    compression: str, raw: bytes | bytearray | memoryview, out: np.ndarray, *, where: str
+    compression: str, raw: bytes | bytearray | memoryview | np.ndarray, out: np.ndarray, *, where: str
 ) -> None:
     """Decode one stored chunk into ``out`` (a C-contiguous array of the chunk's full shape).
 
@@ -126,6 +126,8 @@ def decode_into(
         CorruptDataError: the bytes cannot be decoded into ``out`` (truncated or damaged).
     """
     dest = out.reshape(-1).view(np.uint8)
+    if isinstance(raw, np.ndarray):  # a slice of a memory map
+        raw = raw.data
     try:
         if compression == "none":
             if len(raw) != dest.nbytes:

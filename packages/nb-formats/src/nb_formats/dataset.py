@@ -152,7 +152,9 @@ class LazyDataset:
     # -- reading ----------------------------------------------------------------------------------
     def read(self, i: int) -> np.ndarray:
         """The signals of item ``i`` (C×T, a new array in the stored dtype)."""
-        i = self._check(i, len(self), "item")
+        return self._read(self._check(i, len(self), "item"))
+
+    def _read(self, i: int) -> np.ndarray:
         if self._mode == "materialized":
             c, t = self._wshape or (0, 0)
             return self._store.read_window(i, c, t)
@@ -164,14 +166,16 @@ class LazyDataset:
 
     def target(self, i: int) -> Target:
         """The target of item ``i`` (`None` for recordings and open-time windows)."""
-        i = self._check(i, len(self), "item")
+        return self._target(self._check(i, len(self), "item"))
+
+    def _target(self, i: int) -> Target:
         if self._mode in ("windows", "materialized") and self.table is not None:
             return self.table.target(i)
         return None
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, Target]:
-        x = self.read(i)
-        return x, self.target(i)
+        k = self._check(i, len(self), "item")
+        return self._read(k), self._target(k)
 
     def __iter__(self) -> Any:
         for i in range(len(self)):

@@ -11,12 +11,15 @@ Compression is an HDF5 filter (gzip/lzf built in, Blosc/Zstd from hdf5plugin),
 so any HDF5 reader with hdf5plugin reads the file. The fast read path does not
 use h5py per item: it lists each array's chunk offsets once (``chunk_iter``,
 metadata only) and then reads a chunk with one ``os.pread`` and decodes it with
-numcodecs/zlib directly into the output array. ``lzf`` has no standalone
-decoder and is read through h5py.
+numcodecs/zlib directly into the output array. Uncompressed (``none``) files
+are memory-mapped read-only once per process and a chunk is one copy out of
+the map (no syscall per window). ``lzf`` has no standalone decoder and is read
+through h5py.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 from pathlib import Path
 from typing import Any
@@ -76,7 +79,8 @@ class HDF5Store(Store):
         self.path = root / DATA_FILE
         self._f: Any = None
         self._fd: int | None = None
-        self._index: dict[str, tuple[dict[tuple[int, ...], int], np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._mm: np.ndarray | None = None  # uint8 view of a read-only mmap of data.h5 (uncompressed)
+        self._index: dict[str, tuple[dict[tuple[int, ...], int], list[int], list[int], list[int]]] = {}
 
     def _drop_handles(self) -> None:
         # After a fork the parent's h5py/fd objects must not be used (nor closed) here.
@@ -87,6 +91,9 @@ class HDF5Store(Store):
                 os.close(self._fd)
         self._f = None
         self._fd = None
+        # The map is not closed: windows handed out are copies, and dropping the last reference
+        # unmaps it (closing would fail while a NumPy view exists).
+        self._mm = None
 
     def _file(self) -> Any:
         if not self._check_pid() or self._f is None:
@@ -104,6 +111,16 @@ class HDF5Store(Store):
             self._fd = os.open(self.path, os.O_RDONLY)
         return self._fd
 
+    def _map(self) -> np.ndarray:
+        """``data.h5`` as a read-only uint8 array over an mmap (once per process)."""
+        if self._mm is None:
+            fd = self._raw_fd()
+            try:
+                self._mm = np.frombuffer(mmap.mmap(fd, 0, access=mmap.ACCESS_READ), dtype=np.uint8)
+            except (ValueError, OSError) as err:
+                raise CorruptDataError(f"{self.path}: cannot memory-map ({err})") from None
+        return self._mm
+
     def load(self) -> tuple[dict[str, Any], WindowTable | None]:
         f = self._file()
         try:
@@ -117,9 +134,7 @@ class HDF5Store(Store):
             raise CorruptDataError(f"{self.path}: missing HDF5 object ({err})") from None
         return meta, table
 
-    def _chunk_index(
-        self, name: str
-    ) -> tuple[dict[tuple[int, ...], int], np.ndarray, np.ndarray, np.ndarray]:
+    def _chunk_index(self, name: str) -> tuple[dict[tuple[int, ...], int], list[int], list[int], list[int]]:
         """Chunk coordinates -> position, and offsets/sizes/filter masks (read once per array)."""
         idx = self._index.get(name)
         if idx is None:
@@ -129,46 +144,51 @@ class HDF5Store(Store):
                 lambda ci: found.append((ci.chunk_offset, ci.byte_offset, ci.size, ci.filter_mask))
             )
             pos = {c[0]: i for i, c in enumerate(found)}
-            idx = (
-                pos,
-                np.array([c[1] for c in found], dtype=np.int64),
-                np.array([c[2] for c in found], dtype=np.int64),
-                np.array([c[3] for c in found], dtype=np.int64),
-            )
+            idx = (pos, [int(c[1]) for c in found], [int(c[2]) for c in found], [int(c[3]) for c in found])
             self._index[name] = idx
         return idx
 
-    def _read_chunk(self, name: str, coord: tuple[int, ...], out: np.ndarray) -> np.ndarray:
+    def _read_chunk(self, name: str, coord: tuple[int, ...], shape: tuple[int, int]) -> np.ndarray:
+        """Chunk ``coord`` of dataset ``name`` as a new array of ``shape`` (the full chunk)."""
         if self.compression == "lzf":  # no standalone decoder: h5py does it
             dset = self._file()[name]
+            out = np.empty(shape, dtype=self.dtype)
             if len(coord) == 3:
                 out[...] = dset[coord[0]]
             else:
-                part = dset[:, coord[1] : coord[1] + out.shape[1]]
+                part = dset[:, coord[1] : coord[1] + shape[1]]
                 out[:, : part.shape[1]] = part
             return out
-        pos, offs, sizes, masks = self._chunk_index(name)
+        pos, offs, sizes, masks = self._index.get(name) or self._chunk_index(name)
         p = pos.get(coord)
         if p is None:  # every chunk is written: a missing one means a damaged file
             raise CorruptDataError(f"{self.path}:/{name}: chunk {coord} is not allocated (damaged file?)")
-        where = f"{self.path}:/{name} chunk {coord}"
-        if self.compression == "none" and not masks[p] and sizes[p] == out.nbytes:
-            # Uncompressed: read straight into the output (one copy from the page cache).
-            buf: Any = out.reshape(-1).view(np.uint8)
-            got = os.preadv(self._raw_fd(), [buf], int(offs[p]))
-            if got != out.nbytes:
-                raise CorruptDataError(f"{where}: read {got} of {out.nbytes} bytes; the file is truncated")
-            return out
-        raw = os.pread(self._raw_fd(), int(sizes[p]), int(offs[p]))
-        if len(raw) != sizes[p]:
-            raise CorruptDataError(f"{where}: read {len(raw)} of {sizes[p]} bytes; the file is truncated")
-        decode_into("none" if masks[p] else self.compression, raw, out, where=where)
+        off, size = offs[p], sizes[p]
+        mm = self._mm if self._mm is not None else self._map()
+        if off + size > len(mm):
+            raise CorruptDataError(
+                f"{self.path}:/{name} chunk {coord}: ends at byte {off + size} past the file's {len(mm)}; "
+                "the file is truncated"
+            )
+        if self.compression == "none" and not masks[p]:
+            # Uncompressed: one copy out of the read-only map (no syscall per window).
+            nbytes = shape[0] * shape[1] * self.dtype.itemsize
+            if size != nbytes:
+                raise CorruptDataError(f"{self.path}:/{name} chunk {coord}: {size} bytes, expected {nbytes}")
+            return mm[off : off + size].view(self.dtype).reshape(shape).copy()
+        out = np.empty(shape, dtype=self.dtype)
+        decode_into(
+            "none" if masks[p] else self.compression,
+            mm[off : off + size],
+            out,
+            where=f"{self.path}:/{name} chunk {coord}",
+        )
         return out
 
     def read_window(self, i: int, c: int, t: int) -> np.ndarray:
         self._check_pid()
-        return self._read_chunk("windows", (i, 0, 0), np.empty((c, t), dtype=self.dtype))
+        return self._read_chunk("windows", (i, 0, 0), (c, t))
 
     def read_chunk(self, j: int, k: int, c: int, tc: int) -> np.ndarray:
         self._check_pid()
-        return self._read_chunk(f"recordings/{j:06d}", (0, k * tc), np.empty((c, tc), dtype=self.dtype))
+        return self._read_chunk(f"recordings/{j:06d}", (0, k * tc), (c, tc))

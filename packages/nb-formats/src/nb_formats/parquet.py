@@ -148,7 +148,8 @@ class ParquetStore(Store):
         self._check_pid()
         mm = self._maps.get(rel)
         if mm is None:
-            mm = _load_npy(self.root / rel)
+            # A plain ndarray over the map: indexing an np.memmap subclass costs more than the copy.
+            mm = _load_npy(self.root / rel).view(np.ndarray)
             self._maps[rel] = mm
         return mm
 

@@ -2,42 +2,64 @@
 
 Inside the store (a Zarr v3 group)::
 
-    windows               float32 N×C×T, chunks (1, C, T)        (materialized windows)
-    recordings/000000     float32 C×T_j, chunks (C, chunk_samples) (continuous signals)
-    table/<column>        int64 window table columns (+ table/target)
+    windows               float32 N×C×T, chunks (1, C, T), shards (S, C, T)   (materialized windows)
+    recordings/000000     float32 C×T_j, chunks (C, chunk_samples), shards (C, k·chunk_samples)
+    table/<column>        int64 window table columns (+ table/target), one chunk each
     meta_json             uint8: JSON of recordings, chunking, target kinds
 
-Written with zarr-python (any Zarr v3 reader opens it; chunk keys use the
-default ``c/i/j/k`` encoding). Chunks are one window, or ``chunk_samples``
-samples of all channels, compressed with the ``blosc`` (lz4 or zstd, byte
-shuffle), ``zstd`` or ``gzip`` codec. The fast read path skips zarr's per-item
-machinery: it reads the chunk key's bytes (one small file, or one zip member
-whose offset is taken from the central directory once) and decodes them with
-numcodecs directly into the output array.
+Written with zarr-python and the Zarr v3 **sharding codec** (``sharding_indexed``,
+index at the end of each shard, ``bytes`` + ``crc32c`` index codecs): chunks are
+one window, or ``chunk_samples`` samples of all channels, and a shard file holds
+up to :data:`SHARD_BYTES` (32 MiB) of them — ``S`` windows, or a whole
+recording up to that size. A store therefore has a few files instead of one
+per window (faster to write, list and upload). Inner chunks are compressed
+with the ``blosc`` (lz4 or zstd, byte shuffle), ``zstd`` or ``gzip`` codec.
+Any Zarr v3 reader (``zarr.open``) reads the store.
+
+The fast read path skips zarr's per-item machinery: a shard is memory-mapped
+read-only (a directory store's shard file, or the zip file once, the member's
+data offset taken from the central directory) and its index is decoded and
+crc32c-checked once per shard per process; a chunk is then one slice of the
+map decoded with numcodecs straight into the output array (uncompressed: one
+copy). Stores without sharding (nb-formats 0.1.0 before sharding) are read per
+chunk key.
 """
 
 from __future__ import annotations
 
-import os
+import json
+import math
+import mmap
 import struct
 import zipfile
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nb_core.errors import CorruptDataError
+from nb_core.errors import CorruptDataError, UnsupportedFormatError
 from nb_formats._store import Sink, Store, decode_meta, encode_meta
 from nb_formats.codecs import decode_into, zarr_compressors
 from nb_formats.table import INT_COLUMNS, WindowTable
 
-__all__ = ["DIR_STORE", "ZIP_STORE", "ZarrSink", "ZarrStore"]
+__all__ = ["DIR_STORE", "SHARD_BYTES", "ZIP_STORE", "ZarrSink", "ZarrStore"]
 
 #: Directory store name.
 DIR_STORE = "data.zarr"
 #: Zip store name.
 ZIP_STORE = "data.zarr.zip"
+#: Uncompressed bytes per shard (upper bound; at least one chunk): also the write buffer of windows.
+SHARD_BYTES = 32 * 2**20
+#: Shards kept memory-mapped per process (least recently used are dropped).
+MAX_MAPPED_SHARDS = 256
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zip local file header (30 bytes)
+_MISSING = np.uint64(2**64 - 1)
+
+
+def _per_shard(chunk_nbytes: int, n_chunks: int) -> int:
+    """Chunks per shard along the sharded axis: as many as fit :data:`SHARD_BYTES` (≥ 1, ≤ n_chunks)."""
+    return max(1, min(n_chunks, SHARD_BYTES // max(1, chunk_nbytes)))
 
 
 class ZarrSink(Sink):
@@ -54,12 +76,18 @@ class ZarrSink(Sink):
         self.g = zarr.open_group(self.store, mode="w", zarr_format=3)
         self.compressors = zarr_compressors(self.compression)
         self._recs: Any = None
+        self._buf: np.ndarray | None = None  # one shard of windows, written when full
+        self._buf_start = 0
+        self._buf_fill = 0
 
-    def _array(self, group: Any, name: str, shape: tuple[int, ...], chunks: tuple[int, ...]) -> Any:
+    def _array(
+        self, group: Any, name: str, shape: tuple[int, ...], chunks: tuple[int, ...], shards: tuple[int, ...]
+    ) -> Any:
         return group.create_array(
             name,
             shape=shape,
             chunks=chunks,
+            shards=shards,
             dtype=self.dtype,
             compressors=self.compressors,
             fill_value=0,
@@ -67,29 +95,95 @@ class ZarrSink(Sink):
         )
 
     def begin_windows(self, n: int, c: int, t: int) -> None:
-        self.windows = self._array(self.g, "windows", (n, c, t), (1, c, t))
+        s = _per_shard(c * t * self.dtype.itemsize, n)
+        self.windows = self._array(self.g, "windows", (n, c, t), (1, c, t), (s, c, t))
+        self._buf = np.empty((s, c, t), dtype=self.dtype)
 
     def write_windows(self, start: int, block: np.ndarray) -> None:
-        self.windows[start : start + len(block)] = block
+        # Whole shards only: a partial shard write would make zarr read-modify-write it (and a zip
+        # store would get a duplicate member). Windows arrive in order.
+        assert self._buf is not None
+        pos = 0
+        while pos < len(block):
+            take = min(len(self._buf) - self._buf_fill, len(block) - pos)
+            self._buf[self._buf_fill : self._buf_fill + take] = block[pos : pos + take]
+            self._buf_fill += take
+            pos += take
+            if self._buf_fill == len(self._buf):
+                self._flush_windows()
+
+    def _flush_windows(self) -> None:
+        if self._buf is None or not self._buf_fill:
+            return
+        a = self._buf_start
+        self.windows[a : a + self._buf_fill] = self._buf[: self._buf_fill]
+        self._buf_start += self._buf_fill
+        self._buf_fill = 0
 
     def write_recording(self, j: int, data: np.ndarray, chunk_samples: int) -> None:
         if self._recs is None:
             self._recs = self.g.require_group("recordings")
-        arr = self._array(self._recs, f"{j:06d}", data.shape, (data.shape[0], chunk_samples))
+        c, t = data.shape
+        k = _per_shard(c * chunk_samples * self.dtype.itemsize, math.ceil(t / chunk_samples))
+        arr = self._array(self._recs, f"{j:06d}", data.shape, (c, chunk_samples), (c, k * chunk_samples))
         arr[...] = data
 
     def finish(self, meta: dict[str, Any], table: WindowTable | None) -> list[str]:
+        self._flush_windows()
+        self._buf = None
+
+        def small(group: Any, name: str, data: np.ndarray) -> None:
+            group.create_array(name, data=data, chunks=(max(1, len(data)),))
+
         if table is not None:
             tg = self.g.require_group("table")
             for k in INT_COLUMNS:
-                tg.create_array(k, data=table.columns[k])
+                small(tg, k, table.columns[k])
             if table.target_values is not None:
-                tg.create_array("target", data=table.target_values)
-        self.g.create_array("meta_json", data=np.frombuffer(encode_meta(meta), dtype=np.uint8))
+                small(tg, "target", table.target_values)
+        small(self.g, "meta_json", np.frombuffer(encode_meta(meta), dtype=np.uint8))
         self.store.close()
         if self.zip_store:
             return [ZIP_STORE]
         return sorted(p.relative_to(self.root).as_posix() for p in self.path.rglob("*") if p.is_file())
+
+
+class _Layout:
+    """What the fast path needs from an array's ``zarr.json``."""
+
+    def __init__(self, name: str, doc: dict[str, Any], where: str) -> None:
+        try:
+            self.shape = tuple(int(v) for v in doc["shape"])
+            grid = tuple(int(v) for v in doc["chunk_grid"]["configuration"]["chunk_shape"])
+            enc = doc.get("chunk_key_encoding", {})
+            sep = enc.get("configuration", {}).get("separator", "/")
+            self.prefix = f"{name}/c{sep}" if enc.get("name", "default") == "default" else f"{name}/"
+            self.sep = sep
+            codecs = doc["codecs"]
+            self.fill = float(doc.get("fill_value") or 0)
+        except (KeyError, TypeError, ValueError) as err:
+            raise CorruptDataError(f"{where}: unreadable zarr.json ({err})") from None
+        self.sharded = bool(codecs) and codecs[0].get("name") == "sharding_indexed"
+        if self.sharded:
+            cfg = codecs[0]["configuration"]
+            self.chunk = tuple(int(v) for v in cfg["chunk_shape"])
+            self.per_shard = tuple(g // c for g, c in zip(grid, self.chunk, strict=True))
+            icodecs = [c.get("name") for c in cfg.get("index_codecs", [])]
+            endian = cfg["index_codecs"][0].get("configuration", {}).get("endian", "little")
+            if icodecs != ["bytes", "crc32c"] or endian != "little":
+                raise UnsupportedFormatError(
+                    f"{where}: shard index codecs {icodecs} ({endian}) are not bytes(little)+crc32c"
+                )
+            self.index_at_end = cfg.get("index_location", "end") == "end"
+            self.index_nbytes = 16 * math.prod(self.per_shard) + 4
+        else:
+            self.chunk = grid
+            self.per_shard = tuple(1 for _ in grid)
+        # C-order strides of a chunk's position inside its shard (the index is a C-order array)
+        self.strides = tuple(math.prod(self.per_shard[k + 1 :]) for k in range(len(self.per_shard)))
+
+    def key(self, coords: tuple[int, ...]) -> str:
+        return self.prefix + self.sep.join(str(c) for c in coords)
 
 
 class ZarrStore(Store):
@@ -97,14 +191,21 @@ class ZarrStore(Store):
         super().__init__(root, info)
         self.zip = bool(info.get("zip_store"))
         self.path = root / (ZIP_STORE if self.zip else DIR_STORE)
-        self._fd: int | None = None
+        self._zmm: np.ndarray | None = None  # the zip file, mapped
         self._members: dict[str, tuple[int, int, int]] | None = None  # name -> (header offset, size, method)
-        self._data_off: dict[str, int] = {}
+        self._layouts: dict[str, _Layout] = {}
+        # (array, shard coords) -> (shard bytes as a uint8 view of a map, chunk offsets, chunk sizes),
+        # offsets/sizes as Python lists in C order of the chunk's position in the shard (-1: empty)
+        self._shards: OrderedDict[tuple[str, tuple[int, ...]], tuple[np.ndarray, list[int], list[int]]] = (
+            OrderedDict()
+        )
 
     def _drop_handles(self) -> None:
-        if self._pid == os.getpid() and self._fd is not None:
-            os.close(self._fd)
-        self._fd = None
+        # Maps are never closed explicitly (NumPy views may exist); dropping them unmaps.
+        self._zmm = None
+        self._members = None
+        self._layouts = {}
+        self._shards = OrderedDict()
 
     def load(self) -> tuple[dict[str, Any], WindowTable | None]:
         import zarr
@@ -130,74 +231,140 @@ class ZarrStore(Store):
             raise CorruptDataError(f"{self.path}: cannot read the Zarr metadata ({err})") from None
         return meta, table
 
-    # -- raw chunk bytes ------------------------------------------------------------------------
-    def _zip_bytes(self, key: str) -> bytes | None:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDONLY)
-        if self._members is None:
+    # -- raw bytes: (uint8 array over a map) -----------------------------------------------------
+    def _zip_member(self, key: str) -> np.ndarray | None:
+        if self._zmm is None:
             try:
                 with zipfile.ZipFile(self.path) as zf:
                     self._members = {
                         i.filename: (i.header_offset, i.compress_size, i.compress_type) for i in zf.infolist()
                     }
-            except zipfile.BadZipFile as err:
+                with open(self.path, "rb") as fh:
+                    self._zmm = np.frombuffer(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ), np.uint8)
+            except (zipfile.BadZipFile, ValueError, OSError) as err:
                 raise CorruptDataError(f"{self.path}: not a readable zip file ({err})") from None
+        assert self._members is not None
         m = self._members.get(key)
         if m is None:
             return None
         off, size, method = m
         if method != zipfile.ZIP_STORED:  # pragma: no cover - zarr's ZipStore writes stored members
             with zipfile.ZipFile(self.path) as zf:
-                return zf.read(key)
-        data_off = self._data_off.get(key)
-        if data_off is None:
-            hdr = os.pread(self._fd, _LOCAL_HEADER.size, off)
-            if len(hdr) != _LOCAL_HEADER.size or hdr[:4] != b"PK\x03\x04":
-                raise CorruptDataError(f"{self.path}: bad zip local header for {key!r}")
-            fields = _LOCAL_HEADER.unpack(hdr)
-            data_off = off + _LOCAL_HEADER.size + fields[-2] + fields[-1]
-            self._data_off[key] = data_off
-        raw = os.pread(self._fd, size, data_off)
-        if len(raw) != size:
+                return np.frombuffer(zf.read(key), np.uint8)
+        zmm = self._zmm
+        hdr = zmm[off : off + _LOCAL_HEADER.size].tobytes()
+        if len(hdr) != _LOCAL_HEADER.size or hdr[:4] != b"PK\x03\x04":
+            raise CorruptDataError(f"{self.path}: bad zip local header for {key!r}")
+        fields = _LOCAL_HEADER.unpack(hdr)
+        data_off = off + _LOCAL_HEADER.size + fields[-2] + fields[-1]
+        if data_off + size > len(zmm):
             raise CorruptDataError(f"{self.path}: member {key!r} is truncated")
-        return raw
+        return zmm[data_off : data_off + size]
 
-    def _bytes(self, key: str) -> bytes | None:
+    def _object(self, key: str, *, small: bool) -> np.ndarray | None:
+        """The bytes of store key ``key``: mapped (shards) or read (``small``: zarr.json, unsharded chunks)."""
         if self.zip:
-            return self._zip_bytes(key)
+            return self._zip_member(key)
+        p = self.path / key
         try:
-            with open(self.path / key, "rb", buffering=0) as fh:
-                return fh.read()
+            if small:
+                return np.frombuffer(p.read_bytes(), np.uint8)
+            with open(p, "rb") as fh:
+                return np.frombuffer(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ), np.uint8)
         except FileNotFoundError:
             return None
+        except ValueError:  # mmap of an empty file
+            return np.zeros(0, np.uint8)
 
-    def _read_chunk(self, key: str, out: np.ndarray) -> np.ndarray:
-        if self.compression == "none" and not self.zip:
-            # Uncompressed: read straight into the output (one copy from the page cache).
+    def _layout(self, name: str) -> _Layout:
+        lay = self._layouts.get(name)
+        if lay is None:
+            raw = self._object(f"{name}/zarr.json", small=True)
+            if raw is None:
+                raise CorruptDataError(f"{self.path}/{name}/zarr.json: missing")
             try:
-                with open(self.path / key, "rb", buffering=0) as fh:
-                    buf: Any = out.reshape(-1).view(np.uint8)
-                    got = fh.readinto(buf)
-                    extra = fh.read(1)
-            except FileNotFoundError:
+                doc = json.loads(raw.tobytes())
+            except (UnicodeDecodeError, json.JSONDecodeError) as err:
+                raise CorruptDataError(f"{self.path}/{name}/zarr.json: not JSON ({err})") from None
+            lay = _Layout(name, doc, f"{self.path}/{name}")
+            self._layouts[name] = lay
+        return lay
+
+    def _shard(self, name: str, shard: tuple[int, ...]) -> tuple[np.ndarray, list[int], list[int]]:
+        """Map shard ``shard`` of array ``name`` and decode its index (once per process)."""
+        lay = self._layout(name)
+        key = lay.key(shard)
+        where = f"{self.path}/{key}"
+        buf = self._object(key, small=False)
+        if buf is None:  # every shard is written (write_empty_chunks): a missing one is damage
+            raise CorruptDataError(f"{where}: shard is missing (the store is incomplete or damaged)")
+        n = lay.index_nbytes
+        if len(buf) < n:
+            raise CorruptDataError(f"{where}: shard of {len(buf)} bytes is shorter than its index; truncated")
+        raw = buf[len(buf) - n :] if lay.index_at_end else buf[:n]
+        import google_crc32c
+
+        if np.uint32(google_crc32c.value(raw[:-4].tobytes())).tobytes() != raw[-4:].tobytes():
+            raise CorruptDataError(
+                f"{where}: shard index checksum (crc32c) does not match; truncated or damaged"
+            )
+        index = raw[:-4].view("<u8").reshape(-1, 2)
+        used = index[:, 0] != _MISSING
+        if used.any() and int((index[used, 0] + index[used, 1]).max()) > len(buf):
+            raise CorruptDataError(f"{where}: shard index points past the shard's end; truncated or damaged")
+        offs = np.where(used, index[:, 0], 0).astype(np.int64)
+        offs[~used] = -1
+        hit = (buf, offs.tolist(), index[:, 1].astype(np.int64).tolist())
+        self._shards[(name, shard)] = hit
+        if len(self._shards) > MAX_MAPPED_SHARDS:
+            self._shards.popitem(last=False)
+        return hit
+
+    def _read_chunk(self, name: str, coords: tuple[int, ...], shape: tuple[int, int]) -> np.ndarray:
+        """Chunk ``coords`` of array ``name`` as a new C-contiguous array of ``shape``."""
+        lay = self._layouts.get(name) or self._layout(name)
+        if not lay.sharded:
+            key = lay.key(coords)
+            raw = self._object(key, small=True)
+            if raw is None:  # every chunk is written (write_empty_chunks): a missing one is damage
                 raise CorruptDataError(
                     f"{self.path}/{key}: chunk is missing (the store is incomplete or damaged)"
-                ) from None
-            if got != out.nbytes or extra:
-                raise CorruptDataError(f"{self.path}/{key}: chunk has the wrong size (truncated or damaged)")
+                )
+            out = np.empty(shape, dtype=self.dtype)
+            decode_into(self.compression, raw, out, where=f"{self.path}/{key}")
             return out
-        raw = self._bytes(key)
-        if raw is None:  # every chunk is written (write_empty_chunks): a missing one is damage
-            raise CorruptDataError(
-                f"{self.path}/{key}: chunk is missing (the store is incomplete or damaged)"
-            )
-        decode_into(self.compression, raw, out, where=f"{self.path}/{key}")
+        ps = lay.per_shard
+        shard = tuple([c // p for c, p in zip(coords, ps)])
+        hit = self._shards.get((name, shard))
+        if hit is None:
+            hit = self._shard(name, shard)
+        buf, offs, sizes = hit
+        pos = 0
+        for c, p, st in zip(coords, ps, lay.strides):
+            pos += (c % p) * st
+        off, size = offs[pos], sizes[pos]
+        if off < 0:  # an empty inner chunk holds the fill value
+            return np.full(shape, lay.fill, dtype=self.dtype)
+        if self.compression == "none":
+            nbytes = shape[0] * shape[1] * self.dtype.itemsize
+            if size != nbytes:
+                raise CorruptDataError(
+                    f"{self.path}/{lay.key(shard)} chunk {coords}: has {size} bytes, expected {nbytes}"
+                )
+            return buf[off : off + size].view(self.dtype).reshape(shape).copy()
+        out = np.empty(shape, dtype=self.dtype)
+        decode_into(
+            self.compression,
+            buf[off : off + size],
+            out,
+            where=f"{self.path}/{lay.key(shard)} chunk {coords}",
+        )
         return out
 
     def read_window(self, i: int, c: int, t: int) -> np.ndarray:
         self._check_pid()
-        return self._read_chunk(f"windows/c/{i}/0/0", np.empty((c, t), dtype=self.dtype))
+        return self._read_chunk("windows", (i, 0, 0), (c, t))
 
     def read_chunk(self, j: int, k: int, c: int, tc: int) -> np.ndarray:
         self._check_pid()
-        return self._read_chunk(f"recordings/{j:06d}/c/0/{k}", np.empty((c, tc), dtype=self.dtype))
+        return self._read_chunk(f"recordings/{j:06d}", (0, k), (c, tc))
