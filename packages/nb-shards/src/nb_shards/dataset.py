@@ -257,9 +257,9 @@ class ShardDataset:
 
     # -- reading ------------------------------------------------------------------------------
     def _sample(self, order: EpochOrder, g: int) -> dict[str, Any] | None:
-        shard = int(order.shard[g])
+        shard = order.shard_list[g]
         try:
-            return self.source.open(shard).sample(int(order.pos[g]))
+            return self.source.open(shard).sample(order.pos_list[g])
         except _SKIPPABLE as err:
             if self.on_error == "raise":
                 raise
@@ -281,18 +281,18 @@ class ShardDataset:
         rank, w = self.dist()
         wid, k = _worker_info()
         order = self.order()
-        positions = rank_positions(len(order), start=start, rank=rank, world_size=w, uneven=self.uneven)
+        positions = rank_positions(
+            len(order), start=start, rank=rank, world_size=w, uneven=self.uneven
+        ).tolist()
         if self.batch_size is None:
             for i in range(wid, len(positions), k):
-                s = self._sample(order, int(positions[i]))
+                s = self._sample(order, positions[i])
                 if s is not None:
                     yield _to_torch_sample(s) if self.decode == "torch" else s
             return
         b = self.batch_size
         for t in range(wid, self.n_batches(start), k):
-            samples = [
-                s for g in positions[t * b : (t + 1) * b] if (s := self._sample(order, int(g))) is not None
-            ]
+            samples = [s for g in positions[t * b : (t + 1) * b] if (s := self._sample(order, g)) is not None]
             yield self._batch(samples)
 
     def __iter__(self) -> Iterator[Any]:

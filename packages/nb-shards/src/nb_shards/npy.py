@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -62,10 +63,19 @@ def npy_header(array: np.ndarray) -> bytes:
     return head
 
 
+Where = str | Callable[[], str]
+
+
+def _w(where: Where) -> str:
+    return where() if callable(where) else where
+
+
 def parse_npy_header(
-    buf: memoryview | bytes, *, where: str
+    buf: memoryview | bytes, *, where: Where
 ) -> tuple[np.dtype[Any], tuple[int, ...], bool, int]:
     """Parse an ``.npy`` header at the start of ``buf``.
+
+    ``where`` (text, or a function that returns it) names the member in error messages.
 
     Returns:
         `tuple`: ``(dtype, shape, fortran_order, data_offset)``.
@@ -76,21 +86,21 @@ def parse_npy_header(
     """
     mv = memoryview(buf)
     if len(mv) < 10 or bytes(mv[:6]) != NPY_MAGIC:
-        raise CorruptDataError(f"{where}: not an .npy array (bad magic bytes)")
+        raise CorruptDataError(f"{_w(where)}: not an .npy array (bad magic bytes)")
     major = mv[6]
     if major == 1:
         hlen = struct.unpack("<H", mv[8:10])[0]
         start = 10
     elif major in (2, 3):
         if len(mv) < 12:
-            raise CorruptDataError(f"{where}: truncated .npy header")
+            raise CorruptDataError(f"{_w(where)}: truncated .npy header")
         hlen = struct.unpack("<I", mv[8:12])[0]
         start = 12
     else:
-        raise CorruptDataError(f"{where}: unsupported .npy format version {major}")
+        raise CorruptDataError(f"{_w(where)}: unsupported .npy format version {major}")
     end = start + hlen
     if end > len(mv):
-        raise CorruptDataError(f"{where}: truncated .npy header ({len(mv)} bytes, header needs {end})")
+        raise CorruptDataError(f"{_w(where)}: truncated .npy header ({len(mv)} bytes, header needs {end})")
     raw = bytes(mv[start:end])
     hit = _PARSE_CACHE.get(raw)
     if hit is None:
@@ -104,10 +114,10 @@ def parse_npy_header(
             if any(s < 0 for s in shape):
                 raise ValueError(f"negative dimension in shape {shape}")
         except (ValueError, SyntaxError, TypeError) as err:
-            raise CorruptDataError(f"{where}: damaged .npy header ({err})") from None
+            raise CorruptDataError(f"{_w(where)}: damaged .npy header ({err})") from None
         if dtype.hasobject:
             raise UnsafeContentError(
-                f"{where}: the array has dtype {dtype}, which needs pickle to load; refused (never unpickled)"
+                f"{_w(where)}: the array has dtype {dtype}, which needs pickle to load; refused (never unpickled)"
             )
         hit = (dtype, shape, fortran)
         if len(_PARSE_CACHE) < _MAX_CACHE:
@@ -115,7 +125,7 @@ def parse_npy_header(
     return hit[0], hit[1], hit[2], end
 
 
-def decode_npy(buf: memoryview | bytes, *, where: str) -> np.ndarray:
+def decode_npy(buf: memoryview | bytes, *, where: Where) -> np.ndarray:
     """An array view over the ``.npy`` bytes in ``buf`` (no copy; read-only when ``buf`` is).
 
     Raises:
@@ -128,7 +138,7 @@ def decode_npy(buf: memoryview | bytes, *, where: str) -> np.ndarray:
         count *= s
     need = off + count * dtype.itemsize
     if len(buf) < need:
-        raise CorruptDataError(f"{where}: truncated .npy data ({len(buf)} bytes, {need} expected)")
+        raise CorruptDataError(f"{_w(where)}: truncated .npy data ({len(buf)} bytes, {need} expected)")
     arr = np.frombuffer(buf, dtype=dtype, count=count, offset=off)
     if fortran:
         return arr.reshape(shape[::-1]).transpose()

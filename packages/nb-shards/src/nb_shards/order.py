@@ -37,6 +37,11 @@ class EpochOrder:
     shard: np.ndarray
     pos: np.ndarray
 
+    def __post_init__(self) -> None:
+        # Python lists index faster than arrays in the per-sample loop.
+        self.shard_list: list[int] = self.shard.tolist()
+        self.pos_list: list[int] = self.pos.tolist()
+
     def __len__(self) -> int:
         return len(self.shard)
 

@@ -29,7 +29,7 @@ import os
 import shutil
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -205,7 +205,7 @@ class OpenShard:
     buf: Any
     index: ShardIndex
     modalities: dict[str, ModalitySpec] | None = None
-    _checked: set[str] = field(default_factory=set)
+    _specs: list[tuple[str, Any, tuple[Any, ...], ModalitySpec]] | None = None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -229,7 +229,10 @@ class OpenShard:
                 )
             view = self.buf[off : off + size]
             if suffix.endswith(".npy"):
-                out[suffix[:-4]] = decode_npy(view, where=f"{self.name}: {key}.{suffix} at byte offset {off}")
+                out[suffix[:-4]] = decode_npy(
+                    view,
+                    where=lambda: f"{self.name}: {key}.{suffix} at byte offset {off}",  # noqa: B023
+                )
             elif suffix == "json":
                 try:
                     out["json"] = json.loads(bytes(view))
@@ -240,16 +243,20 @@ class OpenShard:
             else:
                 out[suffix] = bytes(view)
         if self.modalities:
-            for m, spec in self.modalities.items():
+            if self._specs is None:
+                self._specs = [
+                    (m, np.dtype(spec.dtype), tuple(spec.shape), spec) for m, spec in self.modalities.items()
+                ]
+            for m, dt, shape, spec in self._specs:
                 a = out.get(m)
                 if a is None:
                     raise IncompatibleDataError(
                         f"{self.name}: sample {key!r} lacks modality {m!r} (the manifest declares it)"
                     )
-                if (
-                    a.dtype != np.dtype(spec.dtype)
-                    or len(spec.shape) != a.ndim
-                    or any(s is not None and s != d for s, d in zip(spec.shape, a.shape))
+                if (a.shape != shape or a.dtype != dt) and (
+                    a.dtype != dt
+                    or len(shape) != a.ndim
+                    or any(s is not None and s != d for s, d in zip(shape, a.shape))
                 ):
                     raise IncompatibleDataError(
                         f"{self.name}: sample {key!r} modality {m!r} is {a.dtype} {list(a.shape)}, "
