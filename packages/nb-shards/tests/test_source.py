@@ -127,3 +127,14 @@ def test_cache_dir_default_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert default_cache_dir() == tmp_path
     monkeypatch.delenv("NB_SHARDS_CACHE")
     assert default_cache_dir() == Path(os.path.expanduser("~")) / ".cache" / "nb-shards"
+
+
+def test_s3_without_s3fs_says_what_to_install() -> None:
+    import importlib.util
+
+    from nb_core.errors import DependencyMissingError
+
+    if importlib.util.find_spec("s3fs") is not None:
+        pytest.skip("s3fs is installed")
+    with pytest.raises(DependencyMissingError, match="s3fs"):
+        ShardDataset("s3://bucket/eeg-shards")

@@ -40,6 +40,7 @@ from nb_core.checksums import HashingWriter
 from nb_core.errors import (
     ChecksumMismatchError,
     CorruptDataError,
+    DependencyMissingError,
     IncompatibleDataError,
     ManifestNotFoundError,
     NBError,
@@ -70,6 +71,20 @@ def default_cache_dir() -> Path:
     """``$NB_SHARDS_CACHE``, else ``~/.cache/nb-shards``."""
     env = os.environ.get("NB_SHARDS_CACHE")
     return Path(env) if env else Path.home() / ".cache" / "nb-shards"
+
+
+def url_to_fs(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
+    """fsspec's file system and path for ``url``.
+
+    Raises:
+        DependencyMissingError: the protocol's package (``s3fs``, ``gcsfs``...) is not installed.
+    """
+    fsspec = soft_import("fsspec", "Reading shards from URLs", extra="nb-shards")
+    try:
+        fs, path = fsspec.core.url_to_fs(url, **storage_options)
+    except ImportError as err:
+        raise DependencyMissingError(f"reading {url}: {err}") from err
+    return fs, path
 
 
 def _is_url(s: str) -> bool:
@@ -135,10 +150,9 @@ class ShardCache:
             with contextlib.suppress(OSError):
                 os.utime(dst)
             return dst
-        fsspec = soft_import("fsspec", "Reading shards from URLs", extra="nb-shards")
         self.directory.mkdir(parents=True, exist_ok=True)
+        fs, path = url_to_fs(url, storage_options)
         try:
-            fs, path = fsspec.core.url_to_fs(url, **storage_options)
             with fs.open(path, "rb") as src, atomic_path(dst, fsync=False) as tmp, tmp.open("wb") as raw:
                 w = HashingWriter(raw)
                 shutil.copyfileobj(src, w, 8 << 20)
@@ -343,15 +357,13 @@ class ShardSource:
         if s.index_url is None:
             cand = index_name(s.url)
             if s.remote:
-                fsspec = soft_import("fsspec", "Reading shards from URLs", extra="nb-shards")
-                fs, p = fsspec.core.url_to_fs(cand, **self.storage_options)
+                fs, p = url_to_fs(cand, self.storage_options)
                 s.index_url = cand if fs.exists(p) else ""
             else:
                 s.index_url = cand if Path(_strip_file(cand)).is_file() else ""
         if s.index_url:
             if s.remote:
-                fsspec = soft_import("fsspec", "Reading shards from URLs", extra="nb-shards")
-                fs, p = fsspec.core.url_to_fs(s.index_url, **self.storage_options)
+                fs, p = url_to_fs(s.index_url, self.storage_options)
                 data = fs.cat_file(p)
             else:
                 data = Path(_strip_file(s.index_url)).read_bytes()
@@ -445,9 +457,8 @@ def resolve_source(
         if s.endswith(_SHARD_EXTS):
             refs = [ShardRef(s)]
         elif _is_url(s):
-            fsspec = soft_import("fsspec", "Reading shards from URLs", extra="nb-shards")
             murl = _join(s, MANIFEST_NAME)
-            fs, p = fsspec.core.url_to_fs(murl, **opts)
+            fs, p = url_to_fs(murl, opts)
             try:
                 text = fs.cat_file(p)
             except FileNotFoundError:
