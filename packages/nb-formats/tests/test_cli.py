@@ -25,6 +25,9 @@ def test_write_info_open_convert(tmp_path: Path, raws: list[Any], capsys: pytest
     assert "layout zarr" in text and "verified" in text and "compression zstd" in text
     assert main(["formats", "open", str(out), "--window-size", "50", "--show", "2"]) == 0
     assert "[1] sub-00_raw" in capsys.readouterr().out
+    args = ["formats", "open", str(out), "--window-size", "50", "--target-from", "annotations", "--show", "1"]
+    assert main(args) == 0
+    assert "classes: [" in capsys.readouterr().out
     assert main(["formats", "convert", str(out), str(tmp_path / "pq"), "--format", "parquet"]) == 0
     assert len(nb_formats.open(tmp_path / "pq")) == 2
     assert main(["formats", "info", str(tmp_path / "pq"), "--json"]) == 0

@@ -30,8 +30,9 @@ def test_open_time_windowing(tmp_path: Path, recordings: list[Any], fmt: str) ->
         x, y = ds[i]
         ref = recordings[j].data[:, k * 30 : k * 30 + 100].astype(np.float32)
         np.testing.assert_array_equal(x, ref)
-        assert y is None
-    assert ds.window(per + 2).i_window_in_trial == 2
+        assert y == -1 and type(y) is int  # "no target", batchable
+    assert ds.window(per + 2).i_window_in_trial == 2 and ds.window(0).target is None
+    assert ds.classes == []
 
 
 def test_lazy_open_reads_only_metadata(tmp_path: Path, recordings: list[Any]) -> None:
@@ -132,3 +133,67 @@ def test_history_and_entities_kept(tmp_path: Path, recordings: list[Any]) -> Non
     assert rec.history == recordings[1].history and rec.history[0].name == "simulate"
     assert rec.entities == recordings[1].entities
     assert rec.to_dict() == recordings[1].to_dict()
+
+
+def _expected_labels(raw: Any, size: int, stride: int) -> list[str | None]:
+    """Reference labels from MNE itself: events_from_annotations gives each onset's sample."""
+    import mne
+
+    events, ids = mne.events_from_annotations(raw, verbose="error")
+    names = {v: k for k, v in ids.items()}
+    ann = raw.annotations
+    spans = sorted(
+        (int(ev[0] - raw.first_samp), max(1, round(d * raw.info["sfreq"])), names[ev[2]])
+        for ev, d in zip(events, ann.duration, strict=True)
+    )
+    out: list[str | None] = []
+    for s in range(0, raw.n_times - size + 1, stride):
+        lab = None
+        for a, n, desc in spans:
+            if a <= s < a + n:
+                lab = desc
+        out.append(lab)
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["hdf5", "zarr", "parquet"])
+def test_targets_from_annotations_batch_in_a_dataloader(tmp_path: Path, fmt: str) -> None:
+    torch = pytest.importorskip("torch")
+    from nb_core.testing import simulate_raw
+
+    raws = [
+        simulate_raw(n_channels=4, sfreq=100.0, duration=8.0, seed=7),
+        simulate_raw(n_channels=4, sfreq=100.0, duration=8.0, seed=8).crop(tmin=0.73),  # first_samp 73
+    ]
+    assert raws[1].first_samp == 73 and raws[1].annotations.orig_time is not None
+    out = nb_formats.write(raws, tmp_path / "ds", format=fmt)
+    ds = nb_formats.open(out, window_size=50, stride=20, target_from="annotations")
+    expected = [lab for r in raws for lab in _expected_labels(r, 50, 20)]
+    assert ds.classes == sorted({d for r in raws for d in r.annotations.description})
+    got = [ds[i][1] for i in range(len(ds))]
+    assert [ds.classes[y] if y >= 0 else None for y in got] == expected
+    assert -1 in got and any(y >= 0 for y in got)  # some windows start in an annotation, some do not
+    k = got.index(next(y for y in got if y >= 0))
+    assert ds.window(k).target == ds.classes[got[k]] and ds.sample(k).metadata["target"] == ds.classes[got[k]]
+    for workers in (0, 2):
+        loader = torch.utils.data.DataLoader(
+            nb_formats.open(out, window_size=50, stride=20, target_from="annotations"),
+            batch_size=7,
+            num_workers=workers,
+            multiprocessing_context="fork" if workers else None,
+        )  # default_collate
+        ys = torch.cat([yb for _, yb in loader])
+        assert ys.dtype == torch.int64 and ys.tolist() == got
+    plain = torch.utils.data.DataLoader(nb_formats.open(out, window_size=50), batch_size=4)
+    xb, yb = next(iter(plain))
+    assert xb.shape == (4, 4, 50) and yb.tolist() == [-1] * 4
+
+
+def test_target_from_arguments(windows_hdf5: Path) -> None:
+    with pytest.raises(UserError, match="target_from must be one of annotations"):
+        nb_formats.open(windows_hdf5, window_size=10, target_from="events")
+    with pytest.raises(UserError, match="needs window_size"):
+        nb_formats.open(windows_hdf5, target_from="annotations")
+    ds = nb_formats.open(windows_hdf5, window_size=10, target_from="annotations")
+    ds2 = pickle.loads(pickle.dumps(ds))
+    assert ds2.classes == ds.classes and ds2[3][1] == ds[3][1]

@@ -15,7 +15,7 @@ from importlib.metadata import version as _version
 
 from nb_formats.codecs import COMPRESSIONS, DEFAULT_COMPRESSION
 from nb_formats.convert import convert
-from nb_formats.dataset import LazyDataset, open
+from nb_formats.dataset import NO_TARGET, LazyDataset, open
 from nb_formats.writer import FORMATS, write
 
 __version__ = _version("nb-formats")
@@ -24,6 +24,7 @@ __all__ = [
     "COMPRESSIONS",
     "DEFAULT_COMPRESSION",
     "FORMATS",
+    "NO_TARGET",
     "LazyDataset",
     "__version__",
     "convert",

@@ -46,11 +46,19 @@ def register(subparsers: Any) -> None:
         "open",
         help="open an artifact lazily and show items",
         formatter_class=_RAW,
-        epilog=_ex("nb formats open out/ds --window-size 500 --show 3"),
+        epilog=_ex(
+            "nb formats open out/ds --window-size 500 --show 3\nnb formats open out/ds --window-size 500 --stride 250 --target-from annotations"
+        ),
     )
     o.add_argument("path")
     o.add_argument("--window-size", type=int, default=None, help="window the recordings now (samples)")
     o.add_argument("--stride", type=int, default=None, help="samples between window starts")
+    o.add_argument(
+        "--target-from",
+        choices=["annotations"],
+        default=None,
+        help="label open-time windows with the annotation containing their first sample",
+    )
     o.add_argument("--show", type=int, default=3, help="items to print (default 3)")
     o.add_argument("--verify", action="store_true", help="check checksums first")
     o.set_defaults(func=_cmd_open)
@@ -153,8 +161,16 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 def _cmd_open(args: argparse.Namespace) -> int:
     import nb_formats
 
-    ds = nb_formats.open(args.path, window_size=args.window_size, stride=args.stride, verify=args.verify)
+    ds = nb_formats.open(
+        args.path,
+        window_size=args.window_size,
+        stride=args.stride,
+        verify=args.verify,
+        target_from=args.target_from,
+    )
     print(repr(ds))
+    if ds.classes:
+        print(f"  classes: {json.dumps(ds.classes)}")
     for i in range(min(args.show, len(ds))):
         s = ds.sample(i)
         arr = next(iter(s.arrays.values()))

@@ -10,12 +10,18 @@ Items:
 
 - a windowed artifact: one item per stored window, ``y`` its target;
 - ``window_size``/``stride`` given: the recordings are windowed now, without
-  rewriting anything (``y`` is `None`; the stored windows are not used);
-- a continuous artifact without ``window_size``: one item per whole recording.
+  rewriting anything (the stored windows are not used). ``y`` is an ``int`` so
+  that ``torch.utils.data.default_collate`` batches it: ``-1`` ("no target") by
+  default; with ``target_from="annotations"``, the index in ``ds.classes`` of
+  the description of the annotation that contains the window's first sample
+  (the one with the latest onset when several do; ``-1`` when none does);
+- a continuous artifact without ``window_size``: one item per whole recording
+  (``y`` is `None`; recordings differ in length and are not batched anyway).
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import re
 from pathlib import Path
@@ -29,9 +35,13 @@ from nb_core.schema import Recording, Sample, Target, Window
 from nb_formats._store import ChunkCache, Store
 from nb_formats.table import WindowTable
 
-__all__ = ["LazyDataset", "open"]
+__all__ = ["NO_TARGET", "LazyDataset", "open"]
 
 _KEY_SAFE = re.compile(r"[^A-Za-z0-9_\-]+")
+#: Target of an open-time window that has none (an int, so that ``default_collate`` batches it).
+NO_TARGET = -1
+#: Values of ``target_from``.
+TARGET_SOURCES = ("annotations",)
 
 
 def _store_class(layout: str) -> type[Store]:
@@ -61,9 +71,23 @@ class LazyDataset:
         stride: int | None = None,
         verify: bool = False,
         cache_chunks: int = 8,
+        target_from: str | None = None,
     ) -> None:
         self.path = Path(path)
-        self._args = {"window_size": window_size, "stride": stride, "cache_chunks": cache_chunks}
+        self._args = {
+            "window_size": window_size,
+            "stride": stride,
+            "cache_chunks": cache_chunks,
+            "target_from": target_from,
+        }
+        if target_from is not None and target_from not in TARGET_SOURCES:
+            raise UserError(
+                f"target_from must be one of {', '.join(TARGET_SOURCES)} or None; got {target_from!r}"
+            )
+        if target_from is not None and window_size is None:
+            raise UserError("target_from labels open-time windows: it needs window_size")
+        #: Class names of open-time targets (``ds.classes[y]``); empty without ``target_from``.
+        self.classes: list[str] = []
         self.manifest = Manifest.read(self.path)
         if self.manifest.layout not in ("hdf5", "zarr", "parquet") or "nb_formats" not in self.manifest.extra:
             raise CorruptDataError(
@@ -107,6 +131,9 @@ class LazyDataset:
             self._rec = np.concatenate(rec)
             self._start = np.concatenate(start)
             self._stop = self._start + window_size
+            self._labels = np.full(len(self._start), NO_TARGET, dtype=np.int64)
+            if self._args["target_from"] == "annotations":
+                self._label_from_annotations()
         elif self.table is not None:
             self._mode = "materialized" if self._materialized else "windows"
             self._rec = self.table.columns["recording_index"]
@@ -118,6 +145,21 @@ class LazyDataset:
             self._rec = np.asarray(idx, dtype=np.int64)
             self._start = np.zeros(len(idx), dtype=np.int64)
             self._stop = np.asarray([self._rec_meta[j]["n_times"] for j in idx], dtype=np.int64)
+
+    def _label_from_annotations(self) -> None:
+        """Label each open-time window with the annotation containing its first sample."""
+        spans: dict[int, list[tuple[int, int, str]]] = {}
+        for j in np.unique(self._rec).tolist():
+            spans[j] = _annotation_spans(self._rec_meta[j])
+        self.classes = sorted({d for v in spans.values() for _, _, d in v})
+        code = {c: k for k, c in enumerate(self.classes)}
+        for j, sp in spans.items():
+            sel = np.flatnonzero(self._rec == j)
+            starts = self._start[sel]
+            lab = self._labels[sel]
+            for a, b, d in sp:  # in onset order: a later onset overrides an earlier one
+                lab[(starts >= a) & (starts < b)] = code[d]
+            self._labels[sel] = lab
 
     # -- pickling: only the path and options travel ---------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
@@ -165,12 +207,15 @@ class LazyDataset:
         )
 
     def target(self, i: int) -> Target:
-        """The target of item ``i`` (`None` for recordings and open-time windows)."""
+        """The target of item ``i``: the stored target; for open-time windows an ``int`` (index into
+        ``ds.classes``, or ``-1`` for none, see :func:`open`); `None` for whole recordings."""
         return self._target(self._check(i, len(self), "item"))
 
     def _target(self, i: int) -> Target:
         if self._mode in ("windows", "materialized") and self.table is not None:
             return self.table.target(i)
+        if self._mode == "open-windows":
+            return int(self._labels[i])
         return None
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, Target]:
@@ -200,7 +245,10 @@ class LazyDataset:
             )
         start, stop = int(self._start[i]), int(self._stop[i])
         n_prev = int(np.count_nonzero(self._rec[:i] == j))
-        return Window(rid, start, stop, target=None, i_window_in_trial=n_prev)
+        target: Target = None
+        if self._mode == "open-windows" and self._labels[i] >= 0:
+            target = self.classes[int(self._labels[i])]  # the label itself (``ds[i]`` gives its index)
+        return Window(rid, start, stop, target=target, i_window_in_trial=n_prev)
 
     def sample(self, i: int) -> Sample:
         """Item ``i`` as a full :class:`nb_core.Sample`: signals under the modality name, metadata with
@@ -256,6 +304,7 @@ def open(
     stride: int | None = None,
     verify: bool = False,
     cache_chunks: int = 8,
+    target_from: str | None = None,
 ) -> LazyDataset:
     """Open an nb-formats artifact lazily.
 
@@ -266,6 +315,11 @@ def open(
         verify (`bool`, *optional*, defaults to `False`): check size and sha256 of every file first.
         cache_chunks (`int`, *optional*, defaults to 8): decoded chunks kept for windows that overlap
             or straddle chunk edges (`0` disables).
+        target_from (`str`, *optional*): with ``window_size``, ``"annotations"`` labels each window
+            with the annotation that contains its first sample: ``y`` is the index of its description
+            in ``ds.classes`` (sorted descriptions of all annotations), ``-1`` when none contains it.
+            Without it, open-time windows have ``y = -1``. ``y`` is always an ``int``, so PyTorch's
+            ``default_collate`` batches it.
 
     Returns:
         `LazyDataset`: ``len(ds)``, ``ds[i] -> (x, y)``, ``ds.sample(i)``, ``ds.recording(j)``,
@@ -285,4 +339,36 @@ def open(
         >>> len(ds), ds[0][0].shape
         (10, (4, 100))
     """
-    return LazyDataset(path, window_size=window_size, stride=stride, verify=verify, cache_chunks=cache_chunks)
+    return LazyDataset(
+        path,
+        window_size=window_size,
+        stride=stride,
+        verify=verify,
+        cache_chunks=cache_chunks,
+        target_from=target_from,
+    )
+
+
+def _annotation_spans(rec: dict[str, Any]) -> list[tuple[int, int, str]]:
+    """``(first, stop, description)`` sample spans of a recording's annotations, in onset order.
+
+    Onsets count from ``annotations_orig_time`` when set (as MNE's), else from the first sample;
+    sample 0 of the stored data is the recording's ``first_samp``. A zero-duration annotation spans
+    its onset sample only.
+    """
+    sfreq = float(rec["sfreq"])
+    shift = 0.0
+    orig, meas = rec.get("annotations_orig_time"), rec.get("meas_date")
+    if orig is not None:
+        if meas is not None:
+            shift = (_dt.datetime.fromisoformat(orig) - _dt.datetime.fromisoformat(meas)).total_seconds()
+        first = int(rec.get("first_samp") or 0)
+    else:
+        first = 0
+    out = []
+    for a in rec.get("annotations", []):
+        on = round((float(a["onset"]) + shift) * sfreq) - first
+        n = max(1, round(float(a["duration"]) * sfreq))
+        out.append((on, on + n, str(a["description"])))
+    out.sort(key=lambda t: t[0])
+    return out
