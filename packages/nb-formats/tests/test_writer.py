@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -176,10 +178,73 @@ def test_parquet_tables_load_with_datasets(tmp_path: Path, windowed: Any) -> Non
             assert json.loads(d[0]["meta_json"])["sfreq"] == 100.0
 
 
-def test_hdf5_and_zarr_have_no_hf_configs(tmp_path: Path, windowed: Any) -> None:
-    for fmt in ("hdf5", "zarr"):
-        m = Manifest.read(nb_formats.write(windowed, tmp_path / fmt, format=fmt))
-        assert "hf_configs" not in m.extra
+def test_zarr_and_continuous_hdf5_have_no_hf_configs(tmp_path: Path, windowed: Any, raws: list[Any]) -> None:
+    assert "hf_configs" not in Manifest.read(nb_formats.write(windowed, tmp_path / "z", format="zarr")).extra
+    assert "hf_configs" not in Manifest.read(nb_formats.write(raws, tmp_path / "h", format="hdf5")).extra
+
+
+def _load_via_card(root: Path, config: str, cache: Path) -> Any:
+    """Load ``root`` as a local dataset folder whose card lists the manifest's hf_configs (what nb-hub pushes)."""
+    import datasets
+    import yaml
+
+    configs = Manifest.read(root).extra["hf_configs"]
+    (root / "README.md").write_text("---\n" + yaml.safe_dump({"configs": configs}, sort_keys=False) + "---\n")
+    try:
+        return datasets.load_dataset(str(root), config, split="train", cache_dir=str(cache))
+    finally:
+        (root / "README.md").unlink()
+
+
+def test_hdf5_window_table_loads_with_datasets(tmp_path: Path, windowed: Any) -> None:
+    recs, wins = windowed
+    out = nb_formats.write(windowed, tmp_path / "ds", format="hdf5")
+    configs = Manifest.read(out).extra["hf_configs"]
+    assert [c["config_name"] for c in configs] == ["windows"] and configs[0]["default"] is True
+    d = _load_via_card(out, "windows", tmp_path / "cache")
+    ids = [r.id for r in recs]
+    assert len(d) == len(wins)
+    assert [ids[k] for k in d["recording_index"]] == [w.recording_id for w in wins]
+    assert list(d["start"]) == [w.start for w in wins] and list(d["target"]) == [w.target for w in wins]
+    assert nb_formats.open(out)[3][1] == wins[3].target  # our reader is unaffected
+
+
+def test_hdf5_materialized_windows_load_with_datasets(tmp_path: Path) -> None:
+    import hdf5plugin  # noqa: F401  (Blosc-compressed signals need the filter in the reading process)
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1e-5, size=(9, 3, 40)).astype(np.float32)
+    y = [["b", "a", "c"][k % 3] for k in range(9)]
+    out = nb_formats.write((x, y), tmp_path / "ds", format="hdf5", sfreq=100.0)
+    names = [c["config_name"] for c in Manifest.read(out).extra["hf_configs"]]
+    assert names == ["windows", "windows_with_signals"]
+    d = _load_via_card(out, "windows_with_signals", tmp_path / "cache")
+    assert d.features["target"].names == ["a", "b", "c"]
+    assert [d.features["target"].int2str(v) for v in d["target"]] == y
+    np.testing.assert_array_equal(np.asarray(d.with_format("numpy")["windows"]), x)
+
+
+def test_hdf5_table_config_needs_no_plugin(tmp_path: Path, windowed: Any) -> None:
+    """The table config reads only uncompressed int columns: a process without hdf5plugin loads it."""
+    out = nb_formats.write(windowed, tmp_path / "ds", format="hdf5", compression="blosc-zstd")
+    code = (
+        "import sys, datasets, json\n"
+        "from nb_core.manifest import Manifest\n"
+        "c = Manifest.read(sys.argv[1]).extra['hf_configs'][0]\n"
+        "f = datasets.Features._from_yaml_list(c['features'])\n"
+        "d = datasets.load_dataset('hdf5', data_files=sys.argv[1] + '/data.h5', features=f, split='train',"
+        " cache_dir=sys.argv[2])\n"
+        "assert 'hdf5plugin' not in sys.modules\n"
+        "print(json.dumps(list(d['stop'])))\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(out), str(tmp_path / "cache")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads(res.stdout.strip().splitlines()[-1]) == [w.stop for w in windowed[1]]
 
 
 def test_chunking_is_one_window_per_chunk(tmp_path: Path, windowed: Any) -> None:

@@ -6,6 +6,7 @@ Inside ``data.h5``::
     /recordings/000000     float32 C×T_j, chunks (C, chunk_samples) (continuous signals)
     /table/<column>        int64 window table columns (+ /table/target)
     /meta_json             uint8: JSON of recordings (Recording.to_dict()), chunking, target kinds
+    /start, /stop, ...     soft links to /table/<column> (flat columns for the `datasets` HDF5 builder)
 
 Compression is an HDF5 filter (gzip/lzf built in, Blosc/Zstd from hdf5plugin),
 so any HDF5 reader with hdf5plugin reads the file. The fast read path does not
@@ -68,6 +69,12 @@ class HDF5Sink(Sink):
                 self.f.create_dataset(f"table/{k}", data=table.columns[k], dtype=np.int64)
             if table.target_values is not None:
                 self.f.create_dataset("table/target", data=table.target_values)
+            # Root-level soft links to the table columns: the Hugging Face `datasets` HDF5 builder
+            # reads them as flat columns (see writer.hdf5_hf_configs); our reader uses /table/*.
+            h5py = _h5py()
+            for k in (*INT_COLUMNS, "target"):
+                if f"table/{k}" in self.f:
+                    self.f[k] = h5py.SoftLink(f"/table/{k}")
         self.f.create_dataset("meta_json", data=np.frombuffer(encode_meta(meta), dtype=np.uint8))
         self.f.close()
         return [DATA_FILE]

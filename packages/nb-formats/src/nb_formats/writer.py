@@ -22,7 +22,7 @@ from nb_core.validation import check_finite_array, check_option
 from nb_formats._store import Sink
 from nb_formats.codecs import resolve_compression
 from nb_formats.inputs import Source, as_source
-from nb_formats.table import TableBuilder, WindowTable
+from nb_formats.table import INT_COLUMNS, TableBuilder, WindowTable
 
 __all__ = ["DEFAULT_CHUNK_SAMPLES", "FORMATS", "write"]
 
@@ -244,6 +244,41 @@ def _stream(
     return meta, table, {"window_shape": shape}
 
 
+def hdf5_hf_configs(
+    table: WindowTable, dt: np.dtype[Any], window_shape: tuple[int, int] | None
+) -> list[dict[str, Any]]:
+    """Dataset-card ``configs`` with which ``datasets.load_dataset`` reads ``data.h5``'s window table.
+
+    The ``datasets`` HDF5 builder turns every dataset of the file into a column and needs them all to
+    share the first dimension; ``data.h5`` also holds recordings (C×T each) and the metadata blob, so
+    the configs name their columns with ``features``: the window table through its root-level soft
+    links (flat columns), and for materialized windows the ``windows`` array (N×C×T). The target is a
+    ``ClassLabel`` for string (or mixed, as JSON text) targets.
+    """
+    feats: list[dict[str, Any]] = [{"name": k, "dtype": "int64"} for k in INT_COLUMNS]
+    if table.target_kind == "int":
+        feats.append({"name": "target", "dtype": "int64"})
+    elif table.target_kind == "float":
+        feats.append({"name": "target", "dtype": "float64"})
+    elif table.target_kind in ("str", "json"):
+        names = {str(k): c for k, c in enumerate(table.target_categories)}
+        feats.append({"name": "target", "dtype": {"class_label": {"names": names}}})
+    files = [{"split": "train", "path": "data.h5"}]
+    configs: list[dict[str, Any]] = [
+        {"config_name": "windows", "data_files": files, "features": feats, "default": True}
+    ]
+    if window_shape is not None:
+        arr = {"array2_d": {"shape": [int(window_shape[0]), int(window_shape[1])], "dtype": dt.name}}
+        configs.append(
+            {
+                "config_name": "windows_with_signals",
+                "data_files": files,
+                "features": [*feats, {"name": "windows", "dtype": arr}],
+            }
+        )
+    return configs
+
+
 def _table_meta(table: WindowTable) -> dict[str, Any]:
     m = table.meta()
     if m["extra"] is None:
@@ -312,6 +347,8 @@ def _manifest(
             )
         configs[0] = {**configs[0], "default": True}
         extra["hf_configs"] = configs
+    elif fmt == "hdf5" and table is not None:
+        extra["hf_configs"] = hdf5_hf_configs(table, dt, wshape if source.materialized else None)
     return Manifest(
         name=name,
         layout=fmt,
