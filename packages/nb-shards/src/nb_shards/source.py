@@ -343,7 +343,13 @@ class ShardSource:
                 with path.open("rb") as f:
                     if os.fstat(f.fileno()).st_size == 0:
                         return memoryview(b"")
-                    return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+                    mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                    if hasattr(mm, "madvise") and hasattr(mmap, "MADV_WILLNEED"):
+                        # The whole shard will be read (in order or shuffled within the window):
+                        # ask the kernel to read it ahead now rather than fault page by page.
+                        with contextlib.suppress(OSError):
+                            mm.madvise(mmap.MADV_WILLNEED)
+                    return memoryview(mm)
             return memoryview(_decompress(path.read_bytes(), comp, where=s.url))
         except FileNotFoundError:
             raise CorruptDataError(f"{s.url}: shard file is missing") from None
