@@ -17,13 +17,16 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nb_core.atomic import dumps_json
 from nb_core.errors import CorruptDataError
 from nb_formats.table import WindowTable
+
+if TYPE_CHECKING:
+    from nb_formats.resume import ResumeLedger
 
 __all__ = ["ChunkCache", "Sink", "Store", "decode_meta", "encode_meta", "read_time_slice"]
 
@@ -48,12 +51,20 @@ class Sink(ABC):
     """Writes one artifact's data files into ``root`` (a temporary directory)."""
 
     def __init__(
-        self, root: Path, *, compression: str, dtype: np.dtype[Any], zip_store: bool = False
+        self,
+        root: Path,
+        *,
+        compression: str,
+        dtype: np.dtype[Any],
+        zip_store: bool = False,
+        ledger: ResumeLedger | None = None,
     ) -> None:
         self.root = root
         self.compression = compression
         self.dtype = dtype
         self.zip_store = zip_store
+        #: Set for a resumable write: finished pieces are recorded, and kept when resuming.
+        self.ledger = ledger
 
     @abstractmethod
     def begin_windows(self, n: int, c: int, t: int) -> None:

@@ -114,6 +114,11 @@ def _write_opts(p: argparse.ArgumentParser, *, dtype_default: str | None = "floa
     p.add_argument("--dtype", choices=("float32", "float64"), default=dtype_default)
     p.add_argument("--chunk-samples", type=int, default=None, help="time chunk of recordings")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="parquet / zarr directory: keep an interrupted run's finished pieces (re-run with --resume)",
+    )
 
 
 def _cmd_write(args: argparse.Namespace) -> int:
@@ -135,6 +140,7 @@ def _cmd_write(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         zip_store=args.zip_store,
         chunk_samples=args.chunk_samples,
+        resume=args.resume,
     )
     print(f"wrote {out}")
     return 0
@@ -152,6 +158,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         zip_store=args.zip_store,
         chunk_samples=args.chunk_samples,
+        resume=args.resume,
         verify=args.verify,
     )
     print(f"wrote {out}")

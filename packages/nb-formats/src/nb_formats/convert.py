@@ -88,6 +88,7 @@ def convert(
     chunk_samples: int | None = None,
     verify: bool = False,
     progress_bar: bool | None = None,
+    resume: bool = False,
 ) -> Path:
     """Convert an artifact to another layout (or compression), one recording at a time.
 
@@ -95,7 +96,8 @@ def convert(
         src: an artifact written by :func:`nb_formats.write`.
         dst: the new artifact directory.
         format (`str`): ``"hdf5"``, ``"zarr"`` or ``"parquet"``.
-        compression, zip_store, chunk_samples, overwrite: as in :func:`nb_formats.write`.
+        compression, zip_store, chunk_samples, overwrite, resume: as in :func:`nb_formats.write`
+            (``resume=True`` re-reads the source but keeps the pieces an interrupted convert finished).
         dtype (*optional*): defaults to the stored dtype.
         verify (`bool`, *optional*, defaults to `False`): check ``src``'s checksums first.
 
@@ -136,6 +138,7 @@ def convert(
             description=ds.manifest.description,
             license=ds.manifest.license,
             progress_bar=progress_bar,
+            resume=resume,
         )
     finally:
         ds.close()

@@ -27,6 +27,7 @@ import numpy as np
 
 from nb_core.errors import CorruptDataError, UnsafeContentError
 from nb_formats._store import Sink, Store, decode_meta, encode_meta
+from nb_formats.resume import digest
 from nb_formats.table import INT_COLUMNS, WindowTable
 
 __all__ = ["META_FILE", "RECORDINGS_TABLE", "WINDOWS_TABLE", "ParquetSink", "ParquetStore"]
@@ -81,10 +82,15 @@ class ParquetSink(Sink):
 
     def write_recording(self, j: int, data: np.ndarray, chunk_samples: int) -> None:
         rel = _rec_path(j)
+        self.files.append(rel)
+        dig = digest(data) if self.ledger is not None else ""
+        if self.ledger is not None and self.ledger.done("recording", j, dig) and (self.root / rel).is_file():
+            return  # finished before an interruption: kept
         (self.root / "recordings").mkdir(exist_ok=True)
         with open(self.root / rel, "wb") as fh:
             np.lib.format.write_array(fh, np.ascontiguousarray(data, dtype=self.dtype), allow_pickle=False)
-        self.files.append(rel)
+        if self.ledger is not None:
+            self.ledger.add("recording", j, dig, [self.root / rel])
 
     def finish(self, meta: dict[str, Any], table: WindowTable | None) -> list[str]:
         import pyarrow as pa

@@ -15,13 +15,14 @@ from typing import Any
 import numpy as np
 
 from nb_core.atomic import atomic_path
-from nb_core.errors import IncompatibleDataError, UserError
+from nb_core.errors import IncompatibleDataError, OutputExistsError, UserError
 from nb_core.manifest import Manifest, ModalitySpec, RecordingEntry
 from nb_core.progress import progress
 from nb_core.validation import check_finite_array, check_option
 from nb_formats._store import Sink
 from nb_formats.codecs import resolve_compression
 from nb_formats.inputs import Source, as_source
+from nb_formats.resume import ResumeLedger, resume_dir
 from nb_formats.table import INT_COLUMNS, TableBuilder, WindowTable
 
 __all__ = ["DEFAULT_CHUNK_SAMPLES", "FORMATS", "write"]
@@ -65,6 +66,7 @@ def write(
     license: str | None = None,
     progress_bar: bool | None = None,
     fsync: bool = True,
+    resume: bool = False,
 ) -> Path:
     """Write EEG/MEG recordings or windows to an artifact directory.
 
@@ -90,6 +92,11 @@ def write(
         progress_bar (`bool`, *optional*): show a progress bar (default: when on a terminal).
         fsync (`bool`, *optional*, defaults to `True`): flush every file to disk before the final
             rename (durable; costs one fsync per file, which dominates Zarr directory stores).
+        resume (`bool`, *optional*, defaults to `False`): NumPy+Parquet layout and Zarr directory
+            stores: write in ``.nb-tmp-resume-<name>`` beside ``path`` and keep it if the write fails;
+            a re-run with ``resume=True`` and the same options keeps the pieces finished before
+            (recordings, shards of windows) and gives the same artifact as an uninterrupted write
+            (see :mod:`nb_formats.resume`). HDF5 files and Zarr zip stores are written in one go.
 
     Returns:
         `Path`: the artifact directory.
@@ -100,6 +107,8 @@ def write(
         IncompatibleDataError: empty recordings, windows outside their recording, differing channel
             sets or sampling rates in a windowed dataset.
         UnsupportedFormatError: unknown input kind or compression.
+        UserError: ``resume=True`` with HDF5 or a zip store, or with options other than those of
+            the interrupted write.
 
     Example:
         >>> import tempfile, nb_formats
@@ -118,19 +127,43 @@ def write(
         raise UserError("zip_store=True applies to format='zarr' only")
     if chunk_samples is not None and chunk_samples < 1:
         raise UserError(f"chunk_samples must be >= 1; got {chunk_samples}")
+    if resume and (format == "hdf5" or zip_store):
+        raise UserError("resume=True needs format='parquet' or a Zarr directory store (zip_store=False)")
     final = Path(path)
     source = as_source(data, sfreq=sfreq, ch_names=ch_names)
-    with atomic_path(final, overwrite=overwrite, fsync=fsync) as tmp:
-        tmp.mkdir()
-        sink = _sink_class(format)(tmp, compression=comp, dtype=dt, zip_store=zip_store)
+
+    def write_into(root: Path, ledger: ResumeLedger | None) -> None:
+        sink = _sink_class(format)(root, compression=comp, dtype=dt, zip_store=zip_store, ledger=ledger)
         meta, table, facts = _stream(source, sink, dt, allow_nonfinite, chunk_samples, progress_bar)
         files = sink.finish(meta, table)
         manifest = _manifest(
             name or final.name, format, comp, dt, zip_store, source, meta, table, facts, description, license
         )
         for rel in files:
-            manifest.add_file(tmp, rel)
-        manifest.write(tmp)
+            manifest.add_file(root, rel)
+        if ledger is not None:
+            ledger.close()
+        manifest.write(root)
+
+    if not resume:
+        with atomic_path(final, overwrite=overwrite, fsync=fsync) as tmp:
+            tmp.mkdir()
+            write_into(tmp, None)
+        return final
+    if not overwrite and final.exists():
+        raise OutputExistsError(f"{final} already exists; pass overwrite=True to replace it")
+    work = resume_dir(final)
+    options = {
+        "format": format,
+        "compression": comp,
+        "dtype": dt.name,
+        "chunk_samples": chunk_samples,
+        "allow_nonfinite": allow_nonfinite,
+        "format_version": 1,
+    }
+    write_into(work, ResumeLedger.open(work, options, fsync=fsync))  # on error, the work stays
+    with atomic_path(final, overwrite=overwrite, fsync=fsync) as tmp:
+        os.replace(work, tmp)
     return final
 
 

@@ -41,6 +41,7 @@ import numpy as np
 from nb_core.errors import CorruptDataError, UnsupportedFormatError
 from nb_formats._store import Sink, Store, decode_meta, encode_meta
 from nb_formats.codecs import decode_into, zarr_compressors
+from nb_formats.resume import digest
 from nb_formats.table import INT_COLUMNS, WindowTable
 
 __all__ = ["DIR_STORE", "SHARD_BYTES", "ZIP_STORE", "ZarrSink", "ZarrStore"]
@@ -73,9 +74,14 @@ class ZarrSink(Sink):
             if self.zip_store
             else zarr.storage.LocalStore(self.path)
         )
-        self.g = zarr.open_group(self.store, mode="w", zarr_format=3)
+        resuming = self.ledger is not None and self.ledger.resuming and self.path.is_dir()
+        if resuming:  # keep finished arrays and shards; drop zarr's temporaries of a killed write
+            for p in self.path.rglob("*.partial"):
+                p.unlink()
+        self.g = zarr.open_group(self.store, mode="a" if resuming else "w", zarr_format=3)
         self.compressors = zarr_compressors(self.compression)
         self._recs: Any = None
+        self.windows: Any = None
         self._buf: np.ndarray | None = None  # one shard of windows, written when full
         self._buf_start = 0
         self._buf_fill = 0
@@ -92,12 +98,21 @@ class ZarrSink(Sink):
             compressors=self.compressors,
             fill_value=0,
             config={"write_empty_chunks": True},
+            overwrite=True,  # a resumed write replaces a half-written array
         )
 
     def begin_windows(self, n: int, c: int, t: int) -> None:
         s = _per_shard(c * t * self.dtype.itemsize, n)
-        self.windows = self._array(self.g, "windows", (n, c, t), (1, c, t), (s, c, t))
         self._buf = np.empty((s, c, t), dtype=self.dtype)
+        led = self.ledger
+        dig = digest([n, c, t, s, self.dtype.str, self.compression])
+        if led is not None and led.done("windows", 0, dig) and "windows" in self.g:
+            self.windows = self.g["windows"]
+            return
+        self.windows = self._array(self.g, "windows", (n, c, t), (1, c, t), (s, c, t))
+        if led is not None:
+            led.forget("window-shard")
+            led.add("windows", 0, dig, [])
 
     def write_windows(self, start: int, block: np.ndarray) -> None:
         # Whole shards only: a partial shard write would make zarr read-modify-write it (and a zip
@@ -115,25 +130,37 @@ class ZarrSink(Sink):
     def _flush_windows(self) -> None:
         if self._buf is None or not self._buf_fill:
             return
-        a = self._buf_start
-        self.windows[a : a + self._buf_fill] = self._buf[: self._buf_fill]
-        self._buf_start += self._buf_fill
+        a, m = self._buf_start, self._buf_fill
+        led = self.ledger
+        k = a // len(self._buf)
+        dig = digest(self._buf[:m]) if led is not None else ""
+        if led is None or not led.done("window-shard", k, dig):
+            self.windows[a : a + m] = self._buf[:m]
+            if led is not None:
+                led.add("window-shard", k, dig, [self.path / f"windows/c/{k}/0/0"])
+        self._buf_start += m
         self._buf_fill = 0
 
     def write_recording(self, j: int, data: np.ndarray, chunk_samples: int) -> None:
         if self._recs is None:
             self._recs = self.g.require_group("recordings")
         c, t = data.shape
+        dig = digest(data, chunk_samples) if self.ledger is not None else ""
+        if self.ledger is not None and self.ledger.done("recording", j, dig) and f"{j:06d}" in self._recs:
+            return  # finished before an interruption: kept
         k = _per_shard(c * chunk_samples * self.dtype.itemsize, math.ceil(t / chunk_samples))
         arr = self._array(self._recs, f"{j:06d}", data.shape, (c, chunk_samples), (c, k * chunk_samples))
         arr[...] = data
+        if self.ledger is not None:
+            d = self.path / "recordings" / f"{j:06d}"
+            self.ledger.add("recording", j, dig, [p for p in d.rglob("*") if p.is_file()])
 
     def finish(self, meta: dict[str, Any], table: WindowTable | None) -> list[str]:
         self._flush_windows()
         self._buf = None
 
         def small(group: Any, name: str, data: np.ndarray) -> None:
-            group.create_array(name, data=data, chunks=(max(1, len(data)),))
+            group.create_array(name, data=data, chunks=(max(1, len(data)),), overwrite=True)
 
         if table is not None:
             tg = self.g.require_group("table")
