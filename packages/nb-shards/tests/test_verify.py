@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,3 +40,12 @@ def test_index_that_disagrees_with_its_shard(shards: Path) -> None:
     m.write(shards)
     with pytest.raises(CorruptDataError, match=r"train-000001\.tar: the index sidecar does not match"):
         verify(shards)
+
+
+def test_duplicate_keys_across_shards(tmp_path: Path, write: Any) -> None:
+    import numpy as np
+
+    x = np.zeros((2, 3), "float32")
+    out = write(tmp_path / "d", [{"__key__": k, "eeg.npy": x} for k in ["a", "b", "c", "a"]], max_count=2)
+    with pytest.raises(CorruptDataError, match="'a' appears twice"):
+        verify(out)

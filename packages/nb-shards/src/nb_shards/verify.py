@@ -69,6 +69,7 @@ def verify(
     n_shards = n_samples = n_bytes = 0
     for src in sources:
         total = 0
+        seen: set[str] = set()
         for i in progress(
             range(len(src.shards)),
             desc="verify",
@@ -88,6 +89,10 @@ def verify(
                 sh = OpenShard(ref.url, buf, idx, src.modalities)
                 for j in range(len(idx)):
                     sh.sample(j)
+            for k in idx.keys:
+                if k in seen:
+                    raise CorruptDataError(f"{ref.url}: sample key {k!r} appears twice in the split")
+                seen.add(k)
             total += len(idx)
             n_bytes += len(buf)
         n_shards += len(src.shards)

@@ -284,7 +284,7 @@ class ShardWriter:
         self._skip_pos = 0  # position inside a reused shard
         self._entries: list[dict[str, Any]] = []  # per finished shard
         self._files: list[FileEntry] = []
-        self._keys_seen: set[str] = set()
+        self._keys_seen: set[str] = set()  # keys of the current shard (memory bounded by max_count)
         self.n_samples = 0
         self.closed = False
         self.manifest: Manifest | None = None
@@ -448,7 +448,10 @@ class ShardWriter:
             raise UserError("the ShardWriter is closed")
         key, parts = self._encode(sample)
         if key in self._keys_seen:
-            raise UserError(f"sample key {key!r} is written twice; keys must be unique in a split")
+            raise UserError(
+                f"sample key {key!r} is written twice; keys must be unique in a split (the writer checks "
+                "within each shard, `nb shards verify` across the split)"
+            )
         self._keys_seen.add(key)
         reused = self._reusable.get(self._shard_index)
         if reused is not None and self._open is None:
@@ -463,12 +466,14 @@ class ShardWriter:
             self.n_samples += 1
             if self._skip_pos == len(reused):
                 self._finish_reused(reused)
+                self._keys_seen = set()
             return
         size = sum(header_size(f"{key}.{s}", n) + n + padding(n) for s, _, n in parts)
         if self._open is not None and self._open_bytes + size > self.max_bytes:
             self._close_shard("full")
+            self._keys_seen = {key}
             if self._shard_index in self._reusable:
-                self._keys_seen.discard(key)
+                self._keys_seen = set()
                 self.write(sample)
                 return
         if self._open is None:
@@ -480,6 +485,7 @@ class ShardWriter:
         self.n_samples += 1
         if len(self._open.keys) >= self.max_count:
             self._close_shard("full")
+            self._keys_seen = set()
 
     # -- shards -----------------------------------------------------------------------------------
     def _finish_reused(self, idx: ShardIndex) -> None:
