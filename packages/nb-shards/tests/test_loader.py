@@ -73,6 +73,16 @@ def test_exact_resume_across_worker_counts(
     assert len(full) == 30 and sorted(k for b in full for k in b) == sorted(f"w{i:05d}" for i in range(120))
 
 
+def test_exact_resume_world_2_to_4_with_padding(shards: Path) -> None:
+    full, _, _ = _run_world(shards, 2, None, None, **{**COMMON, "batch_size": 7}, uneven="pad")
+    head, _, state = _run_world(shards, 2, None, 3, **{**COMMON, "batch_size": 7}, uneven="pad")
+    tail, counts4, _ = _run_world(
+        shards, 4, state, None, **{**COMMON, "batch_size": 7}, uneven="pad", num_workers=2
+    )
+    assert (head + tail)[:120] == full[:120]  # the same global order; only the wrap-around padding differs
+    assert set(head + tail) == {f"w{i:05d}" for i in range(120)} and len(set(counts4)) == 1
+
+
 def test_exact_resume_world_2_to_4(shards: Path) -> None:
     full, counts2, _ = _run_world(shards, 2, None, None, **COMMON, uneven="drop")
     assert counts2 == [15, 15]
