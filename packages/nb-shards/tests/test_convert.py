@@ -143,3 +143,10 @@ def test_nb_formats_artifact_input(tmp_path: Path) -> None:
     np.testing.assert_array_equal(got[3]["eeg"], ref.arrays["eeg"])
     assert got[3]["json"] == ref.metadata and got[3]["__key__"] == f"eeg_{ref.key}"
     assert Manifest.read(tmp_path / "o").layout == "shards"
+    # one large input split into tasks: the same output inline and on two processes
+    a = write_inputs([src], tmp_path / "a", items_per_task=3, max_count=2, max_workers=0, name="x")
+    b = write_inputs([src], tmp_path / "b", items_per_task=3, max_count=2, max_workers=2, name="x")
+    assert a.to_json() == b.to_json() and _digests(tmp_path / "a") == _digests(tmp_path / "b")
+    assert [IndexedShards(tmp_path / "a").key(i) for i in range(len(ds))] == [
+        f"eeg_{ds.sample(i).key}" for i in range(len(ds))
+    ]

@@ -85,6 +85,12 @@ def register(subparsers: Any) -> None:
         default=None,
         help="Dask scheduler address (tcp://host:8786) instead of local processes",
     )
+    w.add_argument(
+        "--items-per-task",
+        type=int,
+        default=10_000,
+        help="split an nb-formats artifact or .npy with more items into tasks of this many (default 10000)",
+    )
     w.add_argument("--overwrite", action="store_true", help="replace the split if the artifact has it")
     w.add_argument("--name", default=None, help="dataset name in the manifest")
     w.set_defaults(func=_write)
@@ -145,6 +151,7 @@ def _write(args: argparse.Namespace) -> int:
         max_workers=args.workers,
         overwrite=args.overwrite,
         name=args.name,
+        items_per_task=args.items_per_task,
     )
     n_shards = sum(1 for f in m.files if ".tar" in f.path)
     print(f"wrote {m.splits} samples in {n_shards} shards to {args.output}")

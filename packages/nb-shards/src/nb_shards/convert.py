@@ -9,8 +9,9 @@ Inputs (one or many, mixed):
   two or more dimensions are modalities, one-dimensional arrays of length ``n`` go into each
   sample's JSON, e.g. labels ``y``).
 
-Each input is converted by one task of a `concurrent.futures.Executor` (a process pool, or a Dask
-cluster with ``scheduler=``) into its own shards under a temporary parts directory; the parts are
+Each input (or each ``items_per_task`` items of a large nb-formats artifact or ``.npy``) is
+converted by one task of a `concurrent.futures.Executor` (a process pool, or a Dask cluster with
+``scheduler=``) into its own shards under a temporary parts directory; the parts are
 then linked under their final names in input order and the manifest is written. The result does
 not depend on the number of workers; a crashed conversion resumes (finished parts are kept).
 
@@ -119,6 +120,7 @@ def iter_input(
     stride: float | None = None,
     modality: str = "eeg",
     dtype: str = "float32",
+    items: tuple[int, int] | None = None,
 ) -> tuple[dict[str, ModalitySpec] | None, RecordingEntry | None, Iterator[Sample]]:
     """Open one input: its modality specs (when known up front), its recording entry and its samples.
 
@@ -128,6 +130,8 @@ def iter_input(
         window, stride (`float`): window length and step in seconds (MNE and NWB recordings).
         modality (`str`): modality name of recording signals and ``.npy`` arrays.
         dtype (`str`): dtype of recording windows.
+        items (`tuple[int, int]`, *optional*): only items ``[start, stop)`` of an nb-formats artifact
+            or of NPY/NPZ arrays (so that one large input can be split over several tasks).
 
     Raises:
         UnsupportedFormatError: not a supported input.
@@ -141,8 +145,10 @@ def iter_input(
         nbf = soft_import("nb_formats", "Reading nb-formats artifacts", extra="nb-shards[formats]")
         ds = nbf.open(p)
 
+        lo, hi = items or (0, len(ds))
+
         def gen_formats() -> Iterator[Sample]:
-            for i in range(len(ds)):
+            for i in range(lo, min(hi, len(ds))):
                 s = ds.sample(i)
                 yield Sample(f"{stem}_{_safe(s.key)}", s.arrays, s.metadata)
 
@@ -166,8 +172,10 @@ def iter_input(
         if not mods:
             raise IncompatibleDataError(f"{p}: no array with two or more dimensions (n × ...) to shard")
 
+        a0, a1 = items or (0, n)
+
         def gen_arrays() -> Iterator[Sample]:
-            for i in range(n):
+            for i in range(a0, min(a1, n)):
                 md = {k: a[i].item() for k, a in meta.items()}
                 yield Sample(f"{stem}_{i:06d}", {m: np.ascontiguousarray(a[i]) for m, a in mods.items()}, md)
 
@@ -241,6 +249,17 @@ def iter_input(
     return spec, rec, gen_nwb()
 
 
+def _n_items(path: str | os.PathLike[str]) -> int | None:
+    """Items of an input that can be split over tasks (nb-formats artifacts, .npy), else `None`."""
+    kind = input_kind(path)
+    if kind == "formats":
+        nbf = soft_import("nb_formats", "Reading nb-formats artifacts", extra="nb-shards[formats]")
+        return len(nbf.open(path))
+    if kind == "npy":
+        return int(np.load(path, allow_pickle=False, mmap_mode="r").shape[0])
+    return None
+
+
 def _convert_part(task: dict[str, Any]) -> dict[str, Any]:
     """One input → shards in its part directory (runs in a worker process or on a Dask worker)."""
     part = Path(task["part"])
@@ -296,6 +315,7 @@ def write_inputs(
     overwrite: bool = False,
     name: str | None = None,
     fsync: bool = True,
+    items_per_task: int = 10_000,
     show_progress: bool | None = None,
 ) -> Manifest:
     """Convert ``inputs`` into one shard artifact (split ``split``) under ``out_dir``.
@@ -309,6 +329,9 @@ def write_inputs(
         scheduler (`str`, *optional*): Dask scheduler address; default is a local process pool.
         max_workers (`int`, *optional*): local processes (`0`: run inline).
         overwrite (`bool`): replace the split if the artifact already has it.
+        items_per_task (`int`, *optional*, defaults to 10000): an nb-formats artifact or ``.npy``
+            input with more items is split into tasks of this many (each starts a new shard); the
+            output depends on this number, never on the number of workers.
 
     Returns:
         `Manifest`: the written manifest.
@@ -330,29 +353,38 @@ def write_inputs(
     parts_root = out / f"{TMP_PREFIX}parts-{split}"
     stems = [_safe(Path(i).name.split(".")[0]) for i in inputs]
     prefixes = stems if len(set(stems)) == len(stems) else [f"{k:04d}-{s}" for k, s in enumerate(stems)]
-    tasks: list[dict[str, Any]] = [
-        {
-            "input": str(Path(inp).resolve()),
-            "part": str(parts_root / f"part-{k:06d}"),
-            "prefix": prefixes[k],
-            "window": window,
-            "stride": stride,
-            "modality": modality,
-            "max_count": max_count,
-            "max_bytes": max_bytes,
-            "compression": compression,
-            "split": split,
-            "fsync": fsync,
-        }
-        for k, inp in enumerate(inputs)
-    ]
+    tasks: list[dict[str, Any]] = []
+    for k, inp in enumerate(inputs):
+        n_items = _n_items(inp)
+        ranges: list[tuple[int, int] | None] = (
+            [None]
+            if n_items is None or n_items <= items_per_task
+            else [(a, min(a + items_per_task, n_items)) for a in range(0, n_items, items_per_task)]
+        )
+        for r, items in enumerate(ranges):
+            tasks.append(
+                {
+                    "input": str(Path(inp).resolve()),
+                    "part": str(parts_root / f"part-{k:06d}-{r:06d}"),
+                    "prefix": prefixes[k],
+                    "items": items,
+                    "window": window,
+                    "stride": stride,
+                    "modality": modality,
+                    "max_count": max_count,
+                    "max_bytes": max_bytes,
+                    "compression": compression,
+                    "split": split,
+                    "fsync": fsync,
+                }
+            )
     with get_executor(scheduler=scheduler, max_workers=max_workers) as ex:
         futures = [ex.submit(_convert_part, t) for t in tasks]
         for fut in progress(
             cf.as_completed(futures),
             desc="convert",
             total=len(futures),
-            unit="input",
+            unit="task",
             disable=None if show_progress is None else not show_progress,
         ):
             fut.result()
@@ -363,7 +395,8 @@ def write_inputs(
     recordings: list[RecordingEntry] = []
     n = 0
     g = 0
-    for t, inp in zip(tasks, inputs):
+    for t in tasks:
+        inp = t["input"]
         part = Path(t["part"])
         pm = Manifest.read(part)
         for m, spec in pm.modalities.items():
