@@ -13,7 +13,7 @@ import pytest
 
 from nb_core import Sample
 from nb_core.errors import ChecksumMismatchError
-from nb_shards import IndexedShards, ShardCache, ShardDataset, ShardLoader
+from nb_shards import IndexedShards, ShardCache, ShardDataset, ShardLoader, SkippedSampleWarning
 
 
 @contextlib.contextmanager
@@ -83,6 +83,10 @@ def test_download_is_verified_against_the_manifest(shards: Path, tmp_path: Path)
         assert ds[0]["__key__"] == "w00000"
         with pytest.raises(ChecksumMismatchError, match="train-000003.tar: sha256"):
             ds[80]
+        skipping = ShardDataset(f"{base}/ds", cache_dir=tmp_path / "c", on_error="skip")
+        with pytest.warns(SkippedSampleWarning, match="sha256"):
+            keys = [s["__key__"] for s in skipping]
+        assert len(keys) == 95 and skipping.skipped == 25
     assert not [q for q in (tmp_path / "c").iterdir() if "000003" in q.name]
 
 

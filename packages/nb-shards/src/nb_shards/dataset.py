@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from nb_core.errors import CorruptDataError, IncompatibleDataError, UnsafeContentError, UserError
+from nb_core.errors import IncompatibleDataError, IntegrityError, UnsafeContentError, UserError
 from nb_core.validation import check_option, soft_import
 from nb_shards.order import EpochOrder, epoch_order, n_rank_samples, rank_positions
 from nb_shards.source import DEFAULT_CACHE_SIZE, ShardSource, resolve_source
@@ -36,7 +36,7 @@ from nb_shards.source import DEFAULT_CACHE_SIZE, ShardSource, resolve_source
 __all__ = ["IndexedShards", "ShardDataset", "SkippedSampleWarning", "collate"]
 
 log = logging.getLogger("nb_shards")
-_SKIPPABLE = (CorruptDataError, IncompatibleDataError, UnsafeContentError)
+_SKIPPABLE = (IntegrityError, IncompatibleDataError, UnsafeContentError)
 
 Source = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ShardSource
 

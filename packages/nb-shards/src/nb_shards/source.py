@@ -308,6 +308,7 @@ class ShardSource:
         self.max_open = max_open
         self._open: OrderedDict[int, OpenShard] = OrderedDict()
         self._indexes: dict[int, ShardIndex] = {}
+        self._failed: dict[int, NBError] = {}
 
     def __getstate__(self) -> dict[str, Any]:  # sent to DataLoader workers: no open maps
         d = self.__dict__.copy()
@@ -389,8 +390,15 @@ class ShardSource:
         if sh is not None:
             self._open.move_to_end(i)
             return sh
-        buf = self._read_bytes(i)
-        idx = self.index(i, buf)
+        failed = self._failed.get(i)
+        if failed is not None:  # a shard that could not be opened is not fetched again and again
+            raise type(failed)(*failed.args)
+        try:
+            buf = self._read_bytes(i)
+            idx = self.index(i, buf)
+        except NBError as err:
+            self._failed[i] = err
+            raise
         sh = OpenShard(self.shards[i].url, buf, idx, self.modalities)
         self._open[i] = sh
         while len(self._open) > self.max_open:
