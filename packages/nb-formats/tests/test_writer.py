@@ -224,6 +224,22 @@ def test_hdf5_materialized_windows_load_with_datasets(tmp_path: Path) -> None:
     np.testing.assert_array_equal(np.asarray(d.with_format("numpy")["windows"]), x)
 
 
+def test_hdf5_configs_through_the_hub(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """End to end: nb-hub puts hf_configs in the card; datasets loads data.h5 from the (emulated) Hub."""
+    nb_hub = pytest.importorskip("nb_hub")  # its pytest plugin provides the hub_emulator fixture
+    hub_emulator = request.getfixturevalue("hub_emulator")
+    import datasets
+
+    x = np.random.default_rng(1).normal(size=(6, 2, 20)).astype(np.float32)
+    out = nb_formats.write(
+        (x, ["l", "r"] * 3), tmp_path / "h5", format="hdf5", compression="gzip", sfreq=50.0
+    )
+    nb_hub.push(out, "me/h5", endpoint=hub_emulator.endpoint)
+    d = datasets.load_dataset("me/h5", "windows_with_signals", split="train", cache_dir=str(tmp_path / "c"))
+    assert d.features["target"].names == ["l", "r"] and list(d["target"]) == [0, 1] * 3
+    np.testing.assert_array_equal(np.asarray(d.with_format("numpy")["windows"]), x)
+
+
 def test_hdf5_table_config_needs_no_plugin(tmp_path: Path, windowed: Any) -> None:
     """The table config reads only uncompressed int columns: a process without hdf5plugin loads it."""
     out = nb_formats.write(windowed, tmp_path / "ds", format="hdf5", compression="blosc-zstd")

@@ -10,12 +10,11 @@ Inside ``data.h5``::
 
 Compression is an HDF5 filter (gzip/lzf built in, Blosc/Zstd from hdf5plugin),
 so any HDF5 reader with hdf5plugin reads the file. The fast read path does not
-use h5py per item: it lists each array's chunk offsets once (``chunk_iter``,
-metadata only) and then reads a chunk with one ``os.pread`` and decodes it with
-numcodecs/zlib directly into the output array. Uncompressed (``none``) files
-are memory-mapped read-only once per process and a chunk is one copy out of
-the map (no syscall per window). ``lzf`` has no standalone decoder and is read
-through h5py.
+use h5py per item: ``data.h5`` is memory-mapped read-only once per process,
+each array's chunk offsets are listed once (``chunk_iter``, metadata only),
+and a chunk is one slice of the map: copied (uncompressed, no syscall per
+window) or decoded with numcodecs/zlib directly into the output array.
+``lzf`` has no standalone decoder and is read through h5py.
 """
 
 from __future__ import annotations

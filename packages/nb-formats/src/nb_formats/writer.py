@@ -362,7 +362,8 @@ def _manifest(
         "zip_store": zip_store,
         "modality": modality,
         "window_shape": list(wshape) if wshape else None,
-        "chunking": "one window per chunk (1, C, T); recordings chunked (C, chunk_samples)",
+        "chunking": "one window per chunk (1, C, T); recordings chunked (C, chunk_samples)"
+        + ("; Zarr shards of up to 32 MiB (sharding_indexed)" if fmt == "zarr" else ""),
     }
     extra: dict[str, Any] = {"nb_formats": info}
     if fmt == "parquet":
