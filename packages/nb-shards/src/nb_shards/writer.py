@@ -13,10 +13,8 @@ Example:
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
 import gzip
-import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -27,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from nb_core.atomic import TMP_PREFIX, atomic_path, atomic_write_bytes, dumps_json, remove_path
+from nb_core.checksums import HashingWriter
 from nb_core.errors import (
     IncompatibleDataError,
     OutputExistsError,
@@ -63,50 +62,6 @@ def _version() -> str:
     return __version__
 
 
-class _HashingFile:
-    """A file whose sha256 is computed while it is written.
-
-    :meth:`write_all` hands the buffers of one sample to a hashing thread and writes the same
-    buffers meanwhile (``hashlib`` and ``write`` both release the GIL), then waits for the hash:
-    no copy is made, and the caller may reuse its arrays as soon as the call returns.
-    """
-
-    def __init__(self, raw: Any) -> None:
-        self.raw = raw
-        self.size = 0
-        self._h = hashlib.sha256()
-        self._ex = cf.ThreadPoolExecutor(1, thread_name_prefix="nb-shards-sha256")
-
-    def _update(self, bufs: list[Any]) -> None:
-        for b in bufs:
-            self._h.update(b)
-
-    def write_all(self, bufs: list[Any]) -> None:
-        fut = self._ex.submit(self._update, bufs) if sum(len(b) for b in bufs) >= 65536 else None
-        try:
-            for b in bufs:
-                self.raw.write(b)
-                self.size += len(b)
-        finally:
-            if fut is None:
-                self._update(bufs)
-            else:
-                fut.result()
-
-    def write(self, data: Any) -> int:
-        self.write_all([data])
-        return len(data)
-
-    def flush(self) -> None:
-        self.raw.flush()
-
-    def hexdigest(self) -> str:
-        return self._h.hexdigest()
-
-    def stop(self) -> None:
-        self._ex.shutdown(wait=True)
-
-
 class _OpenShard:
     """One shard being written under a temporary name (renamed on :meth:`finish`)."""
 
@@ -115,8 +70,8 @@ class _OpenShard:
         self._stack = contextlib.ExitStack()
         tmp = self._stack.enter_context(atomic_path(path, fsync=fsync))
         self._raw = self._stack.enter_context(tmp.open("wb", buffering=0))
-        self._hash = _HashingFile(self._raw)
-        self._stack.callback(self._hash.stop)
+        self._hash = HashingWriter(self._raw, threaded=True)
+        self._stack.callback(self._hash.close)
         self._comp: Any = None
         self._out: Any = self._hash
         if compression == "gz":
