@@ -24,12 +24,12 @@ def test_version_lists_packages(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def _fake_group(subparsers: Any) -> None:
-    p = subparsers.add_parser("fake", help="a test group")
-    sub = p.add_subparsers(dest="fake_cmd")
-    p.set_defaults(help_parser=p)
-    ok = sub.add_parser("ok")
+    _, sub = cli.add_group(
+        subparsers, "fake", help="a test group", description="Fake things.", examples="nb fake ok"
+    )
+    ok = cli.add_command(sub, "ok", "do nothing", "nb fake ok", note="Nothing happens.")
     ok.set_defaults(func=lambda args: 0)
-    bad = sub.add_parser("bad")
+    bad = cli.add_command(sub, "bad", "fail", "nb fake bad")
 
     def _raise(args: argparse.Namespace) -> int:
         raise SchemaError("must be a string", field="manifest.name")
@@ -69,3 +69,16 @@ def test_console_script_runs() -> None:
     )
     assert "usage: nb" in out.stdout
     assert "nb --version" in out.stdout
+
+
+def test_commands_help_ends_with_examples(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "entry_points", lambda group: [_EP("fake", _fake_group)])
+    with pytest.raises(SystemExit):
+        cli.main(["fake", "ok", "--help"])
+    out = capsys.readouterr().out
+    assert "Do nothing." in out
+    assert out.rstrip().endswith("examples:\n  nb fake ok\nNothing happens.")
+    assert cli.main(["fake"]) == 2
+    assert "examples:\n  nb fake ok" in capsys.readouterr().out

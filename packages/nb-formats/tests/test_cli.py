@@ -52,7 +52,7 @@ def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
     for cmd in ("write", "open", "convert", "info", "bench"):
         with pytest.raises(SystemExit):
             main(["formats", cmd, "--help"])
-        assert "example:" in capsys.readouterr().out
+        assert "examples:\n  nb formats " in capsys.readouterr().out
 
 
 def test_bench_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

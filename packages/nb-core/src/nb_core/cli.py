@@ -6,10 +6,17 @@ whose value is a ``register(subparsers)`` function::
     [project.entry-points."nb.commands"]
     shards = "nb_shards.cli:register"
 
-``register`` adds a parser with ``subparsers.add_parser(...)`` and sets
-``func`` (``parser.set_defaults(func=handler)``); ``handler(args)`` returns an
-exit code or `None`. ``pip install nb-shards`` is all it takes for
-``nb shards ...`` to appear. Keep ``cli`` modules light: import heavy
+``register`` adds its group with :func:`add_group` and each command with
+:func:`add_command` (every command's ``--help`` ends with examples);
+``handler(args)`` returns an exit code or `None`. ``pip install nb-shards`` is
+all it takes for ``nb shards ...`` to appear::
+
+    def register(subparsers):
+        group, sub = add_group(subparsers, "shards", help="tar shards",
+                               description="Write and read shards.", examples="nb shards verify out/")
+        p = add_command(sub, "verify", help="check every shard", examples="nb shards verify out/")
+        p.add_argument("path")
+        p.set_defaults(func=_verify) Keep ``cli`` modules light: import heavy
 libraries inside handlers, so ``nb --help`` stays fast.
 
 Errors derived from :class:`~nb_core.errors.NBError` are printed as one clear
@@ -32,7 +39,15 @@ from typing import Any
 
 from nb_core.errors import NBError
 
-__all__ = ["ENTRY_POINT_GROUP", "build_parser", "installed_packages", "main"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "add_command",
+    "add_group",
+    "build_parser",
+    "examples_epilog",
+    "installed_packages",
+    "main",
+]
 
 #: Entry-point group through which packages add ``nb`` subcommand groups.
 ENTRY_POINT_GROUP = "nb.commands"
@@ -44,6 +59,58 @@ _KNOWN_GROUPS = {
     "hub": "nb-hub",
     "demo": "nb-demo",
 }
+
+
+def examples_epilog(examples: str) -> str:
+    """The ``--help`` epilog for ``examples`` (one command a line, dedented): ``examples:`` + lines."""
+    return "examples:\n" + textwrap.indent(textwrap.dedent(examples).strip("\n"), "  ") + "\n"
+
+
+def add_group(
+    subparsers: Any,
+    name: str,
+    *,
+    help: str,
+    description: str,
+    examples: str,
+) -> tuple[argparse.ArgumentParser, Any]:
+    """Add the command group ``nb NAME``; return it and its sub-parsers.
+
+    ``nb NAME`` alone prints the group's help (exit code 2).
+    """
+    group: argparse.ArgumentParser = subparsers.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=examples_epilog(examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    group.set_defaults(help_parser=group)
+    return group, group.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
+
+
+def add_command(
+    sub: Any,
+    name: str,
+    help: str,
+    examples: str,
+    *,
+    description: str | None = None,
+    note: str | None = None,
+) -> argparse.ArgumentParser:
+    """Add ``nb GROUP NAME``: its ``--help`` ends with ``examples`` (then ``note``, if any).
+
+    Set ``func`` on the result (``parser.set_defaults(func=handler)``).
+    """
+    epilog = examples_epilog(examples) + ("" if note is None else textwrap.dedent(note).strip("\n") + "\n")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help,
+        description=description or help[:1].upper() + help[1:] + ".",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
 
 
 def installed_packages() -> dict[str, str]:

@@ -3,30 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import textwrap
 from typing import Any
+
+from nb_core.cli import add_command
 
 __all__ = ["register"]
 
-EXAMPLES = textwrap.dedent("""
-    examples:
-      nb demo                                   simulate, convert, shard, push, pull, train
-      nb demo --out /tmp/demo --format zarr     use the Zarr layout for the conversion step
-      nb demo --subjects 4 --duration 30 --epochs 3   a quicker run
-      nb demo --no-train                        everything but training (no torch needed)
-    """)
+EXAMPLES = """
+nb demo                                         simulate, convert, shard, push, pull, train
+nb demo --out /tmp/demo --format zarr           use the Zarr layout for the conversion step
+nb demo --subjects 4 --duration 30 --epochs 3   a quicker run
+nb demo --no-train                              everything but training (no torch needed)
+"""
 
 
 def register(subparsers: Any) -> None:
     """Add ``nb demo`` to the ``nb`` command."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "demo",
-        help="run the end-to-end pipeline on generated EEG",
+        "run the end-to-end pipeline on generated EEG",
+        EXAMPLES,
         description="Simulate EEG with MNE, convert it with nb-formats, shard it with nb-shards, push it "
         "to the offline Hub emulator and pull it back with nb-hub, then train a small model from the "
         "shards. Prints a timed report and writes OUT/report.json.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--out", default="nb-demo-out", help="output folder, replaced if it exists (default: %(default)s)"

@@ -5,50 +5,39 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
+from nb_core.cli import add_command, add_group
+
 __all__ = ["register"]
-
-_RAW = argparse.RawDescriptionHelpFormatter
-
-
-def _ex(text: str) -> str:
-    return "example:\n" + textwrap.indent(textwrap.dedent(text).strip(), "  ") + "\n"
 
 
 def register(subparsers: Any) -> None:
     """Add the ``formats`` command group to the ``nb`` parser."""
-    p = subparsers.add_parser(
+    _, sub = add_group(
+        subparsers,
         "formats",
         help="HDF5 / Zarr / NumPy+Parquet codecs with lazy random access",
         description="Write, open, convert, inspect and benchmark nb-formats artifacts.",
-        formatter_class=_RAW,
-        epilog=_ex("nb formats write sub-01_raw.fif out/ds --format zarr\nnb formats info out/ds --verify"),
+        examples="nb formats write sub-01_raw.fif out/ds --format zarr\nnb formats info out/ds --verify",
     )
-    p.set_defaults(help_parser=p)
-    sub = p.add_subparsers(dest="formats_command", metavar="SUBCOMMAND")
 
-    w = sub.add_parser(
+    w = add_command(
+        sub,
         "write",
-        help="write MNE-readable recordings (.fif, .edf, ...) to an artifact",
-        formatter_class=_RAW,
-        epilog=_ex(
-            "nb formats write sub-01_raw.fif sub-02_raw.fif out/ds --format hdf5 --compression blosc-zstd"
-        ),
+        "write MNE-readable recordings (.fif, .edf, ...) to an artifact",
+        "nb formats write sub-01_raw.fif sub-02_raw.fif out/ds --format hdf5 --compression blosc-zstd",
     )
     w.add_argument("inputs", nargs="+", help="recording files readable by mne.io.read_raw, then the output")
     _write_opts(w)
     w.set_defaults(func=_cmd_write)
 
-    o = sub.add_parser(
+    o = add_command(
+        sub,
         "open",
-        help="open an artifact lazily and show items",
-        formatter_class=_RAW,
-        epilog=_ex(
-            "nb formats open out/ds --window-size 500 --show 3\nnb formats open out/ds --window-size 500 --stride 250 --target-from annotations"
-        ),
+        "open an artifact lazily and show items",
+        "nb formats open out/ds --window-size 500 --show 3\nnb formats open out/ds --window-size 500 --stride 250 --target-from annotations",
     )
     o.add_argument("path")
     o.add_argument("--window-size", type=int, default=None, help="window the recordings now (samples)")
@@ -63,11 +52,11 @@ def register(subparsers: Any) -> None:
     o.add_argument("--verify", action="store_true", help="check checksums first")
     o.set_defaults(func=_cmd_open)
 
-    c = sub.add_parser(
+    c = add_command(
+        sub,
         "convert",
-        help="convert an artifact to another layout or compression",
-        formatter_class=_RAW,
-        epilog=_ex("nb formats convert out/ds out/ds-parquet --format parquet"),
+        "convert an artifact to another layout or compression",
+        "nb formats convert out/ds out/ds-parquet --format parquet",
     )
     c.add_argument("src")
     c.add_argument("dst")
@@ -75,24 +64,22 @@ def register(subparsers: Any) -> None:
     c.add_argument("--verify", action="store_true", help="check the source's checksums first")
     c.set_defaults(func=_cmd_convert)
 
-    i = sub.add_parser(
+    i = add_command(
+        sub,
         "info",
-        help="summarise an artifact (and verify its files)",
-        formatter_class=_RAW,
-        epilog=_ex("nb formats info out/ds --verify"),
+        "summarise an artifact (and verify its files)",
+        "nb formats info out/ds --verify",
     )
     i.add_argument("path")
     i.add_argument("--verify", action="store_true", help="check size and sha256 of every data file")
     i.add_argument("--json", action="store_true", help="print the manifest as JSON")
     i.set_defaults(func=_cmd_info)
 
-    b = sub.add_parser(
+    b = add_command(
+        sub,
         "bench",
-        help="benchmark every layout against memmap, naive h5py/zarr/Parquet and MNE .fif",
-        formatter_class=_RAW,
-        epilog=_ex(
-            "nb formats bench --plot bench.png\nnb formats bench --n-windows 20000 --workdir /data/tmp"
-        ),
+        "benchmark every layout against memmap, naive h5py/zarr/Parquet and MNE .fif",
+        "nb formats bench --plot bench.png\nnb formats bench --n-windows 20000 --workdir /data/tmp",
     )
     b.add_argument("--n-windows", type=int, default=2000)
     b.add_argument("--channels", type=int, default=21)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import textwrap
 from typing import Any
+
+from nb_core.cli import add_command, add_group
 
 __all__ = ["register"]
 
@@ -107,38 +108,25 @@ def _card(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parser(sub: Any, name: str, help: str, epilog: str) -> argparse.ArgumentParser:
-    p: argparse.ArgumentParser = sub.add_parser(
-        name,
-        help=help,
-        description=help[0].upper() + help[1:] + ".",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=textwrap.dedent(epilog),
-    )
-    return p
-
-
 def register(subparsers: Any) -> None:
     """Add the ``hub`` command group to ``nb``."""
-    hub = subparsers.add_parser(
+    _, sub = add_group(
+        subparsers,
         "hub",
         help="push/pull artifacts to the Hugging Face Hub, dataset cards, Hub emulator",
         description="Share neurobridge artifacts on the Hugging Face Hub.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples="nb hub push out/eeg-shards me/eeg-demo\nnb hub pull me/eeg-demo --local-dir data/eeg",
     )
-    hub.set_defaults(help_parser=hub)
-    sub = hub.add_subparsers(dest="hub_command", metavar="COMMAND")
 
-    push = _parser(
+    push = add_command(
         sub,
         "push",
         "push an artifact (a directory with nb-manifest.json) to a Hub dataset repo",
         """
-        example:
-          nb hub push out/eeg-shards me/eeg-demo --private
-          HF_ENDPOINT=http://127.0.0.1:8765 nb hub push out/eeg-shards me/eeg-demo   # to an emulator
-        The token comes from HF_TOKEN or `hf auth login`. Re-running resumes an interrupted push.
+        nb hub push out/eeg-shards me/eeg-demo --private
+        HF_ENDPOINT=http://127.0.0.1:8765 nb hub push out/eeg-shards me/eeg-demo   # to an emulator
         """,
+        note="The token comes from HF_TOKEN or `hf auth login`. Re-running resumes an interrupted push.",
     )
     push.add_argument("path", help="artifact directory")
     push.add_argument("repo_id", help="namespace/name of the dataset repo (created if needed)")
@@ -153,16 +141,15 @@ def register(subparsers: Any) -> None:
     push.add_argument("--endpoint", default=None, help="Hub URL (default: HF_ENDPOINT or huggingface.co)")
     push.set_defaults(func=_push)
 
-    pull = _parser(
+    pull = add_command(
         sub,
         "pull",
         "download an artifact from the Hub (cached, pinned to one commit) and verify its sha256",
         """
-        example:
-          nb hub pull me/eeg-demo
-          nb hub pull me/eeg-demo --revision v1.0 --include "train-*" --local-dir data/eeg
-        HF_HUB_OFFLINE=1 uses the local cache only.
+        nb hub pull me/eeg-demo
+        nb hub pull me/eeg-demo --revision v1.0 --include "train-*" --local-dir data/eeg
         """,
+        note="HF_HUB_OFFLINE=1 uses the local cache only.",
     )
     pull.add_argument("repo_id", help="namespace/name of the dataset repo")
     pull.add_argument("--revision", default=None, help="branch, tag or commit (default main)")
@@ -174,15 +161,14 @@ def register(subparsers: Any) -> None:
     pull.add_argument("--endpoint", default=None, help="Hub URL (default: HF_ENDPOINT or huggingface.co)")
     pull.set_defaults(func=_pull)
 
-    card = _parser(
+    card = add_command(
         sub,
         "card",
         "write the dataset card (README.md) of an artifact",
         """
-        example:
-          nb hub card out/eeg-shards --repo-id me/eeg-demo --output out/eeg-shards-card/README.md --preview
-        An existing --output file keeps its user text (outside the nb-hub markers).
+        nb hub card out/eeg-shards --repo-id me/eeg-demo --output out/eeg-shards-card/README.md --preview
         """,
+        note="An existing --output file keeps its user text (outside the nb-hub markers).",
     )
     card.add_argument("path", help="artifact directory")
     card.add_argument("--repo-id", default=None, help="repo id used in the loading examples")
@@ -190,17 +176,16 @@ def register(subparsers: Any) -> None:
     card.add_argument("--preview", action="store_true", help="also render nb-preview.png next to --output")
     card.set_defaults(func=_card)
 
-    emu = sub.add_parser(
+    emu = add_command(
+        sub,
         "emulator",
-        help="serve an offline emulator of the Hub API on 127.0.0.1",
+        "serve an offline emulator of the Hub API on 127.0.0.1",
+        """
+        nb hub emulator --port 8765 --storage /tmp/hub --token hf_test:alice
+        # in another shell:
+        HF_ENDPOINT=http://127.0.0.1:8765 HF_HUB_DISABLE_XET=1 HF_TOKEN=hf_test nb hub push out/ alice/demo
+        """,
         description="Serve an HTTP emulator of the Hugging Face Hub API on 127.0.0.1 (Git LFS, no Xet).",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=textwrap.dedent("""
-            example:
-              nb hub emulator --port 8765 --storage /tmp/hub --token hf_test:alice
-              # in another shell:
-              HF_ENDPOINT=http://127.0.0.1:8765 HF_HUB_DISABLE_XET=1 HF_TOKEN=hf_test nb hub push out/ alice/demo
-            """),
     )
     emu.add_argument("--port", type=int, default=8765, help="TCP port (0: any free port; default 8765)")
     emu.add_argument("--storage", default=None, help="keep repos under this directory (default: in memory)")

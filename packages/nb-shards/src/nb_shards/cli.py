@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import textwrap
 from typing import Any
+
+from nb_core.cli import add_command, add_group
 
 __all__ = ["register"]
 
@@ -28,30 +29,17 @@ def _size(text: str) -> int:
     return int(t)
 
 
-def _parser(sub: Any, name: str, help: str, example: str) -> argparse.ArgumentParser:
-    p: argparse.ArgumentParser = sub.add_parser(
-        name,
-        help=help,
-        description=help,
-        epilog="example:\n" + textwrap.indent(textwrap.dedent(example).strip(), "  "),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    return p
-
-
 def register(subparsers: Any) -> None:
     """Add the ``shards`` command group to ``nb``."""
-    group = subparsers.add_parser(
+    _, sub = add_group(
+        subparsers,
         "shards",
         help="WebDataset-compatible tar shards and a resumable loader",
         description="Write, inspect, verify and benchmark WebDataset-compatible tar shards.",
-        epilog="examples:\n  nb shards write rec.edf -o shards/\n  nb shards verify shards/",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples="nb shards write rec.edf -o shards/\nnb shards verify shards/",
     )
-    group.set_defaults(help_parser=group)
-    sub = group.add_subparsers(dest="shards_command", metavar="COMMAND")
 
-    w = _parser(
+    w = add_command(
         sub,
         "write",
         "convert recordings, nb-formats artifacts, NPY/NPZ arrays or NWB files into shards",
@@ -95,7 +83,7 @@ def register(subparsers: Any) -> None:
     w.add_argument("--name", default=None, help="dataset name in the manifest")
     w.set_defaults(func=_write)
 
-    i = _parser(
+    i = add_command(
         sub,
         "inspect",
         "summarise a shard artifact (splits, modalities, shards, first keys)",
@@ -105,7 +93,7 @@ def register(subparsers: Any) -> None:
     i.add_argument("--json", action="store_true", help="print JSON")
     i.set_defaults(func=_inspect)
 
-    v = _parser(
+    v = add_command(
         sub,
         "verify",
         "check checksums, each index against its tar, and that every sample decodes",
@@ -115,7 +103,7 @@ def register(subparsers: Any) -> None:
     v.add_argument("--no-decode", action="store_true", help="skip decoding every sample")
     v.set_defaults(func=_verify)
 
-    b = _parser(
+    b = add_command(
         sub,
         "bench",
         "benchmark nb-shards against webdataset and the raw-read floor",
