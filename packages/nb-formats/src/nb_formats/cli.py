@@ -108,6 +108,19 @@ def _write_opts(p: argparse.ArgumentParser, *, dtype_default: str | None = "floa
     )
 
 
+def _write_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The options declared by :func:`_write_opts`, as keyword arguments of write/convert."""
+    return {
+        "format": args.format,
+        "compression": args.compression,
+        "overwrite": args.overwrite,
+        "dtype": args.dtype,
+        "zip_store": args.zip_store,
+        "chunk_samples": args.chunk_samples,
+        "resume": args.resume,
+    }
+
+
 def _cmd_write(args: argparse.Namespace) -> int:
     import nb_formats
     from nb_core.errors import UserError
@@ -118,17 +131,7 @@ def _cmd_write(args: argparse.Namespace) -> int:
     *srcs, dst = args.inputs
     mne = soft_import("mne", "Reading recordings for `nb formats write`", extra="nb-formats[mne]")
     raws = (mne.io.read_raw(s, preload=False, verbose="error") for s in srcs)
-    out = nb_formats.write(
-        raws,
-        dst,
-        format=args.format,
-        compression=args.compression,
-        overwrite=args.overwrite,
-        dtype=args.dtype,
-        zip_store=args.zip_store,
-        chunk_samples=args.chunk_samples,
-        resume=args.resume,
-    )
+    out = nb_formats.write(raws, dst, **_write_kwargs(args))
     print(f"wrote {out}")
     return 0
 
@@ -136,18 +139,7 @@ def _cmd_write(args: argparse.Namespace) -> int:
 def _cmd_convert(args: argparse.Namespace) -> int:
     import nb_formats
 
-    out = nb_formats.convert(
-        args.src,
-        args.dst,
-        format=args.format,
-        compression=args.compression,
-        overwrite=args.overwrite,
-        dtype=args.dtype,
-        zip_store=args.zip_store,
-        chunk_samples=args.chunk_samples,
-        resume=args.resume,
-        verify=args.verify,
-    )
+    out = nb_formats.convert(args.src, args.dst, verify=args.verify, **_write_kwargs(args))
     print(f"wrote {out}")
     return 0
 
