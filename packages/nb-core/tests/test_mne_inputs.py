@@ -17,7 +17,14 @@ from nb_core.errors import (
     UnsupportedFormatError,
     UserError,
 )
-from nb_core.mne_adapter import is_mne_input, modality_of, read_raw, recording_id, source_path
+from nb_core.mne_adapter import (
+    is_mne_input,
+    modality_of,
+    parse_reader_options,
+    read_raw,
+    recording_id,
+    source_path,
+)
 from nb_core.testing import simulate_raw, write_brainvision, write_edf
 
 _DATA = np.random.default_rng(0).normal(size=(3, 1000)) * 1e-5
@@ -175,3 +182,12 @@ def test_modality_of_real_meg_mix() -> None:
     assert modality_of(raw.get_channel_types()) == "meg"
     with pytest.raises(UserError):
         modality_of([])
+
+
+def test_parse_reader_options() -> None:
+    assert parse_reader_options(None) == {}
+    got = parse_reader_options(["allow_maxshield=true", 'eog=["E1", "E2"]', "encoding=latin-1", "x=3"])
+    assert got == {"allow_maxshield": True, "eog": ["E1", "E2"], "encoding": "latin-1", "x": 3}
+    for bad in (["novalue"], ["=1"], ["a-b=1"], ["a=1", "a=2"]):
+        with pytest.raises(UserError, match="--reader-option"):
+            parse_reader_options(bad)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "is_mne_input",
     "modality_of",
+    "parse_reader_options",
     "read_raw",
     "recording_from_mne",
     "recording_id",
@@ -574,6 +575,36 @@ def read_raw(path: str | os.PathLike[str], *, preload: bool = False, **reader_kw
     if len(failures) == 1:
         raise CorruptDataError(f"{p}: cannot be read as {fmt} ({failures[0]})")
     raise CorruptDataError(f"{p}: cannot be read as {fmt} ({'; '.join(failures)})")
+
+
+def parse_reader_options(items: Iterable[str] | None, *, flag: str = "--reader-option") -> dict[str, Any]:
+    """Turn CLI ``KEY=VALUE`` items into keyword arguments for :func:`read_raw`.
+
+    Values are read as JSON when they are JSON (``true``, ``3``, ``["EOG1"]``, ``null``), else
+    kept as text; the same key twice is an error.
+
+    Example:
+        >>> parse_reader_options(["allow_maxshield=true", 'eog=["E1"]', "encoding=latin-1"])
+        {'allow_maxshield': True, 'eog': ['E1'], 'encoding': 'latin-1'}
+    """
+    from nb_core.errors import CorruptDataError, UserError
+    from nb_core.validation import load_json
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise UserError(
+                f"{flag} {item!r}: expected KEY=VALUE with a Python name as KEY (e.g. allow_maxshield=true)"
+            )
+        if key in out:
+            raise UserError(f"{flag}: {key!r} is given twice")
+        try:
+            out[key] = load_json(value, where=f"{flag} {key}")
+        except CorruptDataError:
+            out[key] = value
+    return out
 
 
 def recording_id(path: str | os.PathLike[str]) -> str:
