@@ -26,15 +26,18 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
+import hashlib
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nb_core.errors import IncompatibleDataError, SchemaError
+from nb_core.errors import CorruptDataError, IncompatibleDataError, SchemaError
 from nb_core.validation import (
     Fields,
     check_finite_array,
@@ -58,6 +61,7 @@ __all__ = [
     "Target",
     "Window",
     "annotation_spans",
+    "check_mne_info",
 ]
 
 Target = int | float | str | None
@@ -254,6 +258,11 @@ class Recording:
         annotations (`list[Annotation]`): events and intervals.
         entities (`dict[str, str]`): BIDS entities (``subject``, ``session``, ``task``, ``run``...).
         history (`list[ProcessingStep]`): preprocessing applied, in order.
+        mne_info (`dict`, *optional*): MNE's complete measurement info in MNE's own FIF
+            serialisation, set by :meth:`from_mne` (``{"fif": base64, "sha256": hex, "unset":
+            [keys]}``); :meth:`to_mne` rebuilds ``raw.info`` from it, so whatever MNE knows
+            (projectors, SSS history, CTF compensation, HPI, transforms...) survives. The readable
+            fields above win where they differ from it.
     """
 
     id: str
@@ -277,6 +286,7 @@ class Recording:
     provenance: Provenance | None = None
     history: list[ProcessingStep] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    mne_info: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.data is not None:
@@ -365,6 +375,7 @@ class Recording:
             "provenance": None if self.provenance is None else self.provenance.to_dict(),
             "history": [s.to_dict() for s in self.history],
             "extra": check_json(self.extra, field="extra"),
+            "mne_info": None if self.mne_info is None else dict(self.mne_info),
         }
         return _drop_none(d)
 
@@ -420,6 +431,7 @@ class Recording:
                 ProcessingStep.from_dict(s, f"{p}.history[{i}]") for i, s in enumerate(f.array("history"))
             ],
             extra=f.free_json("extra"),
+            mne_info=check_mne_info(f.any("mne_info", required=False), f"{p}.mne_info"),
         )
         f.done()
         return rec
@@ -433,6 +445,7 @@ class Recording:
         id: str | None = None,
         entities: dict[str, str] | None = None,
         dtype: Any = np.float64,
+        keep_info: bool = True,
     ) -> Recording:
         """Build a Recording from an MNE Raw (loads its data). Needs ``nb-core[mne]``.
 
@@ -440,7 +453,7 @@ class Recording:
         """
         from nb_core.mne_adapter import recording_from_mne
 
-        return recording_from_mne(raw, id=id, entities=entities, dtype=dtype)
+        return recording_from_mne(raw, id=id, entities=entities, dtype=dtype, keep_info=keep_info)
 
     def to_mne(self) -> mne.io.RawArray:
         """Return an ``mne.io.RawArray`` equal to the Raw this came from. Needs ``nb-core[mne]``."""
@@ -555,6 +568,59 @@ class Sample:
                 check_finite_array(arr, what=fld)
         self.metadata = check_json(self.metadata, field=f"sample[{self.key!r}].metadata")
         return self
+
+
+#: Largest FIF measurement info :func:`check_mne_info` accepts (decoded bytes).
+MAX_MNE_INFO_BYTES = 64 * 1024 * 1024
+#: Info keys that reading a FIF file fills in by itself; ``unset`` lists those that were None.
+MNE_INFO_UNSETTABLE = (
+    "file_id",
+    "meas_id",
+    "dev_head_t",
+    "ctf_head_t",
+    "dev_ctf_t",
+    "device_info",
+    "helium_info",
+)
+_B64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+
+
+def check_mne_info(obj: Any, path: str = "mne_info") -> dict[str, Any] | None:
+    """Validate the stored FIF measurement info of a Recording (see :attr:`Recording.mne_info`).
+
+    Checks the base64 text, its size (at most :data:`MAX_MNE_INFO_BYTES`), that the bytes start
+    like a FIF file and that their sha256 matches; returns the dict (or `None`).
+
+    Raises:
+        SchemaError: a field is missing or malformed.
+        CorruptDataError: the bytes do not match their sha256 or are not FIF.
+    """
+    if obj is None:
+        return None
+    f = Fields(obj, path)
+    text = f.string("fif")
+    sha = f.string("sha256")
+    unset = f.strings("unset")
+    f.done()
+    if len(text) > MAX_MNE_INFO_BYTES * 4 // 3 + 4 or len(text) % 4 or not _B64.match(text):
+        raise SchemaError(
+            f"must be base64 text of at most {MAX_MNE_INFO_BYTES} bytes; got {len(text)} characters",
+            field=f.sub("fif"),
+        )
+    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise SchemaError(f"must be 64 lower-case hex digits; got {sha[:70]!r}", field=f.sub("sha256"))
+    bad = [k for k in unset if k not in MNE_INFO_UNSETTABLE]
+    if bad:
+        raise SchemaError(
+            f"unknown info keys {bad}; allowed: {list(MNE_INFO_UNSETTABLE)}", field=f.sub("unset")
+        )
+    raw = base64.b64decode(text)
+    if hashlib.sha256(raw).hexdigest() != sha:
+        raise CorruptDataError(f"{path}: the stored FIF info does not match its sha256 (corrupted)")
+    # A FIF file starts with the FIFF_FILE_ID tag: kind 100, type 31 (id struct), 20 bytes.
+    if raw[:12] != b"\x00\x00\x00\x64\x00\x00\x00\x1f\x00\x00\x00\x14":
+        raise CorruptDataError(f"{path}: the stored info is not a FIF file")
+    return {"fif": text, "sha256": sha, "unset": list(unset)}
 
 
 def _parse_time(text: Any, field: str) -> _dt.datetime:
