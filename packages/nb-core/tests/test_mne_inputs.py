@@ -46,6 +46,26 @@ def test_fif_with_reader_options(tmp_path: Path) -> None:
         read_raw(path, eog=["Fp1"])
 
 
+def test_maxshield_fif_needs_allow_maxshield(tmp_path: Path) -> None:
+    """A MaxShield file: the raw data block is FIFFB_IAS_RAW_DATA (119) instead of FIFFB_RAW_DATA (102)."""
+    import struct
+
+    path = tmp_path / "ias_raw.fif"
+    simulate_raw(n_channels=3, duration=1.0, seed=2).save(path, verbose="error")
+    b = bytearray(path.read_bytes())
+    start = struct.pack(">iii", 104, 3, 4)  # FIFF_BLOCK_START tag, int, 4 bytes
+    i = b.find(start)
+    while i >= 0 and struct.unpack(">i", b[i + 16 : i + 20])[0] != 102:
+        i = b.find(start, i + 1)
+    assert i >= 0
+    b[i + 16 : i + 20] = struct.pack(">i", 119)
+    path.write_bytes(bytes(b))
+    with pytest.raises(UserError, match="MaxShield .* allow_maxshield=True") as info:
+        read_raw(path)
+    assert str(info.value).startswith(f"{path}: ")
+    assert read_raw(path, allow_maxshield=True, preload=True).n_times == 250
+
+
 def test_brainvision_file(tmp_path: Path) -> None:
     vhdr = write_brainvision(
         tmp_path / "run.1.vhdr",
