@@ -173,6 +173,17 @@ def test_not_json_and_not_an_object(tmp_path: Path) -> None:
         Manifest.read(tmp_path)
 
 
+def test_huge_values_give_short_messages(tmp_path: Path) -> None:
+    root, m = _artifact(tmp_path)
+    d = m.to_dict()
+    d["name"] = ["x" * 100_000]
+    d["files"][0]["path"] = "y" * 5000
+    _write_raw(root, d)
+    with pytest.raises(SchemaError) as info:
+        Manifest.read(root)
+    assert len(str(info.value)) < 700 and "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize(
     "text",
     [
