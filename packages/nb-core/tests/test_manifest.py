@@ -237,6 +237,17 @@ def test_verify_checks_extra_paths_and_split_counts(tmp_path: Path) -> None:
     m.splits = {"train": 12}
     m.write(root)
     Manifest.read(root).verify(root)
+    # A shards section under another layout, and samples without any data file, are refused.
+    m.extra = {"nb_shards": {"shards": []}}
+    m.layout = "hdf5"
+    m.splits = {}
+    m.write(root)
+    with pytest.raises(SchemaError, match="layout 'hdf5' does not match the extra.nb_shards"):
+        Manifest.read(root).verify(root)
+    bare = Manifest(name="x", layout="hdf5", splits={"train": 4})
+    bare.write(root)
+    with pytest.raises(SchemaError, match="declares 4 samples but lists no data files"):
+        Manifest.read(root).verify(root)
 
 
 def test_verify_detects_changes(tmp_path: Path) -> None:

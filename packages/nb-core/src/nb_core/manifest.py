@@ -409,11 +409,24 @@ class Manifest:
         * every file a layout section of ``extra`` names (``path``/``index``, not the
           ``hf_configs`` globs) is listed in ``files`` (so it is checksummed);
         * where ``extra`` lists parts with a ``split`` and an ``n_samples`` (shards), their
-          sums per split equal ``splits``.
+          sums per split equal ``splits``;
+        * a manifest with samples lists data files, and a layout section of ``extra``
+          (``nb_shards``, ``nb_formats``) matches ``layout``.
 
         Raises:
             SchemaError: the first disagreement, naming the field.
         """
+        if self.n_samples > 0 and not self.files:
+            raise SchemaError(
+                f"declares {self.n_samples} samples but lists no data files", field="manifest.files"
+            )
+        for section, layouts in _SECTION_LAYOUTS.items():
+            if section in self.extra and self.layout not in layouts:
+                raise SchemaError(
+                    f"layout {self.layout!r} does not match the extra.{section} section "
+                    f"(written for {' or '.join(layouts)})",
+                    field="manifest.layout",
+                )
         listed = {e.path for e in self.files}
         per_split: dict[str, int] = {}
         counted = False
@@ -483,6 +496,8 @@ class Manifest:
 
 
 _PATH_KEYS = ("path", "index", "data_files")
+# Layout sections of ``extra`` and the layouts they belong to.
+_SECTION_LAYOUTS = {"nb_shards": ("shards",), "nb_formats": ("hdf5", "zarr", "parquet")}
 _COUNT_KEYS = ("n_samples", "n_items", "n_times", "n_channels", "size", "tar_size", "offset")
 _GLOB = re.compile(r"[*?\[]")
 
