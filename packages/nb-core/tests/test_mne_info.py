@@ -241,10 +241,33 @@ def test_stored_info_is_validated() -> None:
     ]:
         with pytest.raises(err, match=msg):
             Recording.from_dict(bad)
-    junk = b"\x00\x00\x00\x64\x00\x00\x00\x1f\x00\x00\x00\x14" + b"\xff" * 200
+    # Well-formed tags with nonsense inside: MNE's own error becomes a one-line CorruptDataError.
+    junk = bytearray(blob)
+    junk[16:36] = b"\xff" * 20  # the file id's contents
+    junk[-4:] = b"\x7f\xff\xff\xff"
+    junk = bytes(junk)
     hostile = with_info(fif=base64.b64encode(junk).decode(), sha256=hashlib.sha256(junk).hexdigest())
-    with pytest.raises(CorruptDataError, match="cannot be read by MNE"):
+    try:
         Recording.from_dict(hostile, data=rec.data).to_mne()
+    except CorruptDataError as err:
+        assert "mne_info" in str(err)
+    # A tag whose `next` points back to the start would make MNE's reader loop forever.
+    looping = bytearray(blob)
+    looping[12:16] = (16).to_bytes(4, "big")
+    bad_size = bytearray(blob)
+    bad_size[44:48] = (-100).to_bytes(4, "big", signed=True)  # the second tag's size
+    for hostile_blob, msg in [
+        (bytes(looping), "malformed tag"),
+        (bytes(bad_size), "malformed tag"),
+        (blob + b"x", "after"),
+    ]:
+        with pytest.raises(CorruptDataError, match=msg):
+            Recording.from_dict(
+                with_info(
+                    fif=base64.b64encode(hostile_blob).decode(),
+                    sha256=hashlib.sha256(hostile_blob).hexdigest(),
+                )
+            )
     not_fif = b"PK\x03\x04" + blob
     with pytest.raises(CorruptDataError, match="not a FIF file"):
         Recording.from_dict(

@@ -407,7 +407,10 @@ def _info_from_stored(rec: Recording) -> Any | None:
         pos = {n: i for i, n in enumerate(names)}
         if not set(rec.ch_names) <= set(pos):
             return None
-        info = mne.pick_info(info, [pos[n] for n in rec.ch_names], verbose="error")
+        try:  # e.g. CTF compensation that needs a reference channel left out
+            info = mne.pick_info(info, [pos[n] for n in rec.ch_names], verbose="error")
+        except Exception:
+            return None
     if info.get_channel_types() != rec.ch_types:
         return None
     with info._unlock():

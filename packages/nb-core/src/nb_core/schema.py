@@ -31,6 +31,7 @@ import datetime as _dt
 import hashlib
 import math
 import re
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -620,7 +621,31 @@ def check_mne_info(obj: Any, path: str = "mne_info") -> dict[str, Any] | None:
     # A FIF file starts with the FIFF_FILE_ID tag: kind 100, type 31 (id struct), 20 bytes.
     if raw[:12] != b"\x00\x00\x00\x64\x00\x00\x00\x1f\x00\x00\x00\x14":
         raise CorruptDataError(f"{path}: the stored info is not a FIF file")
+    _check_fif_tags(raw, path)
     return {"fif": text, "sha256": sha, "unset": list(unset)}
+
+
+def _check_fif_tags(raw: bytes, path: str) -> None:
+    """Accept only the tag layout ``mne.io.write_info`` produces: tags one after the other
+    (``next`` 0), the last with ``next`` -1 ending the bytes, and no directory (pointer -1), so
+    MNE reads it front to back and a hostile ``next``/``size``/directory cannot loop or jump."""
+    pos, n = 0, len(raw)
+    while True:
+        if pos + 16 > n:
+            raise CorruptDataError(f"{path}: the stored FIF info is truncated at byte {pos}")
+        kind, _type, size, nxt = struct.unpack(">iIii", raw[pos : pos + 16])
+        end = pos + 16 + size
+        if size < 0 or end > n or nxt not in (0, -1):
+            raise CorruptDataError(f"{path}: the stored FIF info has a malformed tag at byte {pos}")
+        if kind == 101 and raw[pos + 16 : end] != b"\xff\xff\xff\xff":  # FIFF_DIR_POINTER
+            raise CorruptDataError(
+                f"{path}: the stored FIF info points to a directory (not written by nb-core)"
+            )
+        if nxt == -1:
+            if end != n:
+                raise CorruptDataError(f"{path}: the stored FIF info has {n - end} bytes after its last tag")
+            return
+        pos = end
 
 
 def _parse_time(text: Any, field: str) -> _dt.datetime:
