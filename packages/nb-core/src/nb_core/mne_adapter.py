@@ -678,6 +678,8 @@ def read_raw(path: str | os.PathLike[str], *, preload: bool = False, **reader_kw
         has_preload = "preload" in params
         if has_preload:
             call["preload"] = preload
+        if "verbose" not in params and "verbose" not in reader_kwargs:
+            call.pop("verbose")  # read_raw_fieldtrip has none
         unknown = [k for k in call if k not in params]
         if unknown and not any(v.kind is inspect.Parameter.VAR_KEYWORD for v in params.values()):
             if len(readers) > 1:
