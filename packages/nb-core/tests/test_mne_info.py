@@ -21,7 +21,7 @@ from mne.utils import object_diff
 
 from nb_core import Recording
 from nb_core.errors import CorruptDataError, SchemaError
-from nb_core.testing import simulate_raw, write_edf
+from nb_core.testing import simulate_raw, write_brainvision, write_edf
 
 
 def _twice(raw: mne.io.BaseRaw) -> mne.io.BaseRaw:
@@ -191,6 +191,13 @@ def test_simulated_eeg_with_custom_reference(tmp_path: Path) -> None:
         write_edf(tmp_path / "r.edf", np.zeros((2, 500)), 250, ["A", "B"]), verbose="error"
     )
     assert object_diff(edf.info, _twice(edf).info) == ""
+    # BrainVision's µV range (1e-6) is not a float32 number: kept as float64 beside the FIF bytes.
+    vhdr = write_brainvision(
+        tmp_path / "r.vhdr", np.zeros((2, 500)), 250.0, ["A", "B"], meas_date=dt.datetime(2020, 1, 1)
+    )
+    bv = mne.io.read_raw_brainvision(vhdr, verbose="error")
+    assert "range" in (Recording.from_mne(bv).mne_info or {})
+    assert object_diff(bv.info, _twice(bv).info) == ""
 
 
 def test_readable_fields_win_over_the_stored_info() -> None:

@@ -230,11 +230,17 @@ def _stored_info(raw_info: Any) -> dict[str, Any] | None:
             stacklevel=3,
         )
         return None
-    return {
+    out: dict[str, Any] = {
         "fif": base64.b64encode(blob).decode("ascii"),
         "sha256": hashlib.sha256(blob).hexdigest(),
         "unset": [k for k in MNE_INFO_UNSETTABLE if raw_info.get(k) is None],
     }
+    # FIF keeps cal and range as float32; keep float64 values that float32 would change.
+    for key in ("cal", "range"):
+        values = [float(ch[key]) for ch in raw_info["chs"]]
+        if any(float(np.float32(v)) != v for v in values):
+            out[key] = values
+    return out
 
 
 def recording_from_mne(
@@ -395,6 +401,7 @@ def _info_from_stored(rec: Recording) -> Any | None:
     """The info stored in ``rec.mne_info``, reconciled with the readable fields (which win where
     they differ, e.g. after a channel subset or an edited ``bads``); `None` when its channels no
     longer match (the readable fields are used then)."""
+    from nb_core.errors import CorruptDataError
     from nb_core.schema import check_mne_info
 
     stored = check_mne_info(rec.mne_info, f"recording {rec.id!r}.mne_info")
@@ -402,6 +409,16 @@ def _info_from_stored(rec: Recording) -> Any | None:
         return None
     mne = _mne()
     info = info_from_fif(base64.b64decode(stored["fif"]), where=f"recording {rec.id!r}.mne_info")
+    for key in ("cal", "range"):
+        if key in stored:
+            if len(stored[key]) != len(info["chs"]):
+                raise CorruptDataError(
+                    f"recording {rec.id!r}.mne_info.{key}: {len(stored[key])} values for "
+                    f"{len(info['chs'])} channels"
+                )
+            with info._unlock():
+                for ch, v in zip(info["chs"], stored[key], strict=True):
+                    ch[key] = v
     names = list(info["ch_names"])
     if names != rec.ch_names:
         pos = {n: i for i, n in enumerate(names)}

@@ -261,7 +261,7 @@ class Recording:
         history (`list[ProcessingStep]`): preprocessing applied, in order.
         mne_info (`dict`, *optional*): MNE's complete measurement info in MNE's own FIF
             serialisation, set by :meth:`from_mne` (``{"fif": base64, "sha256": hex, "unset":
-            [keys]}``); :meth:`to_mne` rebuilds ``raw.info`` from it, so whatever MNE knows
+            [keys]}``, plus float64 ``cal``/``range`` per channel where float32 would change them); :meth:`to_mne` rebuilds ``raw.info`` from it, so whatever MNE knows
             (projectors, SSS history, CTF compensation, HPI, transforms...) survives. The readable
             fields above win where they differ from it.
     """
@@ -602,6 +602,11 @@ def check_mne_info(obj: Any, path: str = "mne_info") -> dict[str, Any] | None:
     text = f.string("fif")
     sha = f.string("sha256")
     unset = f.strings("unset")
+    scales = {}
+    for key in ("cal", "range"):
+        values = f.array(key)
+        if values:
+            scales[key] = [check_number(v, field=f"{f.sub(key)}[{i}]") for i, v in enumerate(values)]
     f.done()
     if len(text) > MAX_MNE_INFO_BYTES * 4 // 3 + 4 or len(text) % 4 or not _B64.match(text):
         raise SchemaError(
@@ -622,7 +627,7 @@ def check_mne_info(obj: Any, path: str = "mne_info") -> dict[str, Any] | None:
     if raw[:12] != b"\x00\x00\x00\x64\x00\x00\x00\x1f\x00\x00\x00\x14":
         raise CorruptDataError(f"{path}: the stored info is not a FIF file")
     _check_fif_tags(raw, path)
-    return {"fif": text, "sha256": sha, "unset": list(unset)}
+    return {"fif": text, "sha256": sha, "unset": list(unset), **scales}
 
 
 def _check_fif_tags(raw: bytes, path: str) -> None:
