@@ -336,9 +336,16 @@ def _set_annotations(raw: mne.io.BaseRaw, rec: Recording) -> None:
 
 
 def _subject_info_to_mne(si: dict[str, Any]) -> dict[str, Any]:
+    from nb_core.errors import SchemaError
+
     out = dict(si)
     if isinstance(out.get("birthday"), str):
-        out["birthday"] = _dt.date.fromisoformat(out["birthday"])
+        try:
+            out["birthday"] = _dt.date.fromisoformat(out["birthday"])
+        except ValueError:
+            raise SchemaError(
+                f"{out['birthday'][:40]!r} is not an ISO date (YYYY-MM-DD)", field="subject_info.birthday"
+            ) from None
     for k in ("weight", "height"):
         if isinstance(out.get(k), int):
             out[k] = float(out[k])
@@ -450,20 +457,29 @@ def recording_to_mne(rec: Recording) -> mne.io.RawArray:
     subset, edited bads, float64 locations). Without it, the info is built from the readable fields.
 
     Raises:
-        IncompatibleDataError: the recording has no data, or a unit has no MNE equivalent.
+        IncompatibleDataError: the recording has no data, a unit has no MNE equivalent, or MNE
+            refuses a value (an unknown channel type, ...).
+        CorruptDataError: the stored measurement info is corrupt.
     """
     mne = _mne()
     if rec.data is None:
         raise IncompatibleDataError(f"recording {rec.id!r} has no data loaded; read it before to_mne()")
-    info = _info_from_stored(rec) if rec.mne_info is not None else None
-    if info is None:
-        info = _info_from_json(rec)
-    data = np.asarray(rec.data, dtype=np.float64)
-    raw = mne.io.RawArray(data, info, first_samp=rec.first_samp, verbose="error")
-    meas_date = _from_iso(rec.meas_date)
-    if meas_date != raw.info["meas_date"]:
-        raw.set_meas_date(meas_date)
-    _set_annotations(raw, rec)
+    try:
+        info = _info_from_stored(rec) if rec.mne_info is not None else None
+        if info is None:
+            info = _info_from_json(rec)
+        data = np.asarray(rec.data, dtype=np.float64)
+        raw = mne.io.RawArray(data, info, first_samp=rec.first_samp, verbose="error")
+        meas_date = _from_iso(rec.meas_date)
+        if meas_date != raw.info["meas_date"]:
+            raw.set_meas_date(meas_date)
+        _set_annotations(raw, rec)
+    except NBError:
+        raise
+    except Exception as err:  # MNE refuses a value the schema allows (a channel type, a date...)
+        raise IncompatibleDataError(
+            f"recording {rec.id!r}: MNE cannot build a Raw from it ({type(err).__name__}: {_one_line(err)})"
+        ) from None
     return raw
 
 

@@ -411,11 +411,11 @@ class Recording:
             data=data,
             n_times=f.integer("n_times", minimum=0),
             first_samp=f.opt_integer("first_samp") or 0,
-            meas_date=f.opt_string("meas_date"),
+            meas_date=_opt_time(f, "meas_date"),
             annotations=[
                 Annotation.from_dict(a, f"{p}.annotations[{i}]") for i, a in enumerate(f.array("annotations"))
             ],
-            annotations_orig_time=f.opt_string("annotations_orig_time"),
+            annotations_orig_time=_opt_time(f, "annotations_orig_time"),
             dig=[DigPoint.from_dict(x, f"{p}.dig[{i}]") for i, x in enumerate(f.array("dig"))],
             bads=bads,
             description=f.opt_string("description"),
@@ -653,6 +653,13 @@ def _check_fif_tags(raw: bytes, path: str) -> None:
         pos = end
 
 
+def _opt_time(f: Fields, key: str) -> str | None:
+    text = f.opt_string(key)
+    if text is not None:
+        _parse_time(text, f.sub(key))
+    return text
+
+
 def _parse_time(text: Any, field: str) -> _dt.datetime:
     if not isinstance(text, str):
         raise SchemaError(f"must be an ISO 8601 time; got {text!r}", field=field)
@@ -706,13 +713,24 @@ def annotation_spans(rec: Recording | Mapping[str, Any]) -> list[tuple[int, int,
         m = _parse_time(meas, "recording.meas_date")
         # As MNE's Raw.time_as_index(origin=orig_time): the first stored sample is at
         # meas_date + first_samp / sfreq (as a timedelta, microsecond resolution).
-        delta = (o - (m + _dt.timedelta(0, first_samp / sfreq))).total_seconds()
+        try:
+            delta = (o - (m + _dt.timedelta(0, first_samp / sfreq))).total_seconds()
+        except OverflowError:
+            raise SchemaError(
+                f"first_samp {first_samp} at {sfreq} Hz is out of the date range",
+                field="recording.first_samp",
+            ) from None
     out = []
-    for a in annots:
-        if delta is not None:
-            first = round((a.onset + delta) * sfreq)
-        else:  # MNE holds these onsets including first_samp / sfreq
-            first = round(a.onset * sfreq) - first_samp
-        out.append((first, first + max(1, round(a.duration * sfreq)), a.description))
+    for i, a in enumerate(annots):
+        at = (a.onset + delta) * sfreq if delta is not None else a.onset * sfreq
+        length = a.duration * sfreq
+        if not (abs(at) < 2**62 and abs(length) < 2**62):
+            raise SchemaError(
+                f"onset {a.onset} s / duration {a.duration} s at {sfreq} Hz is out of range",
+                field=f"recording.annotations[{i}]",
+            )
+        # With orig_time None, MNE holds onsets including first_samp / sfreq.
+        first = round(at) if delta is not None else round(at) - first_samp
+        out.append((first, first + max(1, round(length)), a.description))
     out.sort(key=lambda t: t[0])
     return out
