@@ -173,6 +173,8 @@ def test_meg_fif_info_survives_whole(tmp_path: Path) -> None:
     assert mne.compute_rank(back, rank="info", verbose="error") == mne.compute_rank(
         raw, rank="info", verbose="error"
     )
+    with pytest.raises(RuntimeError, match="already"):  # SSS is not applied twice
+        mne.preprocessing.maxwell_filter(back, origin=(0.0, 0.0, 0.04), verbose="error")
     assert back.info["dev_head_t"] is not None
     assert back.info["ctf_head_t"] is not None and back.info["dev_ctf_t"] is not None
     assert [c["coord_frame"] for c in back.info["chs"]] == [c["coord_frame"] for c in info["chs"]]
