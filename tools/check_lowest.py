@@ -13,7 +13,7 @@ workspace checks it, since the lock holds the newest versions. For one package t
 
 Usage:
     python tools/check_lowest.py nb-core
-    python tools/check_lowest.py nb-hub --resolution highest --keep /tmp/nb-lowest
+    python tools/check_lowest.py nb-hub --resolution highest --keep /tmp/nb-lowest --workers 0
 
 Exit code: pytest's, or 1 when the environment cannot be built.
 """
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("package", help="distribution name, e.g. nb-core")
     parser.add_argument("--resolution", choices=("lowest-direct", "highest"), default="lowest-direct")
     parser.add_argument("--keep", type=Path, help="work folder to keep (default: a temporary one)")
-    parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    parser.add_argument("--workers", default="auto", help="pytest-xdist workers (-n), default auto")
     args = parser.parse_args(argv)
     work = args.keep or Path(tempfile.mkdtemp(prefix="nb-lowest-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -97,8 +97,18 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(tests, ignore_errors=True)
     shutil.copytree(ROOT / "packages" / args.package / "tests", tests)
     res = subprocess.run(
-        [str(py), "-m", "pytest", str(tests), "-q", "-p", "no:cacheprovider", "--import-mode=importlib"]
-        + (args.pytest_args or ["-n", "auto"]),
+        [
+            str(py),
+            "-m",
+            "pytest",
+            str(tests),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--import-mode=importlib",
+            "-n",
+            args.workers,
+        ],
         cwd=work,
     )
     return res.returncode
