@@ -17,6 +17,7 @@ from nb_hub.card import card
 from nb_hub.limits import RepoLimits, TooManySmallFilesWarning, check_limits
 from nb_hub.mixin import HubMixin
 from nb_hub.opener import open
+from nb_hub.preview import PreviewSkippedWarning
 from nb_hub.pull import pull
 from nb_hub.push import push
 
@@ -24,6 +25,7 @@ __version__ = _version("nb-hub")
 
 __all__ = [
     "HubMixin",
+    "PreviewSkippedWarning",
     "RepoLimits",
     "TooManySmallFilesWarning",
     "__version__",
