@@ -221,3 +221,13 @@ def test_missing_matplotlib_is_said(hub_emulator, shards_artifact, tmp_path, mon
         assert main(["hub", "card", str(shards_artifact), "--output", str(out), "--preview"]) == 0
     err = capsys.readouterr().err
     assert "nb: warning: no preview image: matplotlib is not installed" in err
+
+
+def test_streaming_open_maps_hub_errors_of_the_shard_reader(hub_emulator, real_shards, fast_retries):
+    ep = hub_emulator.endpoint
+    nb_hub.push(real_shards, "me/stream", endpoint=ep, preview=False)
+    # the manifest download gets through; what ShardDataset then reads over hf:// fails
+    hub_emulator.inject("resolve", status=500, times=100, method="GET", after=1)
+    hub_emulator.inject("paths-info", status=500, times=100)
+    with pytest.raises(HubServerError, match="HTTP 500"):
+        nb_hub.open("me/stream", endpoint=ep)

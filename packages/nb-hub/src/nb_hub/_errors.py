@@ -33,6 +33,15 @@ def scrub(text: str, token: str | bool | None) -> str:
     return text
 
 
+def _status_errors() -> tuple[type[BaseException], ...]:
+    """HTTP status errors raised outside ``huggingface_hub``'s own (fsspec ``HfFileSystem`` reads)."""
+    errors: tuple[type[BaseException], ...] = ()
+    for mod in ("httpx2", "httpx"):
+        with contextlib.suppress(ImportError):
+            errors = (*errors, __import__(mod).HTTPStatusError)
+    return errors
+
+
 def _network_errors() -> tuple[type[BaseException], ...]:
     errors: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
     try:
@@ -89,6 +98,7 @@ def hub_errors(
     )
 
     network = _network_errors()
+    status_errors: tuple[type[BaseException], ...] = (HfHubHTTPError, *_status_errors())
     where = f" at {endpoint}" if endpoint else ""
     try:
         yield
@@ -109,7 +119,7 @@ def hub_errors(
     except LocalEntryNotFoundError as err:
         # huggingface_hub falls back to its cache when the Hub fails, and reports any failure as
         # "not in the local cache": say what the Hub really did.
-        cause = _find_cause(err, (HfHubHTTPError, *network))
+        cause = _find_cause(err, (*status_errors, *network))
         if cause is not None:
             _raise_mapped(cause, what, token, write, where, network)
         raise HubNotFoundError(
@@ -117,7 +127,7 @@ def hub_errors(
         ) from None
     except EntryNotFoundError as err:
         raise HubNotFoundError(scrub(f"{what}: file not found. {_server_message(err)}", token)) from None
-    except HfHubHTTPError as err:
+    except status_errors as err:
         _raise_mapped(err, what, token, write, where, network)
     except network as err:
         _raise_mapped(err, what, token, write, where, network)
