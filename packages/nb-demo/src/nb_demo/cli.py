@@ -11,9 +11,8 @@ __all__ = ["register"]
 
 EXAMPLES = """
 nb demo                                              # simulate, convert, shard, push, pull, train
-nb demo --out demo-zarr --format zarr                # the Zarr layout for the conversion step
 nb demo --subjects 3 --duration 20 --epochs 2        # a quicker run
-nb demo --subjects 3 --duration 20 --no-train        # everything but training (no torch needed)
+nb demo --out demo-zarr --format zarr --no-train     # Zarr layout; no training (no torch needed)
 """
 
 
