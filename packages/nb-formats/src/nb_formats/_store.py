@@ -28,7 +28,18 @@ from nb_formats.table import WindowTable
 if TYPE_CHECKING:
     from nb_formats.resume import ResumeLedger
 
-__all__ = ["ChunkCache", "Sink", "Store", "decode_meta", "encode_meta", "read_time_slice"]
+__all__ = [
+    "DEFAULT_CACHE_BYTES",
+    "ChunkCache",
+    "Sink",
+    "Store",
+    "decode_meta",
+    "encode_meta",
+    "read_time_slice",
+]
+
+#: Default budget of the decoded-chunk cache of a dataset (per process).
+DEFAULT_CACHE_BYTES = 64 * 2**20
 
 
 def encode_meta(meta: dict[str, Any]) -> bytes:
@@ -128,7 +139,8 @@ class Store(ABC):
             return cache.get((j, k), lambda: self.read_chunk(j, k, c, tc))
 
         if start % tc == 0 and stop - start == tc:  # aligned window: one chunk, decoded fresh
-            return self.read_chunk(j, start // tc, c, tc)
+            hit = None if cache is None else cache.peek((j, start // tc))
+            return self.read_chunk(j, start // tc, c, tc) if hit is None else hit.copy()
         return read_time_slice(get, tc, start, stop, c, self.dtype)
 
     def close(self) -> None:
@@ -152,15 +164,31 @@ def read_time_slice(
 
 
 class ChunkCache:
-    """A small LRU of decoded chunks, for windows that overlap or straddle chunk edges.
+    """An LRU of decoded chunks, for windows that overlap or straddle chunk edges.
 
-    Aligned windows (one whole chunk each) bypass it: caching them would only
-    cost memory for random access.
+    Bounded by a number of chunks (``max_items``) or by their decoded size (``max_bytes``), or both.
+    Aligned windows (one whole chunk each) bypass it: caching them would only cost memory for
+    random access.
+
+    Example:
+        >>> c = ChunkCache(None, max_bytes=16)
+        >>> _ = c.get((0, 0), lambda: np.zeros(2)); _ = c.get((0, 1), lambda: np.zeros(2))
+        >>> _ = c.get((0, 2), lambda: np.zeros(2)); len(c), c.nbytes
+        (1, 16)
     """
 
-    def __init__(self, max_items: int = 8) -> None:
+    def __init__(self, max_items: int | None = 8, *, max_bytes: int | None = None) -> None:
         self.max_items = max_items
+        self.max_bytes = max_bytes
+        self.nbytes = 0
         self._d: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def peek(self, key: tuple[int, int]) -> np.ndarray | None:
+        """The cached chunk ``key`` or `None` (without inserting anything)."""
+        return self._d.get(key)
 
     def get(self, key: tuple[int, int], make: Callable[[], np.ndarray]) -> np.ndarray:
         hit = self._d.get(key)
@@ -169,9 +197,14 @@ class ChunkCache:
             return hit
         val = make()
         self._d[key] = val
-        if len(self._d) > self.max_items:
-            self._d.popitem(last=False)
+        self.nbytes += val.nbytes
+        while len(self._d) > 1 and (
+            (self.max_items is not None and len(self._d) > self.max_items)
+            or (self.max_bytes is not None and self.nbytes > self.max_bytes)
+        ):
+            self.nbytes -= self._d.popitem(last=False)[1].nbytes
         return val
 
     def clear(self) -> None:
         self._d.clear()
+        self.nbytes = 0

@@ -1,0 +1,165 @@
+"""Hardening (issue 8): hostile tables and manifests, empty results, constant-time lookups."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import nb_formats
+from nb_core.errors import CorruptDataError, UserError
+from nb_core.manifest import Manifest
+from nb_core.testing import simulate_recordings, simulate_windows
+
+
+def _rewrite_manifest(path: Path, edit: Any) -> None:
+    """Edit the manifest JSON (keeping it a valid manifest)."""
+    mp = path / "nb-manifest.json"
+    doc = json.loads(mp.read_text())
+    edit(doc)
+    mp.write_text(json.dumps(doc))
+
+
+def _set_table(path: Path, column: str, i: int, value: int) -> None:
+    """Overwrite one window-table cell of a Parquet artifact (a consistent, valid Parquet file)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(path / "windows.parquet")
+    col = t.column(column).to_numpy().copy()
+    col[i] = value
+    t = t.set_column(t.column_names.index(column), column, pa.array(col, type=pa.int64()))
+    pq.write_table(t, path / "windows.parquet")
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "match"),
+    [
+        ("recording_index", 7, "points to no recording"),
+        ("recording_index", -1, "points to no recording"),
+        ("stop", 10**6, "runs past the end"),
+        ("start", -5, "empty or negative span"),
+        ("start", 10**4, "empty or negative span"),  # start >= stop
+    ],
+)
+def test_window_table_validated_on_open(
+    tmp_path: Path, windowed: Any, column: str, value: int, match: str
+) -> None:
+    out = nb_formats.write(windowed, tmp_path / "ds", format="parquet")
+    _set_table(out, column, 3, value)
+    with pytest.raises(CorruptDataError, match=rf"window 3 .*{match}"):
+        nb_formats.open(out)
+
+
+def test_window_table_validated_hdf5(tmp_path: Path, windowed: Any) -> None:
+    import h5py
+
+    out = nb_formats.write(windowed, tmp_path / "ds", format="hdf5")
+    with h5py.File(out / "data.h5", "r+") as f:
+        f["table/stop"][5] = 10**6
+    with pytest.raises(CorruptDataError, match="window 5 .*runs past the end"):
+        nb_formats.open(out)
+
+
+def test_window_longer_than_every_recording_is_an_error(tmp_path: Path, recordings: list[Any]) -> None:
+    out = nb_formats.write(recordings, tmp_path / "ds", format="zarr")
+    with pytest.raises(UserError, match=r"window_size 100000 is longer than every recording .*300 samples"):
+        nb_formats.open(out, window_size=100_000)
+
+
+def test_window_lookup_is_constant_time(tmp_path: Path) -> None:
+    recs = simulate_recordings(1, n_channels=2, sfreq=100.0, duration=2000.0)
+    ds = nb_formats.open(nb_formats.write(recs, tmp_path / "ds", format="parquet"), window_size=2)
+    n = len(ds)
+    assert n == 100_000
+    assert ds.window(n - 1).i_window_in_trial == n - 1 and ds.window(7).i_window_in_trial == 7
+
+    def cost(i: int) -> float:
+        best = 1.0
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(200):
+                ds.window(i)
+            best = min(best, time.perf_counter() - t0)
+        return best
+
+    # A count over the items before i (what it was) costs ~100x more at the end than at the start.
+    assert cost(n - 1) < 5 * cost(0)
+
+
+def test_chunk_cache_is_bounded_by_bytes() -> None:
+    from nb_formats._store import DEFAULT_CACHE_BYTES, ChunkCache
+
+    c = ChunkCache(None, max_bytes=DEFAULT_CACHE_BYTES)
+    for k in range(200):
+        c.get((0, k), lambda: np.zeros((100, 1000), np.float32))  # 400 kB each
+    assert c.nbytes <= DEFAULT_CACHE_BYTES and len(c) == DEFAULT_CACHE_BYTES // 400_000
+
+
+def test_unaligned_windows_hit_the_default_cache(tmp_path: Path) -> None:
+    recs = simulate_recordings(1, n_channels=8, sfreq=100.0, duration=60.0)
+    out = nb_formats.write(recs, tmp_path / "ds", format="hdf5", chunk_samples=500)
+    ds = nb_formats.open(out, window_size=500, stride=137)
+    calls = 0
+    real = ds._store.read_chunk
+
+    def counting(*a: Any) -> np.ndarray:
+        nonlocal calls
+        calls += 1
+        return real(*a)
+
+    ds._store.read_chunk = counting  # type: ignore[method-assign]
+    rng = np.random.default_rng(0)
+    full = recs[0].data.astype(np.float32)
+    for i in rng.integers(0, len(ds), 400):
+        x, _ = ds[int(i)]
+        w = ds.window(int(i))
+        np.testing.assert_array_equal(x, full[:, w.start : w.stop])
+    # Each of the 12 chunks is decoded once (+1: the aligned first window, read before its chunk
+    # was cached); a cache of 8 chunks used to thrash (23+ decodes).
+    assert calls <= 13
+
+
+@pytest.mark.parametrize("fmt", ["hdf5", "zarr", "parquet"])
+def test_manifest_must_match_the_layout(tmp_path: Path, fmt: str) -> None:
+    out = nb_formats.write(simulate_windows(1, duration=4.0), tmp_path / "ds", format=fmt)
+
+    def drop_files(doc: dict[str, Any]) -> None:
+        doc["files"] = []
+
+    _rewrite_manifest(out, drop_files)
+    with pytest.raises(CorruptDataError, match="does not list"):
+        nb_formats.open(out)
+
+
+def test_manifest_version_and_counts_are_checked(tmp_path: Path) -> None:
+    out = nb_formats.write(simulate_windows(1, duration=4.0), tmp_path / "ds", format="hdf5")
+    orig = (out / "nb-manifest.json").read_text()
+
+    def version(doc: dict[str, Any]) -> None:
+        doc["extra"]["nb_formats"]["format_version"] = 99
+
+    _rewrite_manifest(out, version)
+    with pytest.raises(CorruptDataError, match="format_version is 99"):
+        nb_formats.open(out)
+    (out / "nb-manifest.json").write_text(orig)
+
+    def splits(doc: dict[str, Any]) -> None:
+        doc["splits"]["train"] = 5
+
+    _rewrite_manifest(out, splits)
+    with pytest.raises(CorruptDataError, match="splits count 5 items, the data holds 4"):
+        nb_formats.open(out)
+    (out / "nb-manifest.json").write_text(orig)
+
+    def layout(doc: dict[str, Any]) -> None:
+        doc["layout"] = "parquet"
+
+    _rewrite_manifest(out, layout)
+    with pytest.raises(CorruptDataError, match="compression is 'blosc-lz4'"):
+        nb_formats.open(out)
+    assert Manifest.read(out).layout == "parquet"
