@@ -163,3 +163,44 @@ def test_manifest_version_and_counts_are_checked(tmp_path: Path) -> None:
     with pytest.raises(CorruptDataError, match="compression is 'blosc-lz4'"):
         nb_formats.open(out)
     assert Manifest.read(out).layout == "parquet"
+
+
+@pytest.fixture(scope="module")
+def long_fif(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8 channels × 500,000 samples (32 MB as float64) in a .fif, to be read with preload=False."""
+    import mne
+
+    rng = np.random.default_rng(0)
+    info = mne.create_info([f"EEG{k:02d}" for k in range(8)], 1000.0, "eeg")
+    raw = mne.io.RawArray(rng.normal(0, 1e-5, (8, 500_000)), info, verbose="error")
+    path = tmp_path_factory.mktemp("long") / "long_raw.fif"
+    raw.save(path, verbose="error")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["hdf5", "zarr", "parquet"])
+def test_write_streams_recordings_in_bounded_memory(
+    tmp_path: Path, long_fif: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tracemalloc
+
+    import mne
+    import pandas  # noqa: F401  (imported by pyarrow on first use: module code, not data)
+    import pyarrow.parquet  # noqa: F401
+
+    import nb_formats.zarr_layout
+
+    # Zarr writes whole shards: make them small so that the recording spans many of them.
+    monkeypatch.setattr(nb_formats.zarr_layout, "SHARD_BYTES", 2 * 2**20)
+    raw = mne.io.read_raw_fif(long_fif, preload=False, verbose="error")
+    full = 8 * 500_000 * 8  # the recording as float64, what a whole-recording read allocates
+    tracemalloc.start()
+    try:
+        out = nb_formats.write(raw, tmp_path / "ds", format=fmt, progress_bar=False, fsync=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < full / 3, f"peak {peak / 1e6:.1f} MB for a {full / 1e6:.0f} MB recording"
+    ds = nb_formats.open(out, window_size=1000)
+    x, _ = ds[len(ds) - 1]
+    np.testing.assert_array_equal(x, raw.get_data(start=499_000, stop=500_000).astype(np.float32))

@@ -15,7 +15,7 @@ import json
 import os
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +29,10 @@ if TYPE_CHECKING:
     from nb_formats.resume import ResumeLedger
 
 __all__ = [
+    "BLOCK_BYTES",
     "DEFAULT_CACHE_BYTES",
     "ChunkCache",
+    "Signals",
     "Sink",
     "Store",
     "decode_meta",
@@ -40,6 +42,71 @@ __all__ = [
 
 #: Default budget of the decoded-chunk cache of a dataset (per process).
 DEFAULT_CACHE_BYTES = 64 * 2**20
+#: Bytes (as float64, what MNE's readers return) of one block of a recording read while writing.
+BLOCK_BYTES = 4 * 2**20
+
+
+class Signals:
+    """A recording's signals (C×T), read block by block while writing, never whole.
+
+    ``read(start, stop)`` returns samples ``start:stop`` of every channel (any float dtype, e.g.
+    ``raw.get_data(start=, stop=)``); :meth:`blocks` converts each block to the storage dtype and
+    runs ``check(block, start)`` on it (the non-finite check).
+
+    Example:
+        >>> sig = Signals(lambda a, b: np.ones((2, b - a)), 2, 5)
+        >>> [(a, b.shape) for a, b in sig.blocks(2, np.dtype("float32"))]
+        [(0, (2, 2)), (2, (2, 2)), (4, (2, 1))]
+    """
+
+    def __init__(
+        self,
+        read: Callable[[int, int], np.ndarray],
+        n_channels: int,
+        n_times: int,
+        *,
+        check: Callable[[np.ndarray, int], None] | None = None,
+        where: str = "recording",
+    ) -> None:
+        self.read = read
+        self.n_channels = n_channels
+        self.n_times = n_times
+        self.check = check
+        self.where = where
+
+    def block_samples(self, chunk_samples: int) -> int:
+        """A block length: a multiple of ``chunk_samples`` of about :data:`BLOCK_BYTES`."""
+        per_chunk = max(1, self.n_channels * chunk_samples * 8)
+        return max(1, BLOCK_BYTES // per_chunk) * chunk_samples
+
+    def blocks(
+        self, length: int, dtype: np.dtype[Any], *, check: bool = True
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """``(start, block)`` for consecutive blocks of ``length`` samples, in ``dtype`` (C-contiguous)."""
+        from nb_core.errors import IncompatibleDataError
+
+        for a in range(0, self.n_times, length):
+            b = min(self.n_times, a + length)
+            blk = np.ascontiguousarray(self.read(a, b), dtype=dtype)
+            if blk.shape != (self.n_channels, b - a):
+                raise IncompatibleDataError(
+                    f"{self.where}: samples {a}:{b} came back with shape {blk.shape}, expected "
+                    f"{(self.n_channels, b - a)}"
+                )
+            if check and self.check is not None:
+                self.check(blk, a)
+            yield a, blk
+
+    def digest(self, length: int, dtype: np.dtype[Any], *extra: Any) -> str:
+        """A digest of the signals as stored (one extra pass over the input; resumable writes only)."""
+        import hashlib
+        import json as _json
+
+        h = hashlib.blake2b(digest_size=16)
+        h.update(f"{dtype.str}{(self.n_channels, self.n_times)}{_json.dumps(extra, default=str)}".encode())
+        for _, blk in self.blocks(length, dtype, check=False):
+            h.update(blk.data)
+        return h.hexdigest()
 
 
 def encode_meta(meta: dict[str, Any]) -> bytes:
@@ -86,8 +153,8 @@ class Sink(ABC):
         """Write windows ``start .. start+len(block)``."""
 
     @abstractmethod
-    def write_recording(self, j: int, data: np.ndarray, chunk_samples: int) -> None:
-        """Write recording ``j``'s signals (C×T, already in the storage dtype)."""
+    def write_recording(self, j: int, signals: Signals, chunk_samples: int) -> None:
+        """Write recording ``j``'s signals block by block (see :class:`Signals`)."""
 
     @abstractmethod
     def finish(self, meta: dict[str, Any], table: WindowTable | None) -> list[str]:

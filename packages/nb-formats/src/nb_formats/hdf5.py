@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from nb_core.errors import CorruptDataError
-from nb_formats._store import Sink, Store, decode_meta, encode_meta
+from nb_formats._store import Signals, Sink, Store, decode_meta, encode_meta
 from nb_formats.codecs import decode_into, hdf5_filter_kwargs
 from nb_formats.table import INT_COLUMNS, WindowTable
 
@@ -56,11 +56,13 @@ class HDF5Sink(Sink):
     def write_windows(self, start: int, block: np.ndarray) -> None:
         self.f["windows"][start : start + len(block)] = block
 
-    def write_recording(self, j: int, data: np.ndarray, chunk_samples: int) -> None:
-        c = data.shape[0]
-        self.f.create_dataset(
-            f"recordings/{j:06d}", data=data, dtype=self.dtype, chunks=(c, chunk_samples), **self.filters
+    def write_recording(self, j: int, signals: Signals, chunk_samples: int) -> None:
+        c, t = signals.n_channels, signals.n_times
+        d = self.f.create_dataset(
+            f"recordings/{j:06d}", shape=(c, t), dtype=self.dtype, chunks=(c, chunk_samples), **self.filters
         )
+        for a, blk in signals.blocks(signals.block_samples(chunk_samples), self.dtype):
+            d[:, a : a + blk.shape[1]] = blk
 
     def finish(self, meta: dict[str, Any], table: WindowTable | None) -> list[str]:
         if table is not None:

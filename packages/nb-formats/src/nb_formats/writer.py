@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from nb_core.atomic import atomic_path
-from nb_core.errors import IncompatibleDataError, OutputExistsError, UserError
+from nb_core.errors import IncompatibleDataError, NonFiniteDataError, OutputExistsError, UserError
 from nb_core.manifest import Manifest, ModalitySpec, RecordingEntry
 from nb_core.progress import progress
 from nb_core.validation import check_finite_array, check_option
-from nb_formats._store import Sink
+from nb_formats._store import Signals, Sink
 from nb_formats.codecs import resolve_compression
 from nb_formats.inputs import Source, as_source
 from nb_formats.resume import ResumeLedger, resume_dir
@@ -192,14 +192,18 @@ def _stream(
                 raise IncompatibleDataError(f"recording id {rec.id!r} appears twice; ids must be unique")
             rec.validate(allow_nonfinite=True)
             tc = 0
-            if rec.data is not None:
-                if rec.n_channels == 0 or (rec.n_times or 0) == 0:
+            sig = part.signals
+            if sig is None and rec.data is not None:
+                sig = _in_memory(rec.data)
+            if sig is not None:
+                if rec.n_channels == 0 or sig.n_times == 0 or sig.n_channels != rec.n_channels:
                     raise IncompatibleDataError(
-                        f"recording {rec.id!r} is empty ({rec.n_channels} channels × {rec.n_times} samples)"
+                        f"recording {rec.id!r} is empty or inconsistent ({rec.n_channels} channels, "
+                        f"signals {sig.n_channels} × {sig.n_times} samples)"
                     )
-                arr = np.ascontiguousarray(rec.data, dtype=dt)
+                sig.where = f"recording {rec.id!r}"
                 if not allow_nonfinite:
-                    check_finite_array(arr, what=f"recording {rec.id!r}", channel_names=rec.ch_names)
+                    sig.check = _finite_check(f"recording {rec.id!r}", rec.ch_names)
                 if source.kind == "windowed":
                     if ref is None:
                         ref = (rec.id, rec.ch_names, rec.sfreq)
@@ -210,9 +214,9 @@ def _stream(
                             "needs one channel set and sampling rate (write them as continuous recordings, "
                             "which may differ, and window at open time)"
                         )
-                tc = int(min(chunk_samples or source.window_size or DEFAULT_CHUNK_SAMPLES, arr.shape[1]))
-                sink.write_recording(j, arr, tc)
-                del arr
+                tc = int(min(chunk_samples or source.window_size or DEFAULT_CHUNK_SAMPLES, sig.n_times))
+                sink.write_recording(j, sig, tc)
+                rec.n_times = sig.n_times
             elif not source.materialized:
                 raise IncompatibleDataError(f"recording {rec.id!r} has no data to write")
             chunks.append(tc)
@@ -275,6 +279,31 @@ def _stream(
         raise IncompatibleDataError("the input is empty: no recordings to write")
     meta = {"recordings": recs, "chunks": chunks, "table": {} if table is None else _table_meta(table)}
     return meta, table, {"window_shape": shape}
+
+
+def _in_memory(data: np.ndarray) -> Signals:
+    """:class:`Signals` over an in-memory C×T array (converted block by block, never copied whole)."""
+    arr = np.asarray(data)
+    if arr.ndim != 2:
+        raise IncompatibleDataError(
+            f"recording signals must be 2-D (channels × times); got shape {arr.shape}"
+        )
+    return Signals(lambda a, b: arr[:, a:b], int(arr.shape[0]), int(arr.shape[1]))
+
+
+def _finite_check(what: str, ch_names: list[str]) -> Any:
+    def check(block: np.ndarray, start: int) -> None:
+        finite = np.isfinite(block)
+        if finite.all():
+            return
+        bad = np.argwhere(~finite)[0]
+        name = ch_names[bad[0]] if bad[0] < len(ch_names) else str(bad[0])
+        raise NonFiniteDataError(
+            f"{what}: non-finite value(s) (NaN/Inf), first in channel {name!r}, sample {start + int(bad[1])}; "
+            "clean the data or pass allow_nonfinite=True to keep them"
+        )
+
+    return check
 
 
 def hdf5_hf_configs(

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from nb_core.errors import CorruptDataError, UnsupportedFormatError
-from nb_formats._store import Sink, Store, decode_meta, encode_meta
+from nb_formats._store import Signals, Sink, Store, decode_meta, encode_meta
 from nb_formats.codecs import decode_into, zarr_compressors
 from nb_formats.resume import digest
 from nb_formats.table import INT_COLUMNS, WindowTable
@@ -141,16 +141,20 @@ class ZarrSink(Sink):
         self._buf_start += m
         self._buf_fill = 0
 
-    def write_recording(self, j: int, data: np.ndarray, chunk_samples: int) -> None:
+    def write_recording(self, j: int, signals: Signals, chunk_samples: int) -> None:
         if self._recs is None:
             self._recs = self.g.require_group("recordings")
-        c, t = data.shape
-        dig = digest(data, chunk_samples) if self.ledger is not None else ""
+        c, t = signals.n_channels, signals.n_times
+        k = _per_shard(c * chunk_samples * self.dtype.itemsize, math.ceil(t / chunk_samples))
+        # Whole shards per block: a partial shard write would make zarr read-modify-write it (and a
+        # zip store would get a duplicate member). A block is at most one shard (SHARD_BYTES).
+        length = k * chunk_samples
+        dig = signals.digest(length, self.dtype, chunk_samples) if self.ledger is not None else ""
         if self.ledger is not None and self.ledger.done("recording", j, dig) and f"{j:06d}" in self._recs:
             return  # finished before an interruption: kept
-        k = _per_shard(c * chunk_samples * self.dtype.itemsize, math.ceil(t / chunk_samples))
-        arr = self._array(self._recs, f"{j:06d}", data.shape, (c, chunk_samples), (c, k * chunk_samples))
-        arr[...] = data
+        arr = self._array(self._recs, f"{j:06d}", (c, t), (c, chunk_samples), (c, length))
+        for a, blk in signals.blocks(length, self.dtype):
+            arr[:, a : a + blk.shape[1]] = blk
         if self.ledger is not None:
             d = self.path / "recordings" / f"{j:06d}"
             self.ledger.add("recording", j, dig, [p for p in d.rglob("*") if p.is_file()])
