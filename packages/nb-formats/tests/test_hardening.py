@@ -204,3 +204,66 @@ def test_write_streams_recordings_in_bounded_memory(
     ds = nb_formats.open(out, window_size=1000)
     x, _ = ds[len(ds) - 1]
     np.testing.assert_array_equal(x, raw.get_data(start=499_000, stop=500_000).astype(np.float32))
+
+
+def test_verify_says_incomplete_for_an_unfinished_write(tmp_path: Path, recordings: list[Any]) -> None:
+    import copy
+
+    from nb_core.errors import ManifestNotFoundError, NonFiniteDataError
+
+    bad = copy.deepcopy(recordings)
+    bad[1].data[0, 3] = np.nan
+    with pytest.raises(NonFiniteDataError):
+        nb_formats.write(bad, tmp_path / "ds", format="zarr", resume=True)
+    assert (tmp_path / ".nb-tmp-resume-ds").is_dir() and not (tmp_path / "ds").exists()
+    with pytest.raises(ManifestNotFoundError, match="incomplete artifact"):
+        nb_formats.verify(tmp_path / "ds")
+    with pytest.raises(ManifestNotFoundError, match="incomplete artifact"):
+        nb_formats.open(tmp_path / "ds")
+    # a folder with data but no manifest (killed before the manifest) is incomplete too
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "data.h5").write_bytes(b"\x89HDF")
+    with pytest.raises(ManifestNotFoundError, match="incomplete artifact"):
+        nb_formats.verify(tmp_path / "half")
+
+
+def test_verify_refuses_unlisted_and_missing_files(tmp_path: Path, windowed: Any) -> None:
+    out = nb_formats.write(windowed, tmp_path / "ds", format="hdf5")
+    assert nb_formats.verify(out).layout == "hdf5"
+
+    def no_files(doc: dict[str, Any]) -> None:
+        doc["files"] = []
+
+    _rewrite_manifest(out, no_files)
+    with pytest.raises(CorruptDataError, match="does not list 'data.h5'"):
+        nb_formats.verify(out)
+    z = nb_formats.write(windowed, tmp_path / "z", format="zarr")
+    (z / "data.zarr" / "recordings" / "extra.bin").write_bytes(b"x")
+    with pytest.raises(CorruptDataError, match="extra.bin: not listed"):
+        nb_formats.verify(z)
+
+
+def test_stale_temporaries_are_cleaned(tmp_path: Path, recordings: list[Any]) -> None:
+    import copy
+
+    from nb_core.errors import NonFiniteDataError
+
+    # a killed HDF5 write leaves its temporary directory beside the output
+    stale = tmp_path / ".nb-tmp-0123456789ab-ds"
+    stale.mkdir()
+    (stale / "data.h5").write_bytes(b"half")
+    other = tmp_path / ".nb-tmp-0123456789ab-other"  # another output's: kept
+    other.mkdir()
+    nb_formats.write(recordings, tmp_path / "ds", format="hdf5")
+    assert not stale.exists() and other.exists()
+    # a resumed write whose interrupted run left a temporary manifest / ledger
+    bad = copy.deepcopy(recordings)
+    bad[1].data[0, 3] = np.nan
+    with pytest.raises(NonFiniteDataError):
+        nb_formats.write(bad, tmp_path / "r", format="parquet", resume=True)
+    work = tmp_path / ".nb-tmp-resume-r"
+    (work / ".nb-tmp-aaaaaaaaaaaa-nb-manifest.json").write_text("{")
+    (work / ".nb-tmp-bbbbbbbbbbbb-.nb-resume.json").write_text("{")
+    out = nb_formats.write(recordings, tmp_path / "r", format="parquet", resume=True)
+    assert [p.name for p in out.rglob(".nb-tmp-*")] == []
+    nb_formats.verify(out)

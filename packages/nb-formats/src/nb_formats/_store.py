@@ -11,7 +11,6 @@ the process id that opened it and reopened in a new process.
 
 from __future__ import annotations
 
-import json
 import os
 from abc import ABC, abstractmethod
 from collections import OrderedDict
@@ -23,6 +22,7 @@ import numpy as np
 
 from nb_core.atomic import dumps_json
 from nb_core.errors import CorruptDataError
+from nb_core.validation import load_json
 from nb_formats.table import WindowTable
 
 if TYPE_CHECKING:
@@ -116,10 +116,7 @@ def encode_meta(meta: dict[str, Any]) -> bytes:
 
 def decode_meta(raw: bytes, *, where: str) -> dict[str, Any]:
     """Parse the metadata blob; damaged JSON is a :class:`CorruptDataError` naming ``where``."""
-    try:
-        out = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CorruptDataError(f"{where}: metadata is not valid JSON ({err})") from None
+    out = load_json(raw, where=f"{where}: metadata")
     if not isinstance(out, dict) or "recordings" not in out:
         raise CorruptDataError(f"{where}: metadata blob has no 'recordings' list")
     return out

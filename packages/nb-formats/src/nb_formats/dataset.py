@@ -88,6 +88,9 @@ class LazyDataset:
             raise UserError("target_from labels open-time windows: it needs window_size")
         #: Class names of open-time targets (``ds.classes[y]``); empty without ``target_from``.
         self.classes: list[str] = []
+        from nb_formats.verify import check_complete
+
+        check_complete(self.path.parent if self.path.is_file() else self.path)
         self.manifest = Manifest.read(self.path)
         self.root = self.path if self.path.is_dir() else self.path.parent
         check_layout(self.manifest, self.root)

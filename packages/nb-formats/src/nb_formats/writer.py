@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from nb_core.atomic import atomic_path
+from nb_core.atomic import atomic_path, clean_temporaries, remove_path
 from nb_core.errors import IncompatibleDataError, NonFiniteDataError, OutputExistsError, UserError
 from nb_core.manifest import Manifest, ModalitySpec, RecordingEntry
 from nb_core.progress import progress
@@ -24,6 +24,7 @@ from nb_formats.codecs import resolve_compression
 from nb_formats.inputs import Source, as_source
 from nb_formats.resume import ResumeLedger, resume_dir
 from nb_formats.table import INT_COLUMNS, TableBuilder, WindowTable
+from nb_formats.verify import stale_temporaries
 
 __all__ = ["DEFAULT_CHUNK_SAMPLES", "FORMATS", "write"]
 
@@ -130,7 +131,11 @@ def write(
     if resume and (format == "hdf5" or zip_store):
         raise UserError("resume=True needs format='parquet' or a Zarr directory store (zip_store=False)")
     final = Path(path)
+    if not overwrite and final.exists():
+        raise OutputExistsError(f"{final} already exists; pass overwrite=True to replace it")
     source = as_source(data, sfreq=sfreq, ch_names=ch_names)
+    for stale in stale_temporaries(final):  # left by an interrupted (killed) write of the same path
+        remove_path(stale)
 
     def write_into(root: Path, ledger: ResumeLedger | None) -> None:
         sink = _sink_class(format)(root, compression=comp, dtype=dt, zip_store=zip_store, ledger=ledger)
@@ -161,7 +166,9 @@ def write(
         "allow_nonfinite": allow_nonfinite,
         "format_version": 1,
     }
-    write_into(work, ResumeLedger.open(work, options, fsync=fsync))  # on error, the work stays
+    ledger = ResumeLedger.open(work, options, fsync=fsync)
+    clean_temporaries(work)  # half-written manifests / ledgers of the interrupted run
+    write_into(work, ledger)  # on error, the work stays
     with atomic_path(final, overwrite=overwrite, fsync=fsync) as tmp:
         os.replace(work, tmp)
     return final

@@ -27,7 +27,6 @@ chunk key.
 
 from __future__ import annotations
 
-import json
 import math
 import mmap
 import struct
@@ -39,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from nb_core.errors import CorruptDataError, UnsupportedFormatError
+from nb_core.validation import load_json
 from nb_formats._store import Signals, Sink, Store, decode_meta, encode_meta
 from nb_formats.codecs import decode_into, zarr_compressors
 from nb_formats.resume import digest
@@ -313,10 +313,9 @@ class ZarrStore(Store):
             raw = self._object(f"{name}/zarr.json", small=True)
             if raw is None:
                 raise CorruptDataError(f"{self.path}/{name}/zarr.json: missing")
-            try:
-                doc = json.loads(raw.tobytes())
-            except (UnicodeDecodeError, json.JSONDecodeError) as err:
-                raise CorruptDataError(f"{self.path}/{name}/zarr.json: not JSON ({err})") from None
+            doc = load_json(raw.tobytes(), where=f"{self.path}/{name}/zarr.json")
+            if not isinstance(doc, dict):
+                raise CorruptDataError(f"{self.path}/{name}/zarr.json: not a JSON object")
             lay = _Layout(name, doc, f"{self.path}/{name}")
             self._layouts[name] = lay
         return lay
