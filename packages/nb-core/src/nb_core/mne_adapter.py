@@ -20,18 +20,29 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nb_core.errors import IncompatibleDataError
+from nb_core.errors import IncompatibleDataError, NBError
 from nb_core.schema import Annotation, Channel, DigPoint, Provenance, Recording
 from nb_core.validation import check_json, soft_import
 
 if TYPE_CHECKING:
     import mne
 
-__all__ = ["recording_from_mne", "recording_to_mne"]
+__all__ = [
+    "is_mne_input",
+    "modality_of",
+    "read_raw",
+    "recording_from_mne",
+    "recording_id",
+    "recording_to_mne",
+    "source_path",
+]
 
 # FIFF unit codes <-> SI names (mne._fiff.constants.FIFF.FIFF_UNIT_*).
 _UNIT_NAMES = {
@@ -127,7 +138,8 @@ def recording_from_mne(
 
     Args:
         raw (`mne.io.BaseRaw`): any Raw (preloaded or not).
-        id (`str`, *optional*): recording id; defaults to the file name stem or ``"recording"``.
+        id (`str`, *optional*): recording id; defaults to :func:`recording_id` of the recording's
+            path (the ``.mff``/``.ds`` directory for directory formats) or ``"recording"``.
         entities (`dict[str, str]`, *optional*): BIDS entities to attach.
         dtype (*optional*, defaults to `np.float64`): dtype of ``data`` (float64 keeps MNE's values exactly).
         load_data (`bool`, *optional*, defaults to `True`): read the signals; `False` gives a
@@ -159,19 +171,29 @@ def recording_from_mne(
             )
         )
     ann = raw.annotations
+    extras = list(getattr(ann, "extras", None) or [None] * len(ann))
     annotations = [
-        Annotation(onset=float(o), duration=float(d), description=str(desc), ch_names=list(chn))
-        for o, d, desc, chn in zip(ann.onset, ann.duration, ann.description, ann.ch_names, strict=True)
+        Annotation(
+            onset=float(o),
+            duration=float(d),
+            description=str(desc),
+            ch_names=list(chn),
+            extras=check_json(
+                {str(k): _to_json_value(v) for k, v in (ex or {}).items()}, field="annotation extras"
+            ),
+        )
+        for o, d, desc, chn, ex in zip(
+            ann.onset, ann.duration, ann.description, ann.ch_names, extras, strict=True
+        )
     ]
     subject_info = info.get("subject_info")
     if subject_info is not None:
         subject_info = check_json(
             {k: _to_json_value(v) for k, v in subject_info.items()}, field="subject_info"
         )
-    filenames = [f for f in (getattr(raw, "filenames", None) or []) if f]
-    source = os.fspath(filenames[0]) if filenames else None
+    source = source_path(raw)
     if id is None:
-        id = os.path.basename(source).split(".")[0] if source else "recording"
+        id = recording_id(source) if source else "recording"
     data = raw.get_data().astype(dtype, copy=False) if load_data else None
     return Recording(
         id=id,
@@ -193,6 +215,38 @@ def recording_from_mne(
         lowpass=None if info.get("lowpass") is None else float(info["lowpass"]),
         entities=dict(entities or {}),
         provenance=Provenance(source=source, format="mne") if source else None,
+    )
+
+
+def _set_annotations(raw: mne.io.BaseRaw, rec: Recording) -> None:
+    """Put ``rec``'s annotations on ``raw`` with their onsets exactly as stored.
+
+    Onsets are appended as they are (MNE's own convention, see
+    :class:`~nb_core.schema.Annotation`) instead of going through ``set_annotations``, which
+    would add ``first_samp / sfreq`` again when ``orig_time`` is None.
+    """
+    if not rec.annotations:
+        return
+    meas = raw.info["meas_date"]
+    orig = _from_iso(rec.annotations_orig_time)
+    onset = np.array([a.onset for a in rec.annotations], dtype=float)
+    if orig is not None:
+        if meas is None:
+            raise IncompatibleDataError(
+                f"recording {rec.id!r}: annotations_orig_time is set but meas_date is not, so the "
+                "annotations cannot be placed on the data (MNE refuses this too)"
+            )
+        if orig != meas:  # MNE keeps onsets relative to meas_date (as set_annotations converts)
+            onset = onset + (orig - meas).total_seconds()
+    kwargs: dict[str, Any] = {}
+    if any(a.extras for a in rec.annotations):
+        kwargs["extras"] = [dict(a.extras) or None for a in rec.annotations]
+    raw.annotations.append(
+        onset,
+        [a.duration for a in rec.annotations],
+        [a.description for a in rec.annotations],
+        ch_names=[tuple(a.ch_names) for a in rec.annotations],
+        **kwargs,
     )
 
 
@@ -255,14 +309,353 @@ def recording_to_mne(rec: Recording) -> mne.io.RawArray:
     data = np.asarray(rec.data, dtype=np.float64)
     raw = mne.io.RawArray(data, info, first_samp=rec.first_samp, verbose="error")
     raw.set_meas_date(_from_iso(rec.meas_date))
-    if rec.annotations:
-        raw.set_annotations(
-            mne.Annotations(
-                onset=[a.onset for a in rec.annotations],
-                duration=[a.duration for a in rec.annotations],
-                description=[a.description for a in rec.annotations],
-                ch_names=[tuple(a.ch_names) for a in rec.annotations],
-                orig_time=_from_iso(rec.annotations_orig_time),
-            )
-        )
+    _set_annotations(raw, rec)
     return raw
+
+
+# ---------------------------------------------------------------------------------------------
+# One reader for every MNE-readable input
+# ---------------------------------------------------------------------------------------------
+
+# Lower-case suffix -> (format name, MNE reader functions tried in order). Mirrors
+# ``mne.io.read_raw``'s table, plus the directory formats and NSx's .ns1-.ns6.
+_READERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    ".fif": ("FIF", ("read_raw_fif",)),
+    ".fif.gz": ("FIF", ("read_raw_fif",)),
+    ".edf": ("EDF", ("read_raw_edf",)),
+    ".bdf": ("BDF", ("read_raw_bdf",)),
+    ".gdf": ("GDF", ("read_raw_gdf",)),
+    ".vhdr": ("BrainVision", ("read_raw_brainvision",)),
+    ".ahdr": ("BrainVision", ("read_raw_brainvision",)),
+    ".set": ("EEGLAB", ("read_raw_eeglab",)),
+    ".cnt": ("Neuroscan CNT or ANT", ("read_raw_cnt", "read_raw_ant")),
+    ".mff": ("EGI MFF", ("read_raw_egi",)),
+    ".nxe": ("eXimia", ("read_raw_eximia",)),
+    ".hdr": ("NIRx", ("read_raw_nirx",)),
+    ".snirf": ("SNIRF", ("read_raw_snirf",)),
+    ".mat": ("FieldTrip", ("read_raw_fieldtrip",)),
+    ".bin": ("ARTEMIS123 or FIL OPM", ("read_raw_artemis123", "read_raw_fil")),
+    ".data": ("Nicolet", ("read_raw_nicolet",)),
+    ".sqd": ("KIT", ("read_raw_kit",)),
+    ".con": ("KIT", ("read_raw_kit",)),
+    ".ds": ("CTF", ("read_raw_ctf",)),
+    ".txt": ("BOXY", ("read_raw_boxy",)),
+    ".dat": ("Curry or BCI2000", ("read_raw_curry", "read_raw_bci2k")),
+    ".dap": ("Curry", ("read_raw_curry",)),
+    ".rs3": ("Curry", ("read_raw_curry",)),
+    ".cdt": ("Curry", ("read_raw_curry",)),
+    ".cdt.dpa": ("Curry", ("read_raw_curry",)),
+    ".cdt.cef": ("Curry", ("read_raw_curry",)),
+    ".cef": ("Curry", ("read_raw_curry",)),
+    ".nedf": ("NEDF", ("read_raw_nedf",)),
+    ".asc": ("EyeLink", ("read_raw_eyelink",)),
+    ".lay": ("Persyst", ("read_raw_persyst",)),
+    ".eeg": ("Nihon Kohden", ("read_raw_nihon",)),
+    ".mefd": ("MEF", ("read_raw_mef",)),
+    **{f".ns{i}": ("NSx", ("read_raw_nsx",)) for i in range(1, 7)},
+}
+# Companion files people pass by mistake -> the file to give instead.
+_COMPANIONS = {
+    ".vmrk": ".vhdr",
+    ".amrk": ".ahdr",
+    ".fdt": ".set",
+    ".21e": ".eeg",
+    ".pnt": ".eeg",
+    ".log": ".eeg",
+    ".nev": ".ns1-.ns6",
+}
+_BTI = ("BTi/4D", ("read_raw_bti",))
+_NEURALYNX = ("Neuralynx", ("read_raw_neuralynx",))
+
+
+def _suffix(name: str) -> str | None:
+    """The longest known suffix of ``name`` (lower case), or `None`."""
+    low = name.lower()
+    for n_dots in (2, 1):
+        parts = low.split(".")
+        if len(parts) > n_dots:
+            ext = "." + ".".join(parts[-n_dots:])
+            if ext in _READERS or ext in _COMPANIONS:
+                return ext
+    return None
+
+
+def _bti_pdf(directory: Path) -> Path | None:
+    """The BTi/4D data file (``c,rf...``) of a run directory, if it is one."""
+    pdfs = sorted(p for p in directory.iterdir() if p.is_file() and p.name.startswith("c,rf"))
+    return pdfs[0] if pdfs else None
+
+
+def _resolve(path: Path) -> tuple[str, tuple[str, ...], Path, dict[str, Any]]:
+    """``(format, reader names, path to pass, default reader kwargs)`` for an input, or raise."""
+    from nb_core.errors import UnsupportedFormatError
+
+    if path.is_dir():
+        from nb_core.manifest import MANIFEST_NAME
+
+        if (path / MANIFEST_NAME).is_file():
+            raise UnsupportedFormatError(
+                f"{path}: is a neurobridge artifact, not a recording; open it with its package "
+                "(nb_formats.open / nb_shards) or convert it"
+            )
+        ext = _suffix(path.name)
+        if ext in (".ds", ".mff"):
+            fmt, readers = _READERS[ext]
+            return fmt, readers, path, {}
+        pdf = _bti_pdf(path)
+        if pdf is not None:
+            hs = path / "hs_file"
+            return (
+                *_BTI,
+                pdf,
+                {"config_fname": str(path / "config"), "head_shape_fname": str(hs) if hs.exists() else None},
+            )
+        if any(p.suffix.lower() == ".ncs" for p in path.iterdir()):
+            return (*_NEURALYNX, path, {})
+        if any(p.suffix.lower() == ".hdr" for p in path.iterdir()):
+            fmt, readers = _READERS[".hdr"]
+            return fmt, readers, path, {}
+        raise UnsupportedFormatError(
+            f"{path}: a directory that is not an MNE-readable recording (CTF .ds, EGI .mff, a BTi/4D "
+            "run with c,rf*, Neuralynx .ncs or NIRx folders are)"
+        )
+    if path.name.startswith("c,rf"):
+        hs = path.parent / "hs_file"
+        return (
+            *_BTI,
+            path,
+            {
+                "config_fname": str(path.parent / "config"),
+                "head_shape_fname": str(hs) if hs.exists() else None,
+            },
+        )
+    ext = _suffix(path.name)
+    if ext in _COMPANIONS:
+        main = path.with_name(path.name[: -len(ext)] + _COMPANIONS[ext])
+        what = main.name if main.is_file() else f"the {_COMPANIONS[ext]} file"
+        raise UnsupportedFormatError(
+            f"{path}: is the companion of a recording, not the recording; give {what}"
+        )
+    if ext is None:
+        known = ", ".join(sorted(_READERS))
+        raise UnsupportedFormatError(
+            f"{path}: unsupported recording file type {''.join(path.suffixes) or '(no extension)'!r}; "
+            f"MNE-readable types are {known}, and CTF .ds, EGI .mff and BTi/4D directories"
+        )
+    fmt, readers = _READERS[ext]
+    if ext == ".eeg" and path.with_suffix(".vhdr").exists():
+        raise UnsupportedFormatError(
+            f"{path}: is the data file of a BrainVision recording; give {path.with_suffix('.vhdr').name}"
+        )
+    return fmt, readers, path, {}
+
+
+def is_mne_input(path: str | os.PathLike[str]) -> bool:
+    """Whether :func:`read_raw` would try to read ``path`` (by name and layout; nothing is opened).
+
+    Example:
+        >>> is_mne_input("sub-01_eeg.edf"), is_mne_input("data.npy")
+        (True, False)
+    """
+    p = Path(path)
+    if not p.exists() and not p.is_dir():
+        return _suffix(p.name) in _READERS or p.name.startswith("c,rf")
+    try:
+        _resolve(p)
+    except NBError:
+        return False
+    return True
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    line = text[0] if text else type(err).__name__
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
+def _missing_module(err: BaseException) -> str | None:
+    needed = re.search(r"the module (\w+) is needed", str(err))  # MNE's _soft_import message
+    if needed:
+        return needed.group(1)
+    e: BaseException | None = err
+    while e is not None:
+        if isinstance(e, ImportError):
+            return getattr(e, "name", None) or _one_line(e)
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def read_raw(path: str | os.PathLike[str], *, preload: bool = False, **reader_kwargs: Any) -> mne.io.BaseRaw:
+    """Open any MNE-readable recording: a file ``mne.io.read_raw`` knows, or a CTF ``.ds``, EGI
+    ``.mff``, BTi/4D, Neuralynx or NIRx directory.
+
+    The one input resolver of neurobridge (``nb formats write`` and ``nb shards write`` use it).
+    ``reader_kwargs`` go to the MNE reader (``allow_maxshield=True`` for MaxShield FIF files,
+    ``eog=[...]``, ...); ``preload`` is handled for readers without it (EyeLink).
+
+    Args:
+        path (`str` or `os.PathLike`): the recording as the user gave it.
+        preload (`bool`, *optional*, defaults to `False`): load the signals into memory now.
+        **reader_kwargs: options of the MNE reader (``verbose`` defaults to ``"error"``).
+
+    Raises:
+        InputNotFoundError: ``path`` does not exist.
+        UnsupportedFormatError: not a recording MNE reads (the message lists what is).
+        CorruptDataError: MNE could not read it (one line naming the file and the reason).
+        DependencyMissingError: the reader needs an optional package.
+        UserError: a reader option that the reader does not have, or that the file needs.
+
+    Example:
+        >>> from nb_core.testing import simulate_raw
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "sub-01_eeg.fif"
+        >>> _ = simulate_raw(n_channels=2, duration=1.0).save(path, verbose="error")
+        >>> read_raw(path).ch_names
+        ['Fp1', 'Fp2']
+    """
+    import inspect
+
+    from nb_core.errors import (
+        CorruptDataError,
+        DependencyMissingError,
+        InputNotFoundError,
+        UserError,
+    )
+
+    p = Path(path)
+    if not p.exists():
+        raise InputNotFoundError(f"{p}: no such file or directory")
+    fmt, readers, target, defaults = _resolve(p)
+    mne = _mne()
+    kwargs = {"verbose": "error", **defaults, **reader_kwargs}
+    if "fieldtrip" in readers[0]:
+        kwargs.setdefault("info", None)
+    failures: list[str] = []
+    for name in readers:
+        fn = getattr(mne.io, name, None)
+        if fn is None:
+            failures.append(f"mne.io.{name} is not in this MNE ({mne.__version__})")
+            continue
+        params = inspect.signature(fn).parameters
+        call = dict(kwargs)
+        has_preload = "preload" in params
+        if has_preload:
+            call["preload"] = preload
+        unknown = [k for k in call if k not in params]
+        if unknown and not any(v.kind is inspect.Parameter.VAR_KEYWORD for v in params.values()):
+            if len(readers) > 1:
+                failures.append(f"mne.io.{name} has no option(s) {unknown}")
+                continue
+            raise UserError(
+                f"{p}: the {fmt} reader (mne.io.{name}) has no option(s) {', '.join(map(repr, unknown))}; "
+                f"its options are {', '.join(k for k in params if k not in ('fname', 'input_fname'))}"
+            )
+        try:
+            raw = fn(str(target), **call)
+            if preload and not has_preload:
+                raw.load_data()
+            return raw
+        except NBError:
+            raise
+        except Exception as err:
+            missing = _missing_module(err)
+            if missing is not None:
+                raise DependencyMissingError(
+                    f"{p}: reading {fmt} files with mne.io.{name} needs the optional package "
+                    f"{missing!r}: pip install {missing.split('.')[0]}"
+                ) from None
+            msg = _one_line(err)
+            if "allow_maxshield" in str(err) and not reader_kwargs.get("allow_maxshield"):
+                raise UserError(
+                    f"{p}: a MaxShield (IAS) FIF file, not yet processed with SSS; pass the reader "
+                    "option allow_maxshield=True to read it anyway (or run Maxwell filtering first)"
+                ) from None
+            failures.append(f"mne.io.{name}: {type(err).__name__}: {msg}")
+    if len(failures) == 1:
+        raise CorruptDataError(f"{p}: cannot be read as {fmt} ({failures[0]})")
+    raise CorruptDataError(f"{p}: cannot be read as {fmt} ({'; '.join(failures)})")
+
+
+def recording_id(path: str | os.PathLike[str]) -> str:
+    """The recording id for an input path: its name without the recording's extension.
+
+    For directory formats the directory names the recording (``run1.mff`` -> ``run1``); a BTi/4D
+    data file (``c,rfDC``) is named by its run directory. Remaining dots become ``_`` (ids become
+    sample keys, which hold no dots).
+
+    Example:
+        >>> recording_id("data/sub-01_task-rest_eeg.vhdr"), recording_id("night.2.mff/")
+        ('sub-01_task-rest_eeg', 'night_2')
+    """
+    p = Path(os.fspath(path).rstrip("/\\") or ".")
+    name = p.name
+    if name.startswith("c,rf"):
+        name = p.parent.name or "recording"
+    else:
+        ext = _suffix(name)
+        if ext is not None:
+            name = name[: -len(ext)]
+        elif not p.is_dir() and "." in name.lstrip("."):
+            name = name.rsplit(".", 1)[0]
+    name = name.replace(".", "_").strip()
+    return name or "recording"
+
+
+def source_path(raw: mne.io.BaseRaw) -> str | None:
+    """The path that names ``raw``'s recording: the ``.mff``/``.ds``/BTi directory for directory
+    formats (MNE lists a file inside them), else its first file; `None` for in-memory data."""
+    filenames = [f for f in (getattr(raw, "filenames", None) or []) if f]
+    if not filenames:
+        return None
+    first = Path(os.fspath(filenames[0]))
+    for parent in [first, *first.parents]:
+        if parent.suffix.lower() in (".mff", ".ds"):
+            return str(parent)
+    if first.name.startswith("c,rf"):
+        return str(first.parent)
+    for data_ext, header_ext in ((".eeg", ".vhdr"), (".fdt", ".set"), (".dat", ".vhdr")):
+        if first.suffix.lower() == data_ext and first.with_suffix(header_ext).is_file():
+            return str(first.with_suffix(header_ext))  # the header names the recording
+    return str(first)
+
+
+# ---------------------------------------------------------------------------------------------
+# Modality of a channel set
+# ---------------------------------------------------------------------------------------------
+
+_MEG = {"mag", "grad", "ref_meg"}
+_EEG = {"eeg", "csd"}
+_IEEG = {"seeg", "ecog", "dbs"}
+_NIRS = {"hbo", "hbr", "fnirs_od"} | {"fnirs_" + k for k in ("cw_amplitude", "fd_ac_amplitude", "fd_phase")}
+_EYE = {"eyegaze", "pupil"}
+_PHYSIO = {"ecg", "emg", "eog", "resp", "bio", "gsr", "temperature"}
+
+
+def modality_of(ch_types: Iterable[str]) -> str:
+    """Name the modality of a recording from its MNE channel types.
+
+    The first that applies: any MEG channel (``mag``, ``grad``, ``ref_meg``) -> ``"meg"``;
+    EEG -> ``"eeg"``; sEEG/ECoG/DBS -> ``"ieeg"``; fNIRS -> ``"nirs"``; eye gaze or pupil ->
+    ``"eyetrack"``. Stimulus, misc and physiological channels (EOG, ECG, EMG, ...) decide only
+    when nothing else is there: one type gives its own name (``"emg"``), several physiological
+    types ``"physio"``, anything else ``"misc"``.
+
+    Example:
+        >>> modality_of(["mag", "grad", "stim", "eog"]), modality_of(["eeg", "stim"])
+        ('meg', 'eeg')
+        >>> modality_of(["seeg", "ecg"]), modality_of(["emg", "emg"]), modality_of(["ecg", "resp"])
+        ('ieeg', 'emg', 'physio')
+    """
+    from nb_core.errors import UserError
+
+    types = {str(t) for t in ch_types}
+    if not types:
+        raise UserError("modality_of: no channel types given")
+    nirs = _NIRS | {t for t in types if t.startswith("fnirs_")}
+    for group, name in ((_MEG, "meg"), (_EEG, "eeg"), (_IEEG, "ieeg"), (nirs, "nirs"), (_EYE, "eyetrack")):
+        if types & group:
+            return name
+    if len(types) == 1:
+        only = types.pop()
+        return only if re.match(r"^[a-z][a-z0-9_]*$", only) else "misc"
+    return "physio" if types <= _PHYSIO else "misc"

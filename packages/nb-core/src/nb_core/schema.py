@@ -26,7 +26,9 @@ Example:
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +57,7 @@ __all__ = [
     "Sample",
     "Target",
     "Window",
+    "annotation_spans",
 ]
 
 Target = int | float | str | None
@@ -121,14 +124,19 @@ class Channel:
 class Annotation:
     """An annotated interval, as in ``mne.Annotations``: onset and duration in seconds.
 
-    ``onset`` counts from the recording's ``annotations_orig_time`` when it is
-    set (as MNE does), else from the first sample.
+    ``onset`` is exactly what MNE holds in ``raw.annotations.onset``: seconds since the
+    recording's ``annotations_orig_time`` when it is set; else seconds since the time of
+    sample number 0 of the acquisition, so the first stored sample is at
+    ``first_samp / sfreq`` (MNE adds ``first_samp / sfreq`` to onsets when ``orig_time`` is
+    None). :func:`annotation_spans` turns onsets into sample spans of the stored data.
+    ``extras`` holds MNE's per-annotation extra fields (``Annotations.extras``).
     """
 
     onset: float
     duration: float
     description: str
     ch_names: list[str] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -138,6 +146,8 @@ class Annotation:
         }
         if self.ch_names:
             d["ch_names"] = list(self.ch_names)
+        if self.extras:
+            d["extras"] = check_json(self.extras, field="annotation.extras")
         return d
 
     @classmethod
@@ -148,6 +158,7 @@ class Annotation:
             duration=f.number("duration"),
             description=f.string("description"),
             ch_names=f.strings("ch_names"),
+            extras=f.free_json("extras"),
         )
         f.done()
         return out
@@ -544,3 +555,68 @@ class Sample:
                 check_finite_array(arr, what=fld)
         self.metadata = check_json(self.metadata, field=f"sample[{self.key!r}].metadata")
         return self
+
+
+def _parse_time(text: Any, field: str) -> _dt.datetime:
+    if not isinstance(text, str):
+        raise SchemaError(f"must be an ISO 8601 time; got {text!r}", field=field)
+    try:
+        t = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise SchemaError(f"{text[:60]!r} is not an ISO 8601 time", field=field) from None
+    return t if t.tzinfo is not None else t.replace(tzinfo=_dt.UTC)
+
+
+def annotation_spans(rec: Recording | Mapping[str, Any]) -> list[tuple[int, int, str]]:
+    """``(first, stop, description)`` sample spans of a recording's annotations, in onset order.
+
+    Samples count from sample 0 of the stored data (the recording's first sample, whatever its
+    ``first_samp``); ``first`` is the sample ``mne.events_from_annotations`` gives for the
+    annotation on the original Raw, minus ``first_samp``. ``stop`` is ``first`` plus the duration
+    in samples (at least 1: a zero-duration annotation spans its onset sample). Spans are not
+    clipped: one may start before 0 or end after ``n_times``.
+
+    Args:
+        rec (`Recording` or `dict`): a Recording or its :meth:`Recording.to_dict` form.
+
+    Raises:
+        SchemaError: a field is missing or malformed, or ``annotations_orig_time`` is set while
+            ``meas_date`` is not (MNE cannot place such annotations either).
+
+    Example:
+        >>> rec = {"id": "r", "sfreq": 100.0, "first_samp": 50, "meas_date": None,
+        ...        "annotations_orig_time": None,
+        ...        "annotations": [{"onset": 1.5, "duration": 0.2, "description": "blink"}]}
+        >>> annotation_spans(rec)  # MNE holds onsets including first_samp / sfreq = 0.5 s here
+        [(100, 120, 'blink')]
+    """
+    d = rec.to_dict() if isinstance(rec, Recording) else rec
+    f = Fields(d, "recording")
+    sfreq = f.number("sfreq", positive=True)
+    first_samp = f.opt_integer("first_samp") or 0
+    orig, meas = d.get("annotations_orig_time"), d.get("meas_date")
+    annots = [
+        Annotation.from_dict(a, f"recording.annotations[{i}]") for i, a in enumerate(f.array("annotations"))
+    ]
+    delta: float | None = None
+    if orig is not None:
+        if meas is None:
+            raise SchemaError(
+                "annotations_orig_time is set but meas_date is not: the annotations cannot be placed "
+                "on the data (MNE refuses this too); set meas_date or clear annotations_orig_time",
+                field="recording.annotations_orig_time",
+            )
+        o = _parse_time(orig, "recording.annotations_orig_time")
+        m = _parse_time(meas, "recording.meas_date")
+        # As MNE's Raw.time_as_index(origin=orig_time): the first stored sample is at
+        # meas_date + first_samp / sfreq (as a timedelta, microsecond resolution).
+        delta = (o - (m + _dt.timedelta(0, first_samp / sfreq))).total_seconds()
+    out = []
+    for a in annots:
+        if delta is not None:
+            first = round((a.onset + delta) * sfreq)
+        else:  # MNE holds these onsets including first_samp / sfreq
+            first = round(a.onset * sfreq) - first_samp
+        out.append((first, first + max(1, round(a.duration * sfreq)), a.description))
+    out.sort(key=lambda t: t[0])
+    return out
