@@ -267,3 +267,72 @@ def test_stale_temporaries_are_cleaned(tmp_path: Path, recordings: list[Any]) ->
     out = nb_formats.write(recordings, tmp_path / "r", format="parquet", resume=True)
     assert [p.name for p in out.rglob(".nb-tmp-*")] == []
     nb_formats.verify(out)
+
+
+def _mne_labels(raw: Any) -> list[str | None]:
+    """Per-sample labels from MNE itself (events_from_annotations gives each onset's sample)."""
+    import mne
+
+    events, ids = mne.events_from_annotations(raw, verbose="error")
+    names = {v: k for k, v in ids.items()}
+    out: list[str | None] = [None] * raw.n_times
+    for ev, d in sorted(zip(events.tolist(), raw.annotations.duration, strict=True)):
+        a = ev[0] - raw.first_samp
+        for s in range(max(0, a), min(raw.n_times, a + max(1, round(d * raw.info["sfreq"])))):
+            out[s] = names[ev[2]]
+    return out
+
+
+@pytest.mark.parametrize("meas_date", [True, False])
+@pytest.mark.parametrize("tmin", [0.0, 3.7])
+def test_annotation_labels_match_mne(tmp_path: Path, meas_date: bool, tmin: float) -> None:
+    import mne
+
+    from nb_core.testing import simulate_raw
+
+    raw = simulate_raw(n_channels=3, sfreq=100.0, duration=20.0, seed=5)
+    raw.set_annotations(None)
+    raw.crop(tmin=tmin)
+    if not meas_date:
+        raw.set_meas_date(None)
+    # Seconds from the first stored sample; with orig_time=None MNE adds first_samp / sfreq itself.
+    onsets = np.array([4.0, 6.55, 9.1, 13.0])
+    orig = raw.info["meas_date"]
+    raw.set_annotations(
+        mne.Annotations(
+            onsets + (raw.first_samp / 100.0 if meas_date else 0.0),
+            [0.5, 1.0, 0.0, 2.0],
+            ["left", "right", "blink", "left"],
+            orig_time=orig,
+        )
+    )
+    assert raw.first_samp == round(tmin * 100) and (raw.info["meas_date"] is None) == (not meas_date)
+    assert (raw.annotations.orig_time is None) == (not meas_date)
+    expected = _mne_labels(raw)
+    assert sum(e is not None for e in expected) == 50 + 100 + 1 + 200
+    out = nb_formats.write(raw, tmp_path / "ds", format="parquet")
+    ds = nb_formats.open(out, window_size=1, target_from="annotations")
+    got = [ds.classes[y] if y >= 0 else None for y in ds._labels.tolist()]
+    assert got == expected
+
+
+@pytest.mark.parametrize("fmt", ["hdf5", "parquet"])
+def test_meg_with_stim_channels_is_meg(tmp_path: Path, fmt: str) -> None:
+    import mne
+
+    info = mne.create_info(
+        ["MEG 0111", "MEG 0112", "MEG 0113", "STI 014", "EOG 061"],
+        200.0,
+        ["mag", "grad", "grad", "stim", "eog"],
+    )
+    raw = mne.io.RawArray(np.random.default_rng(0).normal(0, 1e-12, (5, 400)), info, verbose="error")
+    out = nb_formats.write(raw, tmp_path / "ds", format=fmt)
+    m = Manifest.read(out)
+    assert list(m.modalities) == ["meg"]
+    spec = m.modalities["meg"]
+    assert spec.ch_types == ["mag", "grad", "grad", "stim", "eog"]
+    assert spec.units == ["T", "T/m", "T/m", "V", "V"] and spec.unit is None
+    ds = nb_formats.open(out, window_size=100)
+    assert list(ds.sample(0).arrays) == ["meg"]
+    eeg = nb_formats.write(simulate_recordings(1, duration=1.0), tmp_path / "eeg", format=fmt)
+    assert list(Manifest.read(eeg).modalities) == ["eeg"]

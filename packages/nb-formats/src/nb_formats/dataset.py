@@ -21,7 +21,6 @@ Items:
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import re
 from pathlib import Path
@@ -31,7 +30,7 @@ import numpy as np
 
 from nb_core.errors import CorruptDataError, IndexOutOfRangeError, NBError, UserError
 from nb_core.manifest import Manifest
-from nb_core.schema import Recording, Sample, Target, Window
+from nb_core.schema import Recording, Sample, Target, Window, annotation_spans
 from nb_formats._store import DEFAULT_CACHE_BYTES, ChunkCache, Store
 from nb_formats.table import WindowTable
 
@@ -178,7 +177,7 @@ class LazyDataset:
         """Label each open-time window with the annotation containing its first sample."""
         spans: dict[int, list[tuple[int, int, str]]] = {}
         for j in np.unique(self._rec).tolist():
-            spans[j] = _annotation_spans(self._rec_meta[j])
+            spans[j] = annotation_spans(self._rec_meta[j])
         self.classes = sorted({d for v in spans.values() for _, _, d in v})
         code = {c: k for k, c in enumerate(self.classes)}
         for j, sp in spans.items():
@@ -398,31 +397,6 @@ def open(
         cache_chunks=cache_chunks,
         target_from=target_from,
     )
-
-
-def _annotation_spans(rec: dict[str, Any]) -> list[tuple[int, int, str]]:
-    """``(first, stop, description)`` sample spans of a recording's annotations, in onset order.
-
-    Onsets count from ``annotations_orig_time`` when set (as MNE's), else from the first sample;
-    sample 0 of the stored data is the recording's ``first_samp``. A zero-duration annotation spans
-    its onset sample only.
-    """
-    sfreq = float(rec["sfreq"])
-    shift = 0.0
-    orig, meas = rec.get("annotations_orig_time"), rec.get("meas_date")
-    if orig is not None:
-        if meas is not None:
-            shift = (_dt.datetime.fromisoformat(orig) - _dt.datetime.fromisoformat(meas)).total_seconds()
-        first = int(rec.get("first_samp") or 0)
-    else:
-        first = 0
-    out = []
-    for a in rec.get("annotations", []):
-        on = round((float(a["onset"]) + shift) * sfreq) - first
-        n = max(1, round(float(a["duration"]) * sfreq))
-        out.append((on, on + n, str(a["description"])))
-    out.sort(key=lambda t: t[0])
-    return out
 
 
 #: Data files each layout must list in its manifest (a Zarr directory store: its root ``zarr.json``).

@@ -98,11 +98,10 @@ def _is_epochs(obj: Any) -> bool:
 
 
 def _raw_id(raw: Any, j: int, seen: set[str]) -> str:
-    names = [f for f in (getattr(raw, "filenames", None) or []) if f]
-    base = (
-        str(names[0]).replace("\\", "/").rsplit("/", 1)[-1].split(".")[0] if names else f"recording-{j:04d}"
-    )
-    rid = base or f"recording-{j:04d}"
+    from nb_core.mne_adapter import recording_id, source_path
+
+    src = source_path(raw)  # the .mff/.ds/BTi directory of directory formats, not a file inside
+    rid = recording_id(src) if src else f"recording-{j:04d}"
     if rid in seen:
         rid = f"{rid}-{j:04d}"
     seen.add(rid)

@@ -17,6 +17,7 @@ import numpy as np
 from nb_core.atomic import atomic_path, clean_temporaries, remove_path
 from nb_core.errors import IncompatibleDataError, NonFiniteDataError, OutputExistsError, UserError
 from nb_core.manifest import Manifest, ModalitySpec, RecordingEntry
+from nb_core.mne_adapter import modality_of
 from nb_core.progress import progress
 from nb_core.validation import check_finite_array, check_option
 from nb_formats._store import Signals, Sink
@@ -32,7 +33,6 @@ __all__ = ["DEFAULT_CHUNK_SAMPLES", "FORMATS", "write"]
 FORMATS = ("hdf5", "zarr", "parquet")
 #: Time chunk of continuous recordings when no window size suggests one.
 DEFAULT_CHUNK_SAMPLES = 1000
-_MEG_TYPES = {"mag", "grad", "ref_meg"}
 
 
 def _sink_class(fmt: str) -> type[Sink]:
@@ -374,8 +374,11 @@ def _manifest(
     with_data = [r for r, c in zip(recs, meta["chunks"], strict=True) if c]
     names = {tuple(c["name"] for c in r["channels"]) for r in (with_data or recs)}
     sfreqs = {r["sfreq"] for r in (with_data or recs)}
-    units = {c.get("unit", "V") for r in recs for c in r["channels"]}
-    types = {c.get("type", "eeg") for r in recs for c in r["channels"]}
+    base = with_data or recs
+    units = {c.get("unit", "V") for r in base for c in r["channels"]}
+    types = [c.get("type", "eeg") for r in base for c in r["channels"]]
+    type_sets = {tuple(c.get("type", "eeg") for c in r["channels"]) for r in base}
+    unit_sets = {tuple(c.get("unit", "V") for c in r["channels"]) for r in base}
     ch_names = list(next(iter(names))) if len(names) == 1 else source.ch_names
     n_ch: int | None = len(ch_names) if ch_names is not None else None
     wshape = facts["window_shape"]
@@ -388,7 +391,8 @@ def _manifest(
         shape = [n_ch, None]
         n_items = len(recs)
     sfreq = sfreqs.pop() if len(sfreqs) == 1 else source.sfreq
-    modality = "meg" if types and types <= _MEG_TYPES else "eeg"
+    modality = modality_of(types) if types else "eeg"  # the channel types decide (MEG + stim is MEG)
+    one_set = len(names) == 1 and len(type_sets) == 1 and len(unit_sets) == 1
     info = {
         "format_version": 1,
         "kind": source.kind,
@@ -430,6 +434,8 @@ def _manifest(
                 unit=units.pop() if len(units) == 1 else None,
                 sfreq=sfreq,
                 ch_names=ch_names,
+                ch_types=list(next(iter(type_sets))) if one_set and ch_names is not None else None,
+                units=list(next(iter(unit_sets))) if one_set and ch_names is not None else None,
             )
         },
         recordings=[
