@@ -154,7 +154,7 @@ class LazyDataset:
             if len(self._start) == 0:
                 longest = max(int(r["n_times"]) for j, r in enumerate(self._rec_meta) if self._chunks[j])
                 raise UserError(
-                    f"{self.path}: --window-size/window_size {window_size} is longer than every recording "
+                    f"{self.path}: window_size {window_size} is longer than every recording "
                     f"(the longest has {longest} samples): no windows; use a smaller window size"
                 )
             self._stop = self._start + window_size
