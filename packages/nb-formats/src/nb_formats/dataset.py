@@ -449,6 +449,26 @@ def check_layout(manifest: Manifest, root: Path) -> dict[str, Any]:
             raise CorruptDataError(
                 f"{where}: extra.nb_formats.{key} is {info.get(key)!r}; expected one of {', '.join(allowed)}"
             )
+    shape = info.get("window_shape")
+    if shape is not None and not (
+        isinstance(shape, list)
+        and len(shape) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)
+    ):
+        raise CorruptDataError(
+            f"{where}: extra.nb_formats.window_shape is {shape!r}; expected [C, T] or null"
+        )
+    for key in ("materialized", "zip_store"):
+        if not isinstance(info.get(key, False), bool):
+            raise CorruptDataError(
+                f"{where}: extra.nb_formats.{key} is {info.get(key)!r}; expected true or false"
+            )
+    if info.get("materialized") and shape is None:
+        raise CorruptDataError(f"{where}: materialized windows without extra.nb_formats.window_shape")
+    if not isinstance(info.get("modality", "eeg"), str):
+        raise CorruptDataError(
+            f"{where}: extra.nb_formats.modality is {info.get('modality')!r}; expected a name"
+        )
     listed = {f.path for f in manifest.files}
     if layout == "zarr":
         need = "data.zarr.zip" if info.get("zip_store") else "data.zarr/zarr.json"
@@ -524,11 +544,3 @@ def _check_table(
     if not materialized:
         fail(~stored[idx], "points to a recording without stored signals")
     fail(stored[idx] & (stop > n_times[idx]), "runs past the end of its recording")
-    if materialized:
-        shape = info.get("window_shape")
-        if not (
-            isinstance(shape, list) and len(shape) == 2 and all(isinstance(v, int) and v > 0 for v in shape)
-        ):
-            raise CorruptDataError(
-                f"{root}: materialized windows without a valid window_shape in the manifest"
-            )
