@@ -190,8 +190,8 @@ def test_write_streams_recordings_in_bounded_memory(
 
     import nb_formats.zarr_layout
 
-    # Zarr writes whole shards: make them small so that the recording spans many of them.
-    monkeypatch.setattr(nb_formats.zarr_layout, "SHARD_BYTES", 2 * 2**20)
+    # Zarr writes whole shards (8 MiB): make them small so that this recording spans many of them.
+    monkeypatch.setattr(nb_formats.zarr_layout, "RECORDING_SHARD_BYTES", 2 * 2**20)
     raw = mne.io.read_raw_fif(long_fif, preload=False, verbose="error")
     full = 8 * 500_000 * 8  # the recording as float64, what a whole-recording read allocates
     tracemalloc.start()

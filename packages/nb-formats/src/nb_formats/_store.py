@@ -85,14 +85,26 @@ class Signals:
         """``(start, block)`` for consecutive blocks of ``length`` samples, in ``dtype`` (C-contiguous)."""
         from nb_core.errors import IncompatibleDataError
 
-        for a in range(0, self.n_times, length):
-            b = min(self.n_times, a + length)
-            blk = np.ascontiguousarray(self.read(a, b), dtype=dtype)
-            if blk.shape != (self.n_channels, b - a):
+        step = max(1, BLOCK_BYTES // max(1, self.n_channels * 8))  # samples per read
+
+        def part(a: int, b: int) -> np.ndarray:
+            got = np.asarray(self.read(a, b))
+            if got.shape != (self.n_channels, b - a):
                 raise IncompatibleDataError(
-                    f"{self.where}: samples {a}:{b} came back with shape {blk.shape}, expected "
+                    f"{self.where}: samples {a}:{b} came back with shape {got.shape}, expected "
                     f"{(self.n_channels, b - a)}"
                 )
+            return got
+
+        for a in range(0, self.n_times, length):
+            b = min(self.n_times, a + length)
+            if b - a <= step:
+                blk = np.ascontiguousarray(part(a, b), dtype=dtype)
+            else:  # a long block (a Zarr shard) is filled from reads of about BLOCK_BYTES
+                blk = np.empty((self.n_channels, b - a), dtype=dtype)
+                for s in range(a, b, step):
+                    e = min(b, s + step)
+                    blk[:, s - a : e - a] = part(s, e)
             if check and self.check is not None:
                 self.check(blk, a)
             yield a, blk

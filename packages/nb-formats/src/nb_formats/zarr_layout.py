@@ -10,8 +10,8 @@ Inside the store (a Zarr v3 group)::
 Written with zarr-python and the Zarr v3 **sharding codec** (``sharding_indexed``,
 index at the end of each shard, ``bytes`` + ``crc32c`` index codecs): chunks are
 one window, or ``chunk_samples`` samples of all channels, and a shard file holds
-up to :data:`SHARD_BYTES` (32 MiB) of them — ``S`` windows, or a whole
-recording up to that size. A store therefore has a few files instead of one
+up to :data:`SHARD_BYTES` (32 MiB) of windows — ``S`` windows — or
+:data:`RECORDING_SHARD_BYTES` (8 MiB) of a recording. A store therefore has a few files instead of one
 per window (faster to write, list and upload). Inner chunks are compressed
 with the ``blosc`` (lz4 or zstd, byte shuffle), ``zstd`` or ``gzip`` codec.
 Any Zarr v3 reader (``zarr.open``) reads the store.
@@ -44,7 +44,7 @@ from nb_formats.codecs import decode_into, zarr_compressors
 from nb_formats.resume import digest
 from nb_formats.table import INT_COLUMNS, WindowTable
 
-__all__ = ["DIR_STORE", "SHARD_BYTES", "ZIP_STORE", "ZarrSink", "ZarrStore"]
+__all__ = ["DIR_STORE", "RECORDING_SHARD_BYTES", "SHARD_BYTES", "ZIP_STORE", "ZarrSink", "ZarrStore"]
 
 #: Directory store name.
 DIR_STORE = "data.zarr"
@@ -52,15 +52,19 @@ DIR_STORE = "data.zarr"
 ZIP_STORE = "data.zarr.zip"
 #: Uncompressed bytes per shard (upper bound; at least one chunk): also the write buffer of windows.
 SHARD_BYTES = 32 * 2**20
+#: Uncompressed bytes per shard of a continuous recording: a recording is written one shard at a
+#: time (whole shards only), so this bounds the write buffer of long recordings.
+RECORDING_SHARD_BYTES = 8 * 2**20
 #: Shards kept memory-mapped per process (least recently used are dropped).
 MAX_MAPPED_SHARDS = 256
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zip local file header (30 bytes)
 _MISSING = np.uint64(2**64 - 1)
 
 
-def _per_shard(chunk_nbytes: int, n_chunks: int) -> int:
-    """Chunks per shard along the sharded axis: as many as fit :data:`SHARD_BYTES` (≥ 1, ≤ n_chunks)."""
-    return max(1, min(n_chunks, SHARD_BYTES // max(1, chunk_nbytes)))
+def _per_shard(chunk_nbytes: int, n_chunks: int, limit: int | None = None) -> int:
+    """Chunks per shard along the sharded axis: as many as fit ``limit`` (default :data:`SHARD_BYTES`;
+    ≥ 1, ≤ n_chunks)."""
+    return max(1, min(n_chunks, (SHARD_BYTES if limit is None else limit) // max(1, chunk_nbytes)))
 
 
 class ZarrSink(Sink):
@@ -145,9 +149,12 @@ class ZarrSink(Sink):
         if self._recs is None:
             self._recs = self.g.require_group("recordings")
         c, t = signals.n_channels, signals.n_times
-        k = _per_shard(c * chunk_samples * self.dtype.itemsize, math.ceil(t / chunk_samples))
+        k = _per_shard(
+            c * chunk_samples * self.dtype.itemsize, math.ceil(t / chunk_samples), RECORDING_SHARD_BYTES
+        )
         # Whole shards per block: a partial shard write would make zarr read-modify-write it (and a
-        # zip store would get a duplicate member). A block is at most one shard (SHARD_BYTES).
+        # zip store would get a duplicate member). A block is one shard (RECORDING_SHARD_BYTES),
+        # filled from reads of about BLOCK_BYTES each.
         length = k * chunk_samples
         dig = signals.digest(length, self.dtype, chunk_samples) if self.ledger is not None else ""
         if self.ledger is not None and self.ledger.done("recording", j, dig) and f"{j:06d}" in self._recs:
