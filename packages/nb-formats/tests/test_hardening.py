@@ -96,7 +96,7 @@ def test_chunk_cache_is_bounded_by_bytes() -> None:
 
     c = ChunkCache(None, max_bytes=DEFAULT_CACHE_BYTES)
     for k in range(200):
-        c.get((0, k), lambda: np.zeros((100, 1000), np.float32))  # 400 kB each
+        c.get((0, k), lambda buf: np.zeros((100, 1000), np.float32))  # 400 kB each
     assert c.nbytes <= DEFAULT_CACHE_BYTES and len(c) == DEFAULT_CACHE_BYTES // 400_000
 
 
@@ -336,3 +336,19 @@ def test_meg_with_stim_channels_is_meg(tmp_path: Path, fmt: str) -> None:
     assert list(ds.sample(0).arrays) == ["meg"]
     eeg = nb_formats.write(simulate_recordings(1, duration=1.0), tmp_path / "eeg", format=fmt)
     assert list(Manifest.read(eeg).modalities) == ["eeg"]
+
+
+@pytest.mark.parametrize(("fmt", "comp"), [("hdf5", "zstd"), ("zarr", "blosc-lz4"), ("hdf5", "none")])
+def test_small_cache_recycles_buffers_correctly(tmp_path: Path, fmt: str, comp: str) -> None:
+    recs = simulate_recordings(2, n_channels=5, sfreq=100.0, duration=30.0, seed=11)
+    out = nb_formats.write(recs, tmp_path / "ds", format=fmt, compression=comp, chunk_samples=200)
+    full = [r.data.astype(np.float32) for r in recs]
+    rng = np.random.default_rng(1)
+    for cache in (2, None, 0):
+        ds = nb_formats.open(out, window_size=150, stride=13, cache_chunks=cache)
+        for i in rng.integers(0, len(ds), 300):
+            x, _ = ds[int(i)]
+            w = ds.window(int(i))
+            np.testing.assert_array_equal(
+                x, full[ds.recording_ids.index(w.recording_id)][:, w.start : w.stop]
+            )

@@ -201,8 +201,8 @@ class Store(ABC):
         """Materialized window ``i`` (C×T, a new writable array)."""
 
     @abstractmethod
-    def read_chunk(self, j: int, k: int, c: int, tc: int) -> np.ndarray:
-        """Chunk ``k`` (C×tc, full size) of recording ``j``."""
+    def read_chunk(self, j: int, k: int, c: int, tc: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Chunk ``k`` (C×tc, full size) of recording ``j`` (decoded into ``out`` when it fits)."""
 
     def read_slice(
         self, j: int, start: int, stop: int, c: int, tc: int, cache: ChunkCache | None
@@ -212,7 +212,7 @@ class Store(ABC):
         def get(k: int) -> np.ndarray:
             if cache is None:
                 return self.read_chunk(j, k, c, tc)
-            return cache.get((j, k), lambda: self.read_chunk(j, k, c, tc))
+            return cache.get((j, k), lambda buf: self.read_chunk(j, k, c, tc, buf))
 
         if start % tc == 0 and stop - start == tc:  # aligned window: one chunk, decoded fresh
             hit = None if cache is None else cache.peek((j, start // tc))
@@ -222,6 +222,13 @@ class Store(ABC):
     def close(self) -> None:
         """Close handles opened by this process."""
         self._drop_handles()
+
+
+def _buffer(out: np.ndarray | None, shape: tuple[int, int], dtype: np.dtype[Any]) -> np.ndarray:
+    """``out`` when it is a reusable buffer of ``shape`` and ``dtype``, else a new array."""
+    if out is not None and out.shape == shape and out.dtype == dtype and out.flags.c_contiguous:
+        return out
+    return np.empty(shape, dtype=dtype)
 
 
 def read_time_slice(
@@ -248,8 +255,8 @@ class ChunkCache:
 
     Example:
         >>> c = ChunkCache(None, max_bytes=16)
-        >>> _ = c.get((0, 0), lambda: np.zeros(2)); _ = c.get((0, 1), lambda: np.zeros(2))
-        >>> _ = c.get((0, 2), lambda: np.zeros(2)); len(c), c.nbytes
+        >>> _ = c.get((0, 0), lambda buf: np.zeros(2)); _ = c.get((0, 1), lambda buf: np.zeros(2))
+        >>> _ = c.get((0, 2), lambda buf: np.zeros(2)); len(c), c.nbytes
         (1, 16)
     """
 
@@ -258,6 +265,7 @@ class ChunkCache:
         self.max_bytes = max_bytes
         self.nbytes = 0
         self._d: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._spare: list[np.ndarray] = []  # evicted chunks, reused as decode buffers
 
     def __len__(self) -> int:
         return len(self._d)
@@ -266,21 +274,31 @@ class ChunkCache:
         """The cached chunk ``key`` or `None` (without inserting anything)."""
         return self._d.get(key)
 
-    def get(self, key: tuple[int, int], make: Callable[[], np.ndarray]) -> np.ndarray:
+    def get(self, key: tuple[int, int], make: Callable[[np.ndarray | None], np.ndarray]) -> np.ndarray:
+        """The chunk ``key``, decoded by ``make(buffer)`` on a miss.
+
+        ``buffer`` is an evicted chunk (or `None`) that ``make`` may decode into: recycling
+        evicted arrays instead of freeing and allocating one per miss keeps random reads of a
+        dataset larger than the cache from paying for fresh memory pages on every miss.
+        """
         hit = self._d.get(key)
         if hit is not None:
             self._d.move_to_end(key)
             return hit
-        val = make()
+        val = make(self._spare.pop() if self._spare else None)
         self._d[key] = val
         self.nbytes += val.nbytes
         while len(self._d) > 1 and (
             (self.max_items is not None and len(self._d) > self.max_items)
             or (self.max_bytes is not None and self.nbytes > self.max_bytes)
         ):
-            self.nbytes -= self._d.popitem(last=False)[1].nbytes
+            old = self._d.popitem(last=False)[1]
+            self.nbytes -= old.nbytes
+            if len(self._spare) < 2:
+                self._spare.append(old)
         return val
 
     def clear(self) -> None:
         self._d.clear()
+        self._spare.clear()
         self.nbytes = 0

@@ -118,13 +118,13 @@ class LazyDataset:
                 f"{self.root}/nb-manifest.json: splits count {sum(self.manifest.splits.values())} items, "
                 f"the data holds {n_stored}; the manifest does not match the files"
             )
-        self._cache = (
-            ChunkCache(None, max_bytes=DEFAULT_CACHE_BYTES)
-            if cache_chunks is None
-            else ChunkCache(cache_chunks)
-            if cache_chunks
-            else None
-        )
+        if cache_chunks is None:
+            # Uncompressed chunks are slices of a memory map: copying them out is as fast as a
+            # cache, and a cache of cold chunks is slower (measured); compressed chunks are cached.
+            mapped = self.info["compression"] == "none" or self.manifest.layout == "parquet"
+            self._cache = None if mapped else ChunkCache(None, max_bytes=DEFAULT_CACHE_BYTES)
+        else:
+            self._cache = ChunkCache(cache_chunks) if cache_chunks else None
         self._materialized = bool(self.info.get("materialized"))
         self._wshape = self.info.get("window_shape")
         self._build_index(window_size, stride)
@@ -361,8 +361,9 @@ def open(
         stride (`int`, *optional*): samples between window starts (defaults to ``window_size``).
         verify (`bool`, *optional*, defaults to `False`): check size and sha256 of every file first.
         cache_chunks (`int`, *optional*): decoded chunks kept (per process) for windows that overlap
-            or straddle chunk edges; by default as many as fit in 64 MiB
-            (:data:`DEFAULT_CACHE_BYTES`); `0` disables.
+            or straddle chunk edges; by default, for compressed layouts, as many as fit in 64 MiB
+            (:data:`DEFAULT_CACHE_BYTES`), none for uncompressed ones (read from a memory map);
+            `0` disables.
         target_from (`str`, *optional*): with ``window_size``, ``"annotations"`` labels each window
             with the annotation that contains its first sample: ``y`` is the index of its description
             in ``ds.classes`` (sorted descriptions of all annotations), ``-1`` when none contains it.

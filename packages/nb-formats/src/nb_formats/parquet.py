@@ -194,7 +194,7 @@ class ParquetStore(Store):
     def read_window(self, i: int, c: int, t: int) -> np.ndarray:
         return np.array(self._map(WINDOWS_NPY)[i])
 
-    def read_chunk(self, j: int, k: int, c: int, tc: int) -> np.ndarray:
+    def read_chunk(self, j: int, k: int, c: int, tc: int, out: np.ndarray | None = None) -> np.ndarray:
         return self.read_slice(j, k * tc, (k + 1) * tc, c, tc, None)
 
     def read_slice(self, j: int, start: int, stop: int, c: int, tc: int, cache: Any) -> np.ndarray:

@@ -39,7 +39,7 @@ import numpy as np
 
 from nb_core.errors import CorruptDataError, UnsupportedFormatError
 from nb_core.validation import load_json
-from nb_formats._store import Signals, Sink, Store, decode_meta, encode_meta
+from nb_formats._store import Signals, Sink, Store, _buffer, decode_meta, encode_meta
 from nb_formats.codecs import decode_into, zarr_compressors
 from nb_formats.resume import digest
 from nb_formats.table import INT_COLUMNS, WindowTable
@@ -357,7 +357,9 @@ class ZarrStore(Store):
             self._shards.popitem(last=False)
         return hit
 
-    def _read_chunk(self, name: str, coords: tuple[int, ...], shape: tuple[int, int]) -> np.ndarray:
+    def _read_chunk(
+        self, name: str, coords: tuple[int, ...], shape: tuple[int, int], out: np.ndarray | None = None
+    ) -> np.ndarray:
         """Chunk ``coords`` of array ``name`` as a new C-contiguous array of ``shape``."""
         lay = self._layouts.get(name) or self._layout(name)
         if not lay.sharded:
@@ -367,7 +369,7 @@ class ZarrStore(Store):
                 raise CorruptDataError(
                     f"{self.path}/{key}: chunk is missing (the store is incomplete or damaged)"
                 )
-            out = np.empty(shape, dtype=self.dtype)
+            out = _buffer(out, shape, self.dtype)
             decode_into(self.compression, raw, out, where=f"{self.path}/{key}")
             return out
         ps = lay.per_shard
@@ -388,8 +390,10 @@ class ZarrStore(Store):
                 raise CorruptDataError(
                     f"{self.path}/{lay.key(shard)} chunk {coords}: has {size} bytes, expected {nbytes}"
                 )
-            return buf[off : off + size].view(self.dtype).reshape(shape).copy()
-        out = np.empty(shape, dtype=self.dtype)
+            dst = _buffer(out, shape, self.dtype)
+            np.copyto(dst, buf[off : off + size].view(self.dtype).reshape(shape))
+            return dst
+        out = _buffer(out, shape, self.dtype)
         decode_into(
             self.compression,
             buf[off : off + size],
@@ -402,6 +406,6 @@ class ZarrStore(Store):
         self._check_pid()
         return self._read_chunk("windows", (i, 0, 0), (c, t))
 
-    def read_chunk(self, j: int, k: int, c: int, tc: int) -> np.ndarray:
+    def read_chunk(self, j: int, k: int, c: int, tc: int, out: np.ndarray | None = None) -> np.ndarray:
         self._check_pid()
-        return self._read_chunk(f"recordings/{j:06d}", (0, k), (c, tc))
+        return self._read_chunk(f"recordings/{j:06d}", (0, k), (c, tc), out)
