@@ -18,9 +18,13 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
+import hashlib
 import os
 import re
+import tempfile
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,8 +39,11 @@ if TYPE_CHECKING:
     import mne
 
 __all__ = [
+    "info_from_fif",
+    "info_to_fif",
     "is_mne_input",
     "modality_of",
+    "parse_reader_options",
     "read_raw",
     "recording_from_mne",
     "recording_id",
@@ -126,29 +133,9 @@ def _from_iso(text: str | None) -> _dt.datetime | None:
     return None if text is None else _dt.datetime.fromisoformat(text)
 
 
-def recording_from_mne(
-    raw: mne.io.BaseRaw,
-    *,
-    id: str | None = None,
-    entities: dict[str, str] | None = None,
-    dtype: Any = np.float64,
-    load_data: bool = True,
-) -> Recording:
-    """Convert an MNE Raw into a Recording.
-
-    Args:
-        raw (`mne.io.BaseRaw`): any Raw (preloaded or not).
-        id (`str`, *optional*): recording id; defaults to :func:`recording_id` of the recording's
-            path (the ``.mff``/``.ds`` directory for directory formats) or ``"recording"``.
-        entities (`dict[str, str]`, *optional*): BIDS entities to attach.
-        dtype (*optional*, defaults to `np.float64`): dtype of ``data`` (float64 keeps MNE's values exactly).
-        load_data (`bool`, *optional*, defaults to `True`): read the signals; `False` gives a
-            metadata-only Recording (``data=None``).
-    """
-    info = raw.info
-    chs = info["chs"]
+def _channels_of(info: Any) -> list[Channel]:
     channels = []
-    for ch, ch_type in zip(chs, raw.get_channel_types(), strict=True):
+    for ch, ch_type in zip(info["chs"], info.get_channel_types(), strict=True):
         loc = [None if not np.isfinite(v) else float(v) for v in np.asarray(ch["loc"], dtype=float)]
         channels.append(
             Channel(
@@ -160,16 +147,126 @@ def recording_from_mne(
                 unit_mul=int(ch["unit_mul"]),
             )
         )
-    dig = []
-    for p in info.get("dig") or []:
-        dig.append(
-            DigPoint(
-                kind=_DIG_KINDS.get(int(p["kind"]), str(int(p["kind"]))),
-                ident=int(p["ident"]),
-                r=[float(v) for v in p["r"]],
-                coord_frame=_FRAMES.get(int(p["coord_frame"]), str(int(p["coord_frame"]))),
-            )
+    return channels
+
+
+def _dig_of(info: Any) -> list[DigPoint]:
+    return [
+        DigPoint(
+            kind=_DIG_KINDS.get(int(p["kind"]), str(int(p["kind"]))),
+            ident=int(p["ident"]),
+            r=[float(v) for v in p["r"]],
+            coord_frame=_FRAMES.get(int(p["coord_frame"]), str(int(p["coord_frame"]))),
         )
+        for p in info.get("dig") or []
+    ]
+
+
+def _scalars_of(info: Any) -> dict[str, Any]:
+    """The readable info fields a Recording holds beside channels and dig, in its JSON form."""
+    subject_info = info.get("subject_info")
+    if subject_info is not None:
+        subject_info = check_json(
+            {k: _to_json_value(v) for k, v in subject_info.items()}, field="subject_info"
+        )
+    return {
+        "sfreq": float(info["sfreq"]),
+        "meas_date": _iso(info["meas_date"]),
+        "bads": list(info["bads"]),
+        "description": info.get("description"),
+        "subject_info": subject_info,
+        "experimenter": info.get("experimenter"),
+        "line_freq": None if info.get("line_freq") is None else float(info["line_freq"]),
+        "highpass": None if info.get("highpass") is None else float(info["highpass"]),
+        "lowpass": None if info.get("lowpass") is None else float(info["lowpass"]),
+    }
+
+
+def info_to_fif(info: Any) -> bytes:
+    """MNE's own FIF serialisation of a measurement info (``mne.io.write_info``), as bytes.
+
+    Example:
+        >>> from nb_core.testing import simulate_raw
+        >>> info_to_fif(simulate_raw(n_channels=2, duration=1.0).info)[:4]
+        b'\\x00\\x00\\x00d'
+    """
+    mne = _mne()
+    with tempfile.TemporaryDirectory(prefix="nb-info-") as tmp:
+        path = Path(tmp) / "info.fif"
+        mne.io.write_info(path, info, reset_range=False, verbose="error")
+        return path.read_bytes()
+
+
+def info_from_fif(data: bytes, *, where: str = "mne_info") -> Any:
+    """Read an ``mne.Info`` back from :func:`info_to_fif` bytes (``mne.io.read_info``).
+
+    Raises:
+        CorruptDataError: MNE cannot read the bytes as a FIF measurement info.
+    """
+    from nb_core.errors import CorruptDataError
+
+    mne = _mne()
+    with tempfile.TemporaryDirectory(prefix="nb-info-") as tmp:
+        path = Path(tmp) / "info.fif"
+        path.write_bytes(data)
+        try:
+            return mne.io.read_info(path, verbose="error")
+        except Exception as err:
+            raise CorruptDataError(
+                f"{where}: the stored FIF measurement info cannot be read by MNE ({_one_line(err)})"
+            ) from None
+
+
+def _stored_info(raw_info: Any) -> dict[str, Any] | None:
+    from nb_core.schema import MNE_INFO_UNSETTABLE
+
+    try:
+        blob = info_to_fif(raw_info)
+    except Exception as err:  # an info MNE itself cannot write: keep the readable fields only
+        warnings.warn(
+            f"MNE cannot serialise this recording's measurement info ({_one_line(err)}); only the "
+            "readable fields are kept",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    out: dict[str, Any] = {
+        "fif": base64.b64encode(blob).decode("ascii"),
+        "sha256": hashlib.sha256(blob).hexdigest(),
+        "unset": [k for k in MNE_INFO_UNSETTABLE if raw_info.get(k) is None],
+    }
+    # FIF keeps cal and range as float32; keep float64 values that float32 would change.
+    for key in ("cal", "range"):
+        values = [float(ch[key]) for ch in raw_info["chs"]]
+        if any(float(np.float32(v)) != v for v in values):
+            out[key] = values
+    return out
+
+
+def recording_from_mne(
+    raw: mne.io.BaseRaw,
+    *,
+    id: str | None = None,
+    entities: dict[str, str] | None = None,
+    dtype: Any = np.float64,
+    load_data: bool = True,
+    keep_info: bool = True,
+) -> Recording:
+    """Convert an MNE Raw into a Recording.
+
+    Args:
+        raw (`mne.io.BaseRaw`): any Raw (preloaded or not).
+        id (`str`, *optional*): recording id; defaults to :func:`recording_id` of the recording's
+            path (the ``.mff``/``.ds`` directory for directory formats) or ``"recording"``.
+        entities (`dict[str, str]`, *optional*): BIDS entities to attach.
+        dtype (*optional*, defaults to `np.float64`): dtype of ``data`` (float64 keeps MNE's values exactly).
+        load_data (`bool`, *optional*, defaults to `True`): read the signals; `False` gives a
+            metadata-only Recording (``data=None``).
+        keep_info (`bool`, *optional*, defaults to `True`): also store MNE's complete measurement
+            info in its FIF serialisation (:attr:`Recording.mne_info`), so that :func:`recording_to_mne`
+            gives back all of it.
+    """
+    info = raw.info
     ann = raw.annotations
     extras = list(getattr(ann, "extras", None) or [None] * len(ann))
     annotations = [
@@ -186,35 +283,23 @@ def recording_from_mne(
             ann.onset, ann.duration, ann.description, ann.ch_names, extras, strict=True
         )
     ]
-    subject_info = info.get("subject_info")
-    if subject_info is not None:
-        subject_info = check_json(
-            {k: _to_json_value(v) for k, v in subject_info.items()}, field="subject_info"
-        )
     source = source_path(raw)
     if id is None:
         id = recording_id(source) if source else "recording"
     data = raw.get_data().astype(dtype, copy=False) if load_data else None
     return Recording(
         id=id,
-        sfreq=float(info["sfreq"]),
-        channels=channels,
+        channels=_channels_of(info),
         data=data,
         n_times=int(raw.n_times),
         first_samp=int(raw.first_samp),
-        meas_date=_iso(info["meas_date"]),
         annotations=annotations,
         annotations_orig_time=_iso(ann.orig_time),
-        dig=dig,
-        bads=list(info["bads"]),
-        description=info.get("description"),
-        subject_info=subject_info,
-        experimenter=info.get("experimenter"),
-        line_freq=None if info.get("line_freq") is None else float(info["line_freq"]),
-        highpass=None if info.get("highpass") is None else float(info["highpass"]),
-        lowpass=None if info.get("lowpass") is None else float(info["lowpass"]),
+        dig=_dig_of(info),
         entities=dict(entities or {}),
         provenance=Provenance(source=source, format="mne") if source else None,
+        mne_info=_stored_info(info) if keep_info else None,
+        **_scalars_of(info),
     )
 
 
@@ -251,65 +336,150 @@ def _set_annotations(raw: mne.io.BaseRaw, rec: Recording) -> None:
 
 
 def _subject_info_to_mne(si: dict[str, Any]) -> dict[str, Any]:
+    from nb_core.errors import SchemaError
+
     out = dict(si)
     if isinstance(out.get("birthday"), str):
-        out["birthday"] = _dt.date.fromisoformat(out["birthday"])
+        try:
+            out["birthday"] = _dt.date.fromisoformat(out["birthday"])
+        except ValueError:
+            raise SchemaError(
+                f"{out['birthday'][:40]!r} is not an ISO date (YYYY-MM-DD)", field="subject_info.birthday"
+            ) from None
     for k in ("weight", "height"):
         if isinstance(out.get(k), int):
             out[k] = float(out[k])
     return out
 
 
-def recording_to_mne(rec: Recording) -> mne.io.RawArray:
-    """Build an ``mne.io.RawArray`` from a Recording with its data loaded.
-
-    Raises:
-        IncompatibleDataError: the recording has no data, or a unit has no MNE equivalent.
-    """
+def _info_from_json(rec: Recording) -> Any:
+    """A new info from the readable fields only (recordings stored without ``mne_info``)."""
     mne = _mne()
-    from mne._fiff._digitization import (
-        DigPoint as MNEDigPoint,
-    )  # the type MNE stores in info["dig"]
-
-    if rec.data is None:
-        raise IncompatibleDataError(f"recording {rec.id!r} has no data loaded; read it before to_mne()")
     info = mne.create_info(rec.ch_names, rec.sfreq, rec.ch_types)
     with info._unlock():  # the documented way MNE's own readers fill these fields
         for ch, spec in zip(info["chs"], rec.channels, strict=True):
-            ch["unit"] = _unit_code(spec.unit)
-            if spec.unit_mul is not None:
-                ch["unit_mul"] = spec.unit_mul
-            if spec.coil_type is not None:
-                ch["coil_type"] = spec.coil_type
-            if spec.loc is not None:
-                ch["loc"] = np.array([np.nan if v is None else v for v in spec.loc], dtype=float)
+            _apply_channel(ch, spec)
+        _apply_scalars(info, rec, only_changed_from=None)
         if rec.dig:
-            info["dig"] = [
-                MNEDigPoint(
-                    kind=_DIG_CODES.get(p.kind, int(p.kind) if p.kind.isdigit() else 4),
-                    ident=p.ident,
-                    r=np.array(p.r, dtype=float),
-                    coord_frame=_FRAME_CODES.get(p.coord_frame, 0),
+            info["dig"] = _mne_dig(rec.dig)
+    return info
+
+
+def _apply_channel(ch: Any, spec: Channel) -> None:
+    ch["unit"] = _unit_code(spec.unit)
+    if spec.unit_mul is not None:
+        ch["unit_mul"] = spec.unit_mul
+    if spec.coil_type is not None:
+        ch["coil_type"] = spec.coil_type
+    ch["loc"] = np.array(
+        [np.nan if v is None else v for v in (spec.loc if spec.loc is not None else [None] * 12)], dtype=float
+    )
+
+
+def _mne_dig(points: list[DigPoint]) -> list[Any]:
+    from mne._fiff._digitization import DigPoint as MNEDigPoint  # the type MNE stores in info["dig"]
+
+    return [
+        MNEDigPoint(
+            kind=_DIG_CODES.get(p.kind, int(p.kind) if p.kind.isdigit() else 4),
+            ident=p.ident,
+            r=np.array(p.r, dtype=float),
+            coord_frame=_FRAME_CODES.get(p.coord_frame, int(p.coord_frame) if p.coord_frame.isdigit() else 0),
+        )
+        for p in points
+    ]
+
+
+def _apply_scalars(info: Any, rec: Recording, *, only_changed_from: dict[str, Any] | None) -> None:
+    """Set sfreq, bads, description, ... from ``rec`` (those that differ from ``only_changed_from``)."""
+    mine = {k: getattr(rec, k) for k in ("sfreq", "bads", "description", "subject_info", "experimenter")}
+    mine |= {k: getattr(rec, k) for k in ("line_freq", "highpass", "lowpass")}
+    for key, value in mine.items():
+        if only_changed_from is not None and only_changed_from.get(key) == value:
+            continue
+        if value is None and only_changed_from is None:
+            continue
+        if key == "subject_info" and value is not None:
+            value = _subject_info_to_mne(value)
+        info[key] = list(value) if key == "bads" else value
+
+
+def _info_from_stored(rec: Recording) -> Any | None:
+    """The info stored in ``rec.mne_info``, reconciled with the readable fields (which win where
+    they differ, e.g. after a channel subset or an edited ``bads``); `None` when its channels no
+    longer match (the readable fields are used then)."""
+    from nb_core.errors import CorruptDataError
+    from nb_core.schema import check_mne_info
+
+    stored = check_mne_info(rec.mne_info, f"recording {rec.id!r}.mne_info")
+    if stored is None:
+        return None
+    mne = _mne()
+    info = info_from_fif(base64.b64decode(stored["fif"]), where=f"recording {rec.id!r}.mne_info")
+    for key in ("cal", "range"):
+        if key in stored:
+            if len(stored[key]) != len(info["chs"]):
+                raise CorruptDataError(
+                    f"recording {rec.id!r}.mne_info.{key}: {len(stored[key])} values for "
+                    f"{len(info['chs'])} channels"
                 )
-                for p in rec.dig
-            ]
-        info["bads"] = list(rec.bads)
-        if rec.description is not None:
-            info["description"] = rec.description
-        if rec.experimenter is not None:
-            info["experimenter"] = rec.experimenter
-        if rec.line_freq is not None:
-            info["line_freq"] = rec.line_freq
-        if rec.highpass is not None:
-            info["highpass"] = rec.highpass
-        if rec.lowpass is not None:
-            info["lowpass"] = rec.lowpass
-        if rec.subject_info is not None:
-            info["subject_info"] = _subject_info_to_mne(rec.subject_info)
-    data = np.asarray(rec.data, dtype=np.float64)
-    raw = mne.io.RawArray(data, info, first_samp=rec.first_samp, verbose="error")
-    raw.set_meas_date(_from_iso(rec.meas_date))
-    _set_annotations(raw, rec)
+            with info._unlock():
+                for ch, v in zip(info["chs"], stored[key], strict=True):
+                    ch[key] = v
+    names = list(info["ch_names"])
+    if names != rec.ch_names:
+        pos = {n: i for i, n in enumerate(names)}
+        if not set(rec.ch_names) <= set(pos):
+            return None
+        try:  # e.g. CTF compensation that needs a reference channel left out
+            info = mne.pick_info(info, [pos[n] for n in rec.ch_names], verbose="error")
+        except Exception:
+            return None
+    if info.get_channel_types() != rec.ch_types:
+        return None
+    with info._unlock():
+        for key in stored["unset"]:
+            info[key] = None
+        for ch, theirs, mine in zip(info["chs"], _channels_of(info), rec.channels, strict=True):
+            if theirs != mine:  # FIF keeps locations as float32: the float64 readable ones win
+                _apply_channel(ch, mine)
+        if _dig_of(info) != rec.dig:
+            info["dig"] = _mne_dig(rec.dig) if rec.dig else None
+        _apply_scalars(info, rec, only_changed_from=_scalars_of(info))
+    return info
+
+
+def recording_to_mne(rec: Recording) -> mne.io.RawArray:
+    """Build an ``mne.io.RawArray`` from a Recording with its data loaded.
+
+    With :attr:`Recording.mne_info` (written by :func:`recording_from_mne`) the whole measurement
+    info comes back as MNE had it; the readable fields win where they differ from it (a channel
+    subset, edited bads, float64 locations). Without it, the info is built from the readable fields.
+
+    Raises:
+        IncompatibleDataError: the recording has no data, a unit has no MNE equivalent, or MNE
+            refuses a value (an unknown channel type, ...).
+        CorruptDataError: the stored measurement info is corrupt.
+    """
+    mne = _mne()
+    if rec.data is None:
+        raise IncompatibleDataError(f"recording {rec.id!r} has no data loaded; read it before to_mne()")
+    try:
+        info = _info_from_stored(rec) if rec.mne_info is not None else None
+        if info is None:
+            info = _info_from_json(rec)
+        data = np.asarray(rec.data, dtype=np.float64)
+        raw = mne.io.RawArray(data, info, first_samp=rec.first_samp, verbose="error")
+        meas_date = _from_iso(rec.meas_date)
+        if meas_date != raw.info["meas_date"]:
+            raw.set_meas_date(meas_date)
+        _set_annotations(raw, rec)
+    except NBError:
+        raise
+    except Exception as err:  # MNE refuses a value the schema allows (a channel type, a date...)
+        raise IncompatibleDataError(
+            f"recording {rec.id!r}: MNE cannot build a Raw from it ({type(err).__name__}: {_one_line(err)})"
+        ) from None
     return raw
 
 
@@ -541,6 +711,8 @@ def read_raw(path: str | os.PathLike[str], *, preload: bool = False, **reader_kw
         has_preload = "preload" in params
         if has_preload:
             call["preload"] = preload
+        if "verbose" not in params and "verbose" not in reader_kwargs:
+            call.pop("verbose")  # read_raw_fieldtrip has none
         unknown = [k for k in call if k not in params]
         if unknown and not any(v.kind is inspect.Parameter.VAR_KEYWORD for v in params.values()):
             if len(readers) > 1:
@@ -551,9 +723,12 @@ def read_raw(path: str | os.PathLike[str], *, preload: bool = False, **reader_kw
                 f"its options are {', '.join(k for k in params if k not in ('fname', 'input_fname'))}"
             )
         try:
-            raw = fn(str(target), **call)
-            if preload and not has_preload:
-                raw.load_data()
+            with warnings.catch_warnings():  # library deprecation noise (pandas inside MNE readers)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", FutureWarning)
+                raw = fn(str(target), **call)
+                if preload and not has_preload:
+                    raw.load_data()
             return raw
         except NBError:
             raise
@@ -574,6 +749,36 @@ def read_raw(path: str | os.PathLike[str], *, preload: bool = False, **reader_kw
     if len(failures) == 1:
         raise CorruptDataError(f"{p}: cannot be read as {fmt} ({failures[0]})")
     raise CorruptDataError(f"{p}: cannot be read as {fmt} ({'; '.join(failures)})")
+
+
+def parse_reader_options(items: Iterable[str] | None, *, flag: str = "--reader-option") -> dict[str, Any]:
+    """Turn CLI ``KEY=VALUE`` items into keyword arguments for :func:`read_raw`.
+
+    Values are read as JSON when they are JSON (``true``, ``3``, ``["EOG1"]``, ``null``), else
+    kept as text; the same key twice is an error.
+
+    Example:
+        >>> parse_reader_options(["allow_maxshield=true", 'eog=["E1"]', "encoding=latin-1"])
+        {'allow_maxshield': True, 'eog': ['E1'], 'encoding': 'latin-1'}
+    """
+    from nb_core.errors import CorruptDataError, UserError
+    from nb_core.validation import load_json
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise UserError(
+                f"{flag} {item!r}: expected KEY=VALUE with a Python name as KEY (e.g. allow_maxshield=true)"
+            )
+        if key in out:
+            raise UserError(f"{flag}: {key!r} is given twice")
+        try:
+            out[key] = load_json(value, where=f"{flag} {key}")
+        except CorruptDataError:
+            out[key] = value
+    return out
 
 
 def recording_id(path: str | os.PathLike[str]) -> str:
