@@ -352,3 +352,20 @@ def test_small_cache_recycles_buffers_correctly(tmp_path: Path, fmt: str, comp: 
             np.testing.assert_array_equal(
                 x, full[ds.recording_ids.index(w.recording_id)][:, w.start : w.stop]
             )
+
+
+@pytest.mark.parametrize("fmt", ["hdf5", "zarr", "parquet"])
+def test_mne_info_and_annotations_survive_a_streamed_write(tmp_path: Path, fmt: str) -> None:
+    import mne
+
+    from nb_core.testing import simulate_raw
+
+    raw = simulate_raw(n_channels=4, sfreq=100.0, duration=5.0, seed=3).crop(tmin=0.37)
+    raw.set_meas_date(None)
+    raw.set_eeg_reference("average", projection=False, verbose="error")  # custom_ref_applied
+    out = nb_formats.write(raw, tmp_path / "ds", format=fmt, dtype="float64")
+    back = nb_formats.open(out).recording(0).to_mne()
+    assert mne.utils.object_diff(raw.info, back.info) == ""
+    assert back.first_samp == raw.first_samp == 37
+    np.testing.assert_array_equal(back.get_data(), raw.get_data())
+    np.testing.assert_allclose(back.annotations.onset, raw.annotations.onset)

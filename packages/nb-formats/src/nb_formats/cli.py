@@ -207,19 +207,9 @@ def _cli_errors(func: Any) -> Any:
 
 
 def _reader_options(args: argparse.Namespace) -> dict[str, Any]:
-    from nb_core.errors import UserError
+    from nb_core.mne_adapter import parse_reader_options
 
-    opts: dict[str, Any] = {}
-    for item in args.reader_option:
-        key, sep, value = item.partition("=")
-        if not sep or not key.isidentifier():
-            raise UserError(
-                f"--reader-option {item!r}: give KEY=VALUE, e.g. --reader-option 'eog=[\"EOG 061\"]'"
-            )
-        try:
-            opts[key] = json.loads(value)
-        except ValueError:
-            opts[key] = value
+    opts = parse_reader_options(args.reader_option)
     if args.allow_maxshield:
         opts["allow_maxshield"] = True
     return opts
