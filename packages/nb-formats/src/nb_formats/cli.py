@@ -97,8 +97,8 @@ def register(subparsers: Any) -> None:
         sub,
         "bench",
         "benchmark every layout against memmap, naive h5py/zarr/Parquet and MNE .fif",
-        "nb formats bench --n-windows 100 --channels 8 --times 250 --reads 50 --stream-seconds 20 --plot bench.png\n"
-        "nb formats bench --n-windows 100 --times 250 --no-mne --no-unaligned --stream-seconds 0 --workdir tmp --plot b.png",
+        "nb formats bench --n-windows 40 --channels 4 --times 100 --reads 20 --stream-seconds 10 --plot bench.png\n"
+        "nb formats bench --n-windows 40 --times 100 --no-mne --no-unaligned --stream-seconds 0 --workdir tmp --plot b.png",
     )
     b.add_argument("--n-windows", type=int, default=2000)
     b.add_argument("--channels", type=int, default=21)
