@@ -19,7 +19,7 @@ from typing import Any
 
 from nb_core.atomic import dumps_json
 from nb_core.errors import CorruptDataError, SchemaError, SchemaVersionError
-from nb_shards._json import load_json
+from nb_core.validation import load_json
 from nb_shards.tarformat import Member, check_member_name, scan_members, split_name
 
 __all__ = ["INDEX_SUFFIX", "INDEX_VERSION", "ShardIndex", "build_index", "index_name"]

@@ -48,8 +48,7 @@ from nb_core.errors import (
     UserError,
 )
 from nb_core.manifest import MANIFEST_NAME, Manifest, ModalitySpec
-from nb_core.validation import soft_import
-from nb_shards._json import load_json
+from nb_core.validation import load_json, soft_import
 from nb_shards.index import ShardIndex, build_index, index_name
 from nb_shards.layout import compression_of, shards_extra
 from nb_shards.npy import decode_npy
@@ -319,6 +318,22 @@ def check_index(buf: Any, idx: ShardIndex, *, where: str) -> None:
                 check_member_at(buf, off, f"{key}.{suffix}", size, where=where)
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _sample_json(view: Any, shard: str, key: str, off: int) -> Any:
+    """A sample's JSON member. Small documents (no integer can reach Python's digit limit, nesting
+    bounded by their bracket count) take the plain parser; anything else nb-core's ``load_json``."""
+    raw = bytes(view)
+    if len(raw) < 4096 and raw.count(b"[") + raw.count(b"{") <= 64:
+        try:
+            return json.loads(raw, parse_constant=_refuse_constant)
+        except ValueError:
+            pass  # reported below, with nb-core's message
+    return load_json(raw, where=f"{shard}: {key}.json at byte offset {off}")
+
+
 @dataclass
 class OpenShard:
     """A shard ready for reading: its bytes (memory map) and index."""
@@ -356,7 +371,7 @@ class OpenShard:
                     where=lambda: f"{self.name}: {key}.{suffix} at byte offset {off}",  # noqa: B023
                 )
             elif suffix == "json":
-                out["json"] = load_json(view, where=f"{self.name}: {key}.json at byte offset {off}")
+                out["json"] = _sample_json(view, self.name, key, off)
             else:
                 out[suffix] = bytes(view)
         if self.modalities:
