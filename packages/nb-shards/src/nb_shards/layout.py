@@ -141,7 +141,7 @@ def shards_extra(extra: dict[str, Any], *, where: str) -> dict[str, Any]:
             v = s.get(k)
             if k == "index" and v is None:
                 continue
-            check_relpath(v, field=f"{field}.{k}")
+            v = check_relpath(v, field=f"{field}.{k}")
             if len(v) > _MAX_PATH:
                 raise SchemaError(f"path longer than {_MAX_PATH} characters", field=f"{field}.{k}")
         if not _SPLIT.match(s["split"]):

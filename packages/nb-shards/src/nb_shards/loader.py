@@ -252,4 +252,4 @@ class ShardLoader:
                     f"must be an integer in [0, {top}]; got {str(v)[:40]!r} (not a state of this loader)",
                     field=f"state_dict.{name}",
                 )
-        self.epoch, self.position = epoch, pos
+        self.epoch, self.position = int(epoch), int(pos)  # type: ignore[arg-type]
