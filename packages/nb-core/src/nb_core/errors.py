@@ -27,6 +27,7 @@ __all__ = [
     "HubNotFoundError",
     "IncompatibleDataError",
     "IndexOutOfRangeError",
+    "InputNotFoundError",
     "IntegrityError",
     "ManifestNotFoundError",
     "NBError",
@@ -73,6 +74,10 @@ class SchemaVersionError(SchemaError):
 
 class ManifestNotFoundError(NBError, FileNotFoundError):
     """A directory or file has no ``nb-manifest.json``: it is not a neurobridge artifact."""
+
+
+class InputNotFoundError(NBError, FileNotFoundError):
+    """An input file or directory given by the user does not exist."""
 
 
 class IntegrityError(NBError, ValueError):
