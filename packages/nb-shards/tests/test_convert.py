@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from nb_core import Manifest
-from nb_core.errors import IncompatibleDataError, UnsupportedFormatError
+from nb_core.errors import (
+    CorruptDataError,
+    IncompatibleDataError,
+    InputNotFoundError,
+    UnsupportedFormatError,
+)
 from nb_core.testing import simulate_raw, simulate_windows
 from nb_shards import IndexedShards, verify
 from nb_shards.convert import write_inputs
@@ -91,6 +96,9 @@ def test_npy_and_npz_inputs(tmp_path: Path) -> None:
     np.savez(tmp_path / "obj.npz", eeg=np.array([[{"a": 1}]], dtype=object))
     with pytest.raises(ValueError, match="pickle"):
         write_inputs([tmp_path / "obj.npz"], tmp_path / "p", max_workers=0)
+    with pytest.raises(InputNotFoundError):
+        write_inputs([tmp_path / "x.unknown"], tmp_path / "q", max_workers=0)
+    (tmp_path / "x.unknown").write_text("?")
     with pytest.raises(UnsupportedFormatError):
         write_inputs([tmp_path / "x.unknown"], tmp_path / "q", max_workers=0)
 
@@ -264,7 +272,7 @@ def test_unreadable_recording_is_one_line(tmp_path: Path, capsys: pytest.Capture
     from nb_core.cli import main
 
     (tmp_path / "bad.edf").write_bytes(b"0       garbage" * 30)
-    with pytest.raises(UnsupportedFormatError, match="bad.edf"):
+    with pytest.raises((UnsupportedFormatError, CorruptDataError), match="bad.edf"):
         write_inputs([tmp_path / "bad.edf"], tmp_path / "o", max_workers=0)
     assert (
         main(["shards", "write", str(tmp_path / "bad.edf"), "-o", str(tmp_path / "c"), "--workers", "0"]) == 2

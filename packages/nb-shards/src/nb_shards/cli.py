@@ -179,21 +179,11 @@ def _write(args: argparse.Namespace) -> int:
 
 
 def _reader_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    from nb_core.errors import UserError
+    from nb_core.mne_adapter import parse_reader_options
 
-    out: dict[str, Any] = {}
+    out = parse_reader_options(args.reader_option)
     if args.allow_maxshield:
         out["allow_maxshield"] = True
-    for item in args.reader_option:
-        key, eq, value = item.partition("=")
-        if not eq or not key.isidentifier():
-            raise UserError(f"--reader-option takes KEY=VALUE (e.g. allow_maxshield=true); got {item!r}")
-        if key == "preload":
-            continue  # windows are read in chunks; nothing is preloaded
-        try:
-            out[key] = json.loads(value)
-        except ValueError:
-            out[key] = value
     return out
 
 

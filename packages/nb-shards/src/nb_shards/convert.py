@@ -43,6 +43,7 @@ from nb_core.atomic import TMP_PREFIX, atomic_path, atomic_write_bytes, dumps_js
 from nb_core.errors import (
     CorruptDataError,
     IncompatibleDataError,
+    InputNotFoundError,
     NBError,
     UnsafeContentError,
     UnsupportedFormatError,
@@ -50,8 +51,9 @@ from nb_core.errors import (
 )
 from nb_core.executor import get_executor
 from nb_core.manifest import MANIFEST_NAME, FileEntry, Manifest, ModalitySpec, RecordingEntry
+from nb_core.mne_adapter import is_mne_input, modality_of, recording_id
 from nb_core.progress import progress
-from nb_core.schema import Sample
+from nb_core.schema import Sample, annotation_spans
 from nb_core.validation import check_modality_name, check_option, load_json, soft_import
 from nb_shards.index import index_name
 from nb_shards.layout import check_compression, check_split, compression_of, shard_name, shards_extra
@@ -66,35 +68,6 @@ TARGET_SOURCES = ("annotations",)
 #: Values per chunk read from a recording at once (float64: 32 MB); windows are cut from chunks.
 CHUNK_VALUES = 4 << 20
 
-# Used when this nb-core has no ``mne_adapter.is_mne_input`` (suffixes and folders MNE reads).
-_MNE_EXTS = (
-    ".fif",
-    ".fif.gz",
-    ".edf",
-    ".bdf",
-    ".gdf",
-    ".set",
-    ".vhdr",
-    ".cnt",
-    ".mff",
-    ".snirf",
-    ".eeg",
-    ".cdt",
-    ".con",
-    ".sqd",
-    ".lay",
-    ".nxe",
-    ".nedf",
-    ".asc",
-    ".ns1",
-    ".ns2",
-    ".ns3",
-    ".ns4",
-    ".ns5",
-    ".ns6",
-    ".ds",
-)
-
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "x"
@@ -105,75 +78,42 @@ def _one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[:300]}" if text else type(err).__name__
 
 
-def _adapter(name: str) -> Any:
-    """A function of ``nb_core.mne_adapter`` (``None`` when this nb-core lacks it)."""
-    try:
-        from nb_core import mne_adapter
-    except ImportError:  # pragma: no cover
-        return None
-    return getattr(mne_adapter, name, None)
-
-
-def _is_mne_input(p: Path) -> bool:
-    f = _adapter("is_mne_input")
-    if f is not None:
-        return bool(f(p))
-    return p.name.lower().endswith(_MNE_EXTS)
-
-
 def _read_raw(p: Path, reader_kwargs: dict[str, Any]) -> Any:
-    """The MNE Raw of ``p`` (not preloaded) through nb-core's reader when there is one.
+    """The MNE Raw of ``p`` (not preloaded) through nb-core's one input resolver.
 
     Raises:
-        UnsupportedFormatError: MNE cannot read it (one line: the file and MNE's reason).
+        NBError: MNE cannot read it (one line: the file and MNE's reason), or a bad reader option.
     """
-    f = _adapter("read_raw")
+    from nb_core.mne_adapter import read_raw
+
+    kw = {k: v for k, v in reader_kwargs.items() if k != "preload"}  # windows are read in chunks
     try:
-        if f is not None:
-            return f(p, preload=False, **reader_kwargs)
-        mne = soft_import("mne", "Reading MNE-readable recordings", extra="nb-shards[mne]")
-        return mne.io.read_raw(p, preload=False, verbose="error", **reader_kwargs)
+        return read_raw(p, preload=False, **kw)
     except NBError:
         raise
-    except Exception as err:  # every MNE reader fails its own way
+    except Exception as err:  # pragma: no cover - read_raw reports MNE's failures itself
         raise UnsupportedFormatError(f"{p}: MNE cannot read it ({_one_line(err)})") from None
 
 
-def _modality_of(ch_types: list[str]) -> str:
-    f = _adapter("modality_of")
-    if f is not None:
-        return str(f(ch_types))
-    kinds = set(ch_types)
-    if kinds & {"mag", "grad", "ref_meg"}:
-        return "meg"
-    if kinds & {"seeg", "ecog", "dbs"}:
-        return "ieeg"
-    if kinds & {"hbo", "hbr", "fnirs_cw_amplitude", "fnirs_od", "fnirs_fd_ac_amplitude", "fnirs_fd_phase"}:
-        return "fnirs"
-    if kinds & {"eyegaze", "pupil"} and "eeg" not in kinds:
-        return "eyetrack"
-    return "eeg"
+def _metadata(p: Path, raw: Any, rid: str) -> Any:
+    """The recording's metadata (`nb_core.Recording` without data) from its MNE Raw."""
+    from nb_core.mne_adapter import recording_from_mne
+
+    try:
+        return recording_from_mne(raw, id=rid, load_data=False)
+    except NBError:
+        raise
+    except Exception as err:
+        raise UnsupportedFormatError(f"{p}: cannot read its measurement info ({_one_line(err)})") from None
 
 
-def annotation_spans(raw: Any) -> list[tuple[int, int, str]]:
-    """``(first, stop, description)`` spans of ``raw``'s annotations in samples of its data
-    (sample 0 is ``raw.first_samp``), in onset order — as ``mne.events_from_annotations``
-    places them (onsets count from ``orig_time`` when set, else include ``first_samp``).
-    A zero-duration annotation spans its onset sample only.
-    """
-    ann = raw.annotations
-    if not len(ann):
-        return []
-    idx = raw.time_as_index(ann.onset, use_rounding=True, origin=ann.orig_time)
-    if ann.orig_time is None:
-        idx = idx - int(raw.first_samp)
-    sfreq = float(raw.info["sfreq"])
-    out = [
-        (int(a), int(a) + max(1, round(float(d) * sfreq)), str(desc))
-        for a, d, desc in zip(idx, ann.duration, ann.description)
-    ]
-    out.sort(key=lambda t: t[0])
-    return out
+def _stem(p: Path) -> str:
+    """Key prefix of an input: the recording id for recordings (``night.2.mff`` → ``night_2``)."""
+    try:
+        kind = input_kind(p)
+    except NBError:
+        kind = ""
+    return _safe(recording_id(p) if kind == "mne" else p.name.split(".")[0])
 
 
 def label_windows(starts: np.ndarray, spans: list[tuple[int, int, str]], classes: list[str]) -> np.ndarray:
@@ -211,18 +151,18 @@ def input_kind(path: str | os.PathLike[str]) -> str:
                     "nb-formats artifacts, NPY/NPZ and NWB)"
                 )
             return "formats"
-        if _is_mne_input(p):
+        if is_mne_input(p):
             return "mne"
         raise UnsupportedFormatError(f"{p}: a directory without {MANIFEST_NAME} is not a supported input")
     if not p.exists():
-        raise UnsupportedFormatError(f"{p}: no such input file")
+        raise InputNotFoundError(f"{p}: no such input file or directory")
     if name.endswith(".npy"):
         return "npy"
     if name.endswith(".npz"):
         return "npz"
     if name.endswith(".nwb"):
         return "nwb"
-    if _is_mne_input(p):
+    if is_mne_input(p):
         return "mne"
     raise UnsupportedFormatError(
         f"{p}: unsupported input (nb-formats artifacts, MNE-readable recordings such as .fif .edf .bdf "
@@ -326,7 +266,7 @@ def iter_input(
                 f"{p}: --target-from annotations needs recordings with annotations (MNE, nb-formats)"
             )
     mod = None if modality is None else check_modality_name(modality, field="modality")
-    stem = prefix or _safe(p.name.split(".")[0])
+    stem = prefix or _stem(p)
     if kind == "formats":
         return _formats_input(p, stem, window, stride, items, target_from, classes)
     if kind in ("npy", "npz"):
@@ -441,22 +381,15 @@ def _mne_input(
     classes: list[str] | None,
     reader_kwargs: dict[str, Any],
 ) -> InputSamples:
-    from nb_core.mne_adapter import recording_from_mne
-
     raw = _read_raw(p, reader_kwargs)
     sfreq = float(raw.info["sfreq"])
     size, step = _win_samples(2.0 if window is None else window, stride, sfreq, str(p))
     n_times = int(raw.n_times)
-    try:
-        rec = recording_from_mne(raw, id=stem, load_data=False)
-    except NBError:
-        raise
-    except Exception as err:
-        raise UnsupportedFormatError(f"{p}: cannot read its measurement info ({_one_line(err)})") from None
+    rec = _metadata(p, raw, stem)
     ch = list(raw.ch_names)
     ch_types, units = list(rec.ch_types), list(rec.units)
     unit = units[0] if len(set(units)) == 1 else None
-    mod = modality or check_modality_name(_modality_of(ch_types), field="modality")
+    mod = modality or check_modality_name(modality_of(ch_types), field="modality")
     spec = {
         mod: ModalitySpec(
             dtype=dtype,
@@ -472,7 +405,7 @@ def _mne_input(
     starts = np.asarray(_windows(n_times, size, step), dtype=np.int64)
     labels: np.ndarray | None = None
     if target_from is not None:
-        spans = annotation_spans(raw)
+        spans = annotation_spans(rec)
         names = sorted({d for _, _, d in spans}) if classes is None else list(classes)
         labels = label_windows(starts, spans, names)
     # Windows are cut from chunks of a few windows read at once (raw.get_data(start, stop)):
@@ -577,7 +510,8 @@ def _classes(
     for p in inputs:
         kind = input_kind(p)
         if kind == "mne":
-            names.update(d for _, _, d in annotation_spans(_read_raw(p, reader_kwargs)))
+            rec = _metadata(p, _read_raw(p, reader_kwargs), "recording")
+            names.update(d for _, _, d in annotation_spans(rec))
         elif kind == "formats":
             names.update(_open_formats(p, window, stride, "annotations").classes)
         else:
@@ -733,7 +667,7 @@ def write_inputs(
     _clean_temporaries(out, split)
     classes = _classes(paths, window, stride, rkw) if target_from is not None else None
     parts_root = out / f"{TMP_PREFIX}parts-{split}"
-    stems = [_safe(p.name.split(".")[0]) for p in paths]
+    stems = [_stem(p) for p in paths]
     prefixes = stems if len(set(stems)) == len(stems) else [f"{k:04d}-{s}" for k, s in enumerate(stems)]
     tasks: list[dict[str, Any]] = []
     for k, inp in enumerate(paths):
