@@ -65,8 +65,8 @@ __all__ = ["InputSamples", "input_kind", "iter_input", "write_inputs"]
 NO_TARGET = -1
 #: Values of ``target_from``.
 TARGET_SOURCES = ("annotations",)
-#: Values per chunk read from a recording at once (float64: 32 MB); windows are cut from chunks.
-CHUNK_VALUES = 4 << 20
+#: Values per chunk read from a recording at once (float64: 8 MB); windows are cut from chunks.
+CHUNK_VALUES = 1 << 20
 
 
 def _safe(text: str) -> str:
