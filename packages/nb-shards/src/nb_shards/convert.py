@@ -788,6 +788,8 @@ def write_inputs(
             atomic_write_bytes(out / recordings_name(split), meta_bytes)
             done.append(recordings_name(split))
         remove_stale(out, split, {f.path for f in files})
+        if not meta_bytes and (out / recordings_name(split)).exists():
+            remove_path(out / recordings_name(split))  # a replaced split's metadata
         manifest.write(out)
     except BaseException:
         for f in done:  # roll back: the artifact keeps its previous state
