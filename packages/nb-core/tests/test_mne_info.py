@@ -14,6 +14,7 @@ from pathlib import Path
 import mne
 import numpy as np
 import pytest
+from mne._fiff._digitization import DigPoint
 from mne.io.constants import FIFF
 from mne.transforms import Transform
 from mne.utils import object_diff
@@ -32,15 +33,16 @@ def _twice(raw: mne.io.BaseRaw) -> mne.io.BaseRaw:
 
 
 def _meg_fif(tmp_path: Path) -> mne.io.BaseRaw:
-    """A FIF file with what real MEG files carry: magnetometers in device coordinates plus stim/EEG/EOG,
-    an SSS-like ``proc_history``, SSP projectors, CTF transforms, an identity ``dev_head_t``,
-    ``hpi_subsystem``, ``utc_offset``, ``kit_system_id``, project id/name, and ``first_samp``."""
+    """A FIF file with what real MEG files carry: magnetometers in device coordinates plus
+    stim/EEG/EOG and reference channels, an SSS-like ``proc_history``, SSP projectors, CTF
+    compensation and transforms, an identity ``dev_head_t``, HPI results and subsystem, device and
+    helium info, ``utc_offset``, ``kit_system_id``, project id/name, and ``first_samp``."""
     n = 24
     z = np.linspace(0.1, 0.95, n)
     th = np.pi * (3 - np.sqrt(5)) * np.arange(n)
     pos = np.c_[np.sqrt(1 - z**2) * np.cos(th), np.sqrt(1 - z**2) * np.sin(th), z] * 0.12
-    names = [f"MEG {i:04d}" for i in range(n)] + ["STI 014", "EEG 001", "EOG 061"]
-    info = mne.create_info(names, 200.0, ["mag"] * n + ["stim", "eeg", "eog"])
+    names = [f"MEG {i:04d}" for i in range(n)] + ["STI 014", "EEG 001", "EOG 061", "REF 001", "REF 002"]
+    info = mne.create_info(names, 200.0, ["mag"] * n + ["stim", "eeg", "eog", "ref_meg", "ref_meg"])
     t = np.eye(4)
     t[:3, 3] = [0.001, -0.002, 0.03]
     with info._unlock():
@@ -66,6 +68,49 @@ def _meg_fif(tmp_path: Path) -> mne.io.BaseRaw:
             "event_channel": "STI 201",
             "hpi_coils": [{"event_bits": np.array([256, 0, 256, 256], np.int32)}] * 2,
         }
+        hpi_dig = [
+            DigPoint(
+                kind=FIFF.FIFFV_POINT_HPI, ident=i + 1, r=np.array([0.01 * i, 0.05, 0.02]), coord_frame=4
+            )
+            for i in range(3)
+        ]
+        info["hpi_results"] = [
+            {
+                "dig_points": hpi_dig,
+                "order": np.array([1, 2, 3], np.int32),
+                "used": np.array([1, 2, 3], np.int32),
+                "moments": np.arange(9, dtype=np.float64).reshape(3, 3) * 1e-9,
+                "goodness": np.array([0.99, 0.98, 0.97]),
+                "good_limit": 0.98,
+                "dist_limit": 0.005,
+                "accept": 1,
+                "coord_trans": Transform("meg", "head", np.eye(4)),
+            }
+        ]
+        info["device_info"] = {"type": "TRIUX", "model": "neo", "serial": "1234", "site": "lab"}
+        info["helium_info"] = {
+            "he_level_raw": 80.5,
+            "helium_level": 78.0,
+            "orig_file_guid": "guid-1",
+            "gantry_angle": 60,
+            "meas_date": dt.datetime(2022, 2, 1, tzinfo=dt.UTC),
+        }
+        info["comps"] = [
+            {
+                "ctfkind": 1,
+                "kind": 1,
+                "save_calibrated": True,
+                "rowcals": np.ones(n),
+                "colcals": np.ones(2),
+                "data": {
+                    "nrow": n,
+                    "ncol": 2,
+                    "row_names": names[:n],
+                    "col_names": ["REF 001", "REF 002"],
+                    "data": np.linspace(-0.1, 0.1, 2 * n).reshape(n, 2),
+                },
+            }
+        ]
         info["proc_history"] = [
             {
                 "block_id": {
@@ -111,7 +156,16 @@ def _meg_fif(tmp_path: Path) -> mne.io.BaseRaw:
 def test_meg_fif_info_survives_whole(tmp_path: Path) -> None:
     raw = _meg_fif(tmp_path)
     info = raw.info
-    assert info["proc_history"] and info["projs"] and info["hpi_subsystem"]
+    for key in (
+        "proc_history",
+        "projs",
+        "hpi_subsystem",
+        "hpi_results",
+        "comps",
+        "device_info",
+        "helium_info",
+    ):
+        assert info[key], key
     back = _twice(raw)
     assert object_diff(info, back.info) == ""
     np.testing.assert_array_equal(back.get_data(), raw.get_data())

@@ -46,6 +46,26 @@ def test_fif_with_reader_options(tmp_path: Path) -> None:
         read_raw(path, eog=["Fp1"])
 
 
+def test_maxshield_fif_needs_allow_maxshield(tmp_path: Path) -> None:
+    """A MaxShield file: the raw data block is FIFFB_IAS_RAW_DATA (119) instead of FIFFB_RAW_DATA (102)."""
+    import struct
+
+    path = tmp_path / "ias_raw.fif"
+    simulate_raw(n_channels=3, duration=1.0, seed=2).save(path, verbose="error")
+    b = bytearray(path.read_bytes())
+    start = struct.pack(">iii", 104, 3, 4)  # FIFF_BLOCK_START tag, int, 4 bytes
+    i = b.find(start)
+    while i >= 0 and struct.unpack(">i", b[i + 16 : i + 20])[0] != 102:
+        i = b.find(start, i + 1)
+    assert i >= 0
+    b[i + 16 : i + 20] = struct.pack(">i", 119)
+    path.write_bytes(bytes(b))
+    with pytest.raises(UserError, match="MaxShield .* allow_maxshield=True") as info:
+        read_raw(path)
+    assert str(info.value).startswith(f"{path}: ")
+    assert read_raw(path, allow_maxshield=True, preload=True).n_times == 250
+
+
 def test_brainvision_file(tmp_path: Path) -> None:
     vhdr = write_brainvision(
         tmp_path / "run.1.vhdr",
@@ -191,3 +211,40 @@ def test_parse_reader_options() -> None:
     for bad in (["novalue"], ["=1"], ["a-b=1"], ["a=1", "a=2"]):
         with pytest.raises(UserError, match="--reader-option"):
             parse_reader_options(bad)
+
+
+def _write_eyelink_asc(path: Path) -> Path:
+    """A minimal EyeLink ASC file (the text export of an EDF eye-tracking file): 200 samples at 500 Hz."""
+    head = [
+        "** CONVERTED FROM D:\\test.edf using edfapi 4.2.1 Dec  2 2020",
+        "** DATE: Wed Dec  2 04:00:00 2026",
+        "** TYPE: EDF_FILE BINARY EVENT SAMPLE TAGGED",
+        "** VERSION: EYELINK II 1",
+        "** SOURCE: EYELINK CL",
+        "** EYELINK II CL v6.12 Feb  1 2018 (EyeLink Portable Duo)",
+        "** CAMERA: EyeLink USBCAM Version 1.01",
+        "** SERIAL NUMBER: CLU-DAB50",
+        "** CAMERA_CONFIG: DAB50200.SCD",
+        "**",
+        "MSG\t1000 DISPLAY_COORDS 0 0 1919 1079",
+        "START\t1000 \tLEFT\tSAMPLES\tEVENTS",
+        "PRESCALER\t1",
+        "VPRESCALER\t1",
+        "PUPIL\tAREA",
+        "EVENTS\tGAZE\tLEFT\tRATE\t 500.00\tTRACKING\tCR\tFILTER\t2",
+        "SAMPLES\tGAZE\tLEFT\tRATE\t 500.00\tTRACKING\tCR\tFILTER\t2",
+    ]
+    samples = [f"{1000 + 2 * i}\t  {900 + i % 7:.1f}\t  {500 + i % 5:.1f}\t 1200.0\t..." for i in range(200)]
+    tail = ["MSG\t1100 trial_start", "END\t1400 \tSAMPLES\tEVENTS\tRES\t  38.54\t  31.12"]
+    path.write_text("\n".join(head + samples + tail) + "\n", encoding="ascii")
+    return path
+
+
+def test_eyelink_reader_without_preload_option(tmp_path: Path) -> None:
+    """read_raw_eyelink takes no ``preload``: read_raw must not pass it (the CLI crashed on it)."""
+    path = _write_eyelink_asc(tmp_path / "sub-01_eyetrack.asc")
+    for preload in (False, True):
+        raw = read_raw(path, preload=preload)
+        assert raw.get_channel_types() == ["eyegaze", "eyegaze", "pupil"] and raw.n_times == 200
+    assert modality_of(raw.get_channel_types()) == "eyetrack"
+    assert Recording.from_mne(raw).id == "sub-01_eyetrack"

@@ -685,9 +685,12 @@ def read_raw(path: str | os.PathLike[str], *, preload: bool = False, **reader_kw
                 f"its options are {', '.join(k for k in params if k not in ('fname', 'input_fname'))}"
             )
         try:
-            raw = fn(str(target), **call)
-            if preload and not has_preload:
-                raw.load_data()
+            with warnings.catch_warnings():  # library deprecation noise (pandas inside MNE readers)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", FutureWarning)
+                raw = fn(str(target), **call)
+                if preload and not has_preload:
+                    raw.load_data()
             return raw
         except NBError:
             raise
