@@ -42,6 +42,7 @@ _EXT = {None: ".tar", "gz": ".tar.gz", "zst": ".tar.zst"}
 _NAME = re.compile(r"^(?P<split>[A-Za-z0-9_]+)-(?P<index>\d{6})\.tar(?:\.(?P<comp>gz|zst))?$")
 _SPLIT = re.compile(r"^[A-Za-z0-9_]+$")
 _MAX_PATH = 1024
+_MAX_SHARD_SAMPLES = 1 << 40
 
 
 def check_split(split: str) -> str:
@@ -133,9 +134,11 @@ def shards_extra(extra: dict[str, Any], *, where: str) -> dict[str, Any]:
             or not isinstance(s.get("split"), str)
             or isinstance(n, bool)
             or not isinstance(n, int)
-            or n < 0
+            or not 0 <= n <= _MAX_SHARD_SAMPLES
         ):
-            raise SchemaError("each shard needs path, split and a non-negative n_samples", field=field)
+            raise SchemaError(
+                f"each shard needs path, split and n_samples (0 to {_MAX_SHARD_SAMPLES})", field=field
+            )
         # Every path the readers open must stay inside the artifact, like the manifest's files[].
         for k in ("path", "index"):
             v = s.get(k)

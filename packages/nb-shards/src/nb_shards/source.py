@@ -586,6 +586,12 @@ def _from_manifest(base: str, manifest: Manifest, split: str | None, *, where: s
                 size=size,
             )
         )
+    listed = sum(r.n_samples or 0 for r in refs)
+    if refs and manifest.splits.get(split) != listed:
+        raise CorruptDataError(
+            f"{where}: split {split!r} has {manifest.splits.get(split)} samples in splits but its shards "
+            f"list {listed}; the manifest is damaged"
+        )
     if not refs and manifest.splits.get(split, 0) == 0 and split not in manifest.splits:
         raise UserError(f"{where}: no split {split!r}; the artifact has {sorted(manifest.splits)}")
     return refs
