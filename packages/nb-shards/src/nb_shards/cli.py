@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
         "shards",
         help="WebDataset-compatible tar shards and a resumable loader",
         description="Write, inspect, verify and benchmark WebDataset-compatible tar shards.",
-        examples="nb shards write rec.edf -o shards/\nnb shards verify shards/",
+        examples="nb shards write sub-01.edf -o one/\nnb shards verify one/",
     )
 
     w = add_command(
