@@ -512,6 +512,10 @@ class ShardSource:
                 raise CorruptDataError(f"{s.index_url}: the shard index is missing") from None
             except IsADirectoryError:
                 raise CorruptDataError(f"{s.index_url}: the shard index is not a file") from None
+            except NBError:
+                raise
+            except (OSError, ValueError) as err:  # fsspec/HTTP failures
+                raise CorruptDataError(f"{s.index_url}: could not read the shard index ({err})") from None
             idx = ShardIndex.from_bytes(data, where=s.index_url)
         else:
             idx = build_index(memoryview(self._read_bytes(i) if buf is None else buf), where=s.url)
