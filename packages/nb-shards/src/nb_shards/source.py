@@ -322,15 +322,18 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def _sample_json(view: Any, shard: str, key: str, off: int) -> Any:
     """A sample's JSON member. Small documents (no integer can reach Python's digit limit, nesting
     bounded by their bracket count) take the plain parser; anything else nb-core's ``load_json``."""
     raw = bytes(view)
     if len(raw) < 4096 and raw.count(b"[") + raw.count(b"{") <= 64:
         try:
-            return json.loads(raw, parse_constant=_refuse_constant)
-        except ValueError:
-            pass  # reported below, with nb-core's message
+            return _DECODER.decode(raw.decode("utf-8"))
+        except ValueError:  # (UnicodeDecodeError included) reported below, with nb-core's message
+            pass
     return load_json(raw, where=f"{shard}: {key}.json at byte offset {off}")
 
 
