@@ -173,6 +173,17 @@ def test_not_json_and_not_an_object(tmp_path: Path) -> None:
         Manifest.read(tmp_path)
 
 
+def test_huge_values_give_short_messages(tmp_path: Path) -> None:
+    root, m = _artifact(tmp_path)
+    d = m.to_dict()
+    d["name"] = ["x" * 100_000]
+    d["files"][0]["path"] = "y" * 5000
+    _write_raw(root, d)
+    with pytest.raises(SchemaError) as info:
+        Manifest.read(root)
+    assert len(str(info.value)) < 700 and "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -201,6 +212,25 @@ def test_modality_channel_types_and_units_round_trip(tmp_path: Path) -> None:
     assert ModalitySpec.from_dict({"dtype": "float32"}, "m").ch_types is None
 
 
+def test_modality_spec_from_recording() -> None:
+    import numpy as np
+
+    from nb_core import Channel, Recording
+
+    chans = [
+        Channel("MEG 0111", "mag", "T"),
+        Channel("MEG 0112", "grad", "T/m"),
+        Channel("STI 014", "stim", "V"),
+    ]
+    rec = Recording(id="r", sfreq=250.0, channels=chans, data=np.zeros((3, 10)))
+    spec = ModalitySpec.from_recording(rec, dtype="float32", shape=[3, 100])
+    assert (spec.unit, spec.units, spec.ch_types) == (None, ["T", "T/m", "V"], ["mag", "grad", "stim"])
+    assert spec.sfreq == 250.0 and spec.ch_names == ["MEG 0111", "MEG 0112", "STI 014"]
+    assert ModalitySpec.from_dict(spec.to_dict(), "m") == spec
+    eeg = Recording(id="e", sfreq=100.0, channels=[Channel("Cz"), Channel("Pz")], data=np.zeros((2, 5)))
+    assert ModalitySpec.from_recording(eeg, dtype="float64", shape=[2, None]).unit == "V"
+
+
 def test_verify_checks_extra_paths_and_split_counts(tmp_path: Path) -> None:
     root, m = _artifact(tmp_path)
     m.extra = {"nb_x": {"shards": [{"path": "shards/train-000000.tar", "split": "train", "n_samples": 10}]}}
@@ -226,6 +256,17 @@ def test_verify_checks_extra_paths_and_split_counts(tmp_path: Path) -> None:
     m.splits = {"train": 12}
     m.write(root)
     Manifest.read(root).verify(root)
+    # A shards section under another layout, and samples without any data file, are refused.
+    m.extra = {"nb_shards": {"shards": []}}
+    m.layout = "hdf5"
+    m.splits = {}
+    m.write(root)
+    with pytest.raises(SchemaError, match="layout 'hdf5' does not match the extra.nb_shards"):
+        Manifest.read(root).verify(root)
+    bare = Manifest(name="x", layout="hdf5", splits={"train": 4})
+    bare.write(root)
+    with pytest.raises(SchemaError, match="declares 4 samples but lists no data files"):
+        Manifest.read(root).verify(root)
 
 
 def test_verify_detects_changes(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from mne.utils import object_diff
 
 from nb_core import Recording
 from nb_core.errors import CorruptDataError, SchemaError
-from nb_core.testing import simulate_raw, write_edf
+from nb_core.testing import simulate_raw, write_brainvision, write_edf
 
 
 def _twice(raw: mne.io.BaseRaw) -> mne.io.BaseRaw:
@@ -173,6 +173,8 @@ def test_meg_fif_info_survives_whole(tmp_path: Path) -> None:
     assert mne.compute_rank(back, rank="info", verbose="error") == mne.compute_rank(
         raw, rank="info", verbose="error"
     )
+    with pytest.raises(RuntimeError, match="already"):  # SSS is not applied twice
+        mne.preprocessing.maxwell_filter(back, origin=(0.0, 0.0, 0.04), verbose="error")
     assert back.info["dev_head_t"] is not None
     assert back.info["ctf_head_t"] is not None and back.info["dev_ctf_t"] is not None
     assert [c["coord_frame"] for c in back.info["chs"]] == [c["coord_frame"] for c in info["chs"]]
@@ -191,6 +193,13 @@ def test_simulated_eeg_with_custom_reference(tmp_path: Path) -> None:
         write_edf(tmp_path / "r.edf", np.zeros((2, 500)), 250, ["A", "B"]), verbose="error"
     )
     assert object_diff(edf.info, _twice(edf).info) == ""
+    # BrainVision's µV range (1e-6) is not a float32 number: kept as float64 beside the FIF bytes.
+    vhdr = write_brainvision(
+        tmp_path / "r.vhdr", np.zeros((2, 500)), 250.0, ["A", "B"], meas_date=dt.datetime(2020, 1, 1)
+    )
+    bv = mne.io.read_raw_brainvision(vhdr, verbose="error")
+    assert "range" in (Recording.from_mne(bv).mne_info or {})
+    assert object_diff(bv.info, _twice(bv).info) == ""
 
 
 def test_readable_fields_win_over_the_stored_info() -> None:
@@ -241,10 +250,33 @@ def test_stored_info_is_validated() -> None:
     ]:
         with pytest.raises(err, match=msg):
             Recording.from_dict(bad)
-    junk = b"\x00\x00\x00\x64\x00\x00\x00\x1f\x00\x00\x00\x14" + b"\xff" * 200
+    # Well-formed tags with nonsense inside: MNE's own error becomes a one-line CorruptDataError.
+    junk = bytearray(blob)
+    junk[16:36] = b"\xff" * 20  # the file id's contents
+    junk[-4:] = b"\x7f\xff\xff\xff"
+    junk = bytes(junk)
     hostile = with_info(fif=base64.b64encode(junk).decode(), sha256=hashlib.sha256(junk).hexdigest())
-    with pytest.raises(CorruptDataError, match="cannot be read by MNE"):
+    try:
         Recording.from_dict(hostile, data=rec.data).to_mne()
+    except CorruptDataError as err:
+        assert "mne_info" in str(err)
+    # A tag whose `next` points back to the start would make MNE's reader loop forever.
+    looping = bytearray(blob)
+    looping[12:16] = (16).to_bytes(4, "big")
+    bad_size = bytearray(blob)
+    bad_size[44:48] = (-100).to_bytes(4, "big", signed=True)  # the second tag's size
+    for hostile_blob, msg in [
+        (bytes(looping), "malformed tag"),
+        (bytes(bad_size), "malformed tag"),
+        (blob + b"x", "after"),
+    ]:
+        with pytest.raises(CorruptDataError, match=msg):
+            Recording.from_dict(
+                with_info(
+                    fif=base64.b64encode(hostile_blob).decode(),
+                    sha256=hashlib.sha256(hostile_blob).hexdigest(),
+                )
+            )
     not_fif = b"PK\x03\x04" + blob
     with pytest.raises(CorruptDataError, match="not a FIF file"):
         Recording.from_dict(

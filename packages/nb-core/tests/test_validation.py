@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -68,6 +70,9 @@ def test_load_json_refuses_hostile_input() -> None:
 
     assert load_json(b'{"a": [1, 2.5, "\xc3\xa9"]}', where="x.json") == {"a": [1, 2.5, "é"]}
     assert load_json("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH, where="x") is not None
+    # Brackets and escaped quotes inside strings do not count as nesting.
+    tricky = ["[" * 500 + '\\"{{', {"k\\\\": "]" * 300}, "é" + "{" * 300]
+    assert load_json(json.dumps(tricky, ensure_ascii=False), where="x") == tricky
     cases = {
         b"\xff": "not UTF-8",
         b"{": "line 1 column 2",

@@ -29,7 +29,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nb_core.atomic import atomic_write_bytes, dumps_json
 from nb_core.checksums import sha256_file
@@ -48,6 +48,9 @@ from nb_core.validation import (
     check_relpath,
     load_json,
 )
+
+if TYPE_CHECKING:
+    from nb_core.schema import Recording
 
 __all__ = [
     "LAYOUTS",
@@ -123,6 +126,31 @@ class ModalitySpec:
     ch_names: list[str] | None = None
     ch_types: list[str] | None = None
     units: list[str] | None = None
+
+    @classmethod
+    def from_recording(cls, rec: Recording, *, dtype: str, shape: list[int | None]) -> ModalitySpec:
+        """The spec of a recording's signals: its sfreq, channel names, types and units (``unit``
+        when all channels share one).
+
+        Example:
+            >>> import numpy as np
+            >>> from nb_core import Channel, Recording
+            >>> rec = Recording(id="r", sfreq=100.0, data=np.zeros((2, 10)),
+            ...                 channels=[Channel("MEG 0111", "mag", "T"), Channel("STI 014", "stim", "V")])
+            >>> spec = ModalitySpec.from_recording(rec, dtype="float32", shape=[2, None])
+            >>> spec.unit, spec.units, spec.ch_types
+            (None, ['T', 'V'], ['mag', 'stim'])
+        """
+        units = rec.units
+        return cls(
+            dtype=dtype,
+            shape=list(shape),
+            unit=units[0] if units and len(set(units)) == 1 else None,
+            sfreq=float(rec.sfreq),
+            ch_names=rec.ch_names,
+            ch_types=rec.ch_types,
+            units=units,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"dtype": self.dtype, "shape": list(self.shape)}
@@ -409,11 +437,24 @@ class Manifest:
         * every file a layout section of ``extra`` names (``path``/``index``, not the
           ``hf_configs`` globs) is listed in ``files`` (so it is checksummed);
         * where ``extra`` lists parts with a ``split`` and an ``n_samples`` (shards), their
-          sums per split equal ``splits``.
+          sums per split equal ``splits``;
+        * a manifest with samples lists data files, and a layout section of ``extra``
+          (``nb_shards``, ``nb_formats``) matches ``layout``.
 
         Raises:
             SchemaError: the first disagreement, naming the field.
         """
+        if self.n_samples > 0 and not self.files:
+            raise SchemaError(
+                f"declares {self.n_samples} samples but lists no data files", field="manifest.files"
+            )
+        for section, layouts in _SECTION_LAYOUTS.items():
+            if section in self.extra and self.layout not in layouts:
+                raise SchemaError(
+                    f"layout {self.layout!r} does not match the extra.{section} section "
+                    f"(written for {' or '.join(layouts)})",
+                    field="manifest.layout",
+                )
         listed = {e.path for e in self.files}
         per_split: dict[str, int] = {}
         counted = False
@@ -483,6 +524,8 @@ class Manifest:
 
 
 _PATH_KEYS = ("path", "index", "data_files")
+# Layout sections of ``extra`` and the layouts they belong to.
+_SECTION_LAYOUTS = {"nb_shards": ("shards",), "nb_formats": ("hdf5", "zarr", "parquet")}
 _COUNT_KEYS = ("n_samples", "n_items", "n_times", "n_channels", "size", "tar_size", "offset")
 _GLOB = re.compile(r"[*?\[]")
 

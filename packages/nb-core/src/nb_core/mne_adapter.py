@@ -230,11 +230,17 @@ def _stored_info(raw_info: Any) -> dict[str, Any] | None:
             stacklevel=3,
         )
         return None
-    return {
+    out: dict[str, Any] = {
         "fif": base64.b64encode(blob).decode("ascii"),
         "sha256": hashlib.sha256(blob).hexdigest(),
         "unset": [k for k in MNE_INFO_UNSETTABLE if raw_info.get(k) is None],
     }
+    # FIF keeps cal and range as float32; keep float64 values that float32 would change.
+    for key in ("cal", "range"):
+        values = [float(ch[key]) for ch in raw_info["chs"]]
+        if any(float(np.float32(v)) != v for v in values):
+            out[key] = values
+    return out
 
 
 def recording_from_mne(
@@ -330,9 +336,16 @@ def _set_annotations(raw: mne.io.BaseRaw, rec: Recording) -> None:
 
 
 def _subject_info_to_mne(si: dict[str, Any]) -> dict[str, Any]:
+    from nb_core.errors import SchemaError
+
     out = dict(si)
     if isinstance(out.get("birthday"), str):
-        out["birthday"] = _dt.date.fromisoformat(out["birthday"])
+        try:
+            out["birthday"] = _dt.date.fromisoformat(out["birthday"])
+        except ValueError:
+            raise SchemaError(
+                f"{out['birthday'][:40]!r} is not an ISO date (YYYY-MM-DD)", field="subject_info.birthday"
+            ) from None
     for k in ("weight", "height"):
         if isinstance(out.get(k), int):
             out[k] = float(out[k])
@@ -395,6 +408,7 @@ def _info_from_stored(rec: Recording) -> Any | None:
     """The info stored in ``rec.mne_info``, reconciled with the readable fields (which win where
     they differ, e.g. after a channel subset or an edited ``bads``); `None` when its channels no
     longer match (the readable fields are used then)."""
+    from nb_core.errors import CorruptDataError
     from nb_core.schema import check_mne_info
 
     stored = check_mne_info(rec.mne_info, f"recording {rec.id!r}.mne_info")
@@ -402,12 +416,25 @@ def _info_from_stored(rec: Recording) -> Any | None:
         return None
     mne = _mne()
     info = info_from_fif(base64.b64decode(stored["fif"]), where=f"recording {rec.id!r}.mne_info")
+    for key in ("cal", "range"):
+        if key in stored:
+            if len(stored[key]) != len(info["chs"]):
+                raise CorruptDataError(
+                    f"recording {rec.id!r}.mne_info.{key}: {len(stored[key])} values for "
+                    f"{len(info['chs'])} channels"
+                )
+            with info._unlock():
+                for ch, v in zip(info["chs"], stored[key], strict=True):
+                    ch[key] = v
     names = list(info["ch_names"])
     if names != rec.ch_names:
         pos = {n: i for i, n in enumerate(names)}
         if not set(rec.ch_names) <= set(pos):
             return None
-        info = mne.pick_info(info, [pos[n] for n in rec.ch_names], verbose="error")
+        try:  # e.g. CTF compensation that needs a reference channel left out
+            info = mne.pick_info(info, [pos[n] for n in rec.ch_names], verbose="error")
+        except Exception:
+            return None
     if info.get_channel_types() != rec.ch_types:
         return None
     with info._unlock():
@@ -430,20 +457,29 @@ def recording_to_mne(rec: Recording) -> mne.io.RawArray:
     subset, edited bads, float64 locations). Without it, the info is built from the readable fields.
 
     Raises:
-        IncompatibleDataError: the recording has no data, or a unit has no MNE equivalent.
+        IncompatibleDataError: the recording has no data, a unit has no MNE equivalent, or MNE
+            refuses a value (an unknown channel type, ...).
+        CorruptDataError: the stored measurement info is corrupt.
     """
     mne = _mne()
     if rec.data is None:
         raise IncompatibleDataError(f"recording {rec.id!r} has no data loaded; read it before to_mne()")
-    info = _info_from_stored(rec) if rec.mne_info is not None else None
-    if info is None:
-        info = _info_from_json(rec)
-    data = np.asarray(rec.data, dtype=np.float64)
-    raw = mne.io.RawArray(data, info, first_samp=rec.first_samp, verbose="error")
-    meas_date = _from_iso(rec.meas_date)
-    if meas_date != raw.info["meas_date"]:
-        raw.set_meas_date(meas_date)
-    _set_annotations(raw, rec)
+    try:
+        info = _info_from_stored(rec) if rec.mne_info is not None else None
+        if info is None:
+            info = _info_from_json(rec)
+        data = np.asarray(rec.data, dtype=np.float64)
+        raw = mne.io.RawArray(data, info, first_samp=rec.first_samp, verbose="error")
+        meas_date = _from_iso(rec.meas_date)
+        if meas_date != raw.info["meas_date"]:
+            raw.set_meas_date(meas_date)
+        _set_annotations(raw, rec)
+    except NBError:
+        raise
+    except Exception as err:  # MNE refuses a value the schema allows (a channel type, a date...)
+        raise IncompatibleDataError(
+            f"recording {rec.id!r}: MNE cannot build a Raw from it ({type(err).__name__}: {_one_line(err)})"
+        ) from None
     return raw
 
 
@@ -675,6 +711,8 @@ def read_raw(path: str | os.PathLike[str], *, preload: bool = False, **reader_kw
         has_preload = "preload" in params
         if has_preload:
             call["preload"] = preload
+        if "verbose" not in params and "verbose" not in reader_kwargs:
+            call.pop("verbose")  # read_raw_fieldtrip has none
         unknown = [k for k in call if k not in params]
         if unknown and not any(v.kind is inspect.Parameter.VAR_KEYWORD for v in params.values()):
             if len(readers) > 1:

@@ -31,6 +31,7 @@ import datetime as _dt
 import hashlib
 import math
 import re
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -260,7 +261,7 @@ class Recording:
         history (`list[ProcessingStep]`): preprocessing applied, in order.
         mne_info (`dict`, *optional*): MNE's complete measurement info in MNE's own FIF
             serialisation, set by :meth:`from_mne` (``{"fif": base64, "sha256": hex, "unset":
-            [keys]}``); :meth:`to_mne` rebuilds ``raw.info`` from it, so whatever MNE knows
+            [keys]}``, plus float64 ``cal``/``range`` per channel where float32 would change them); :meth:`to_mne` rebuilds ``raw.info`` from it, so whatever MNE knows
             (projectors, SSS history, CTF compensation, HPI, transforms...) survives. The readable
             fields above win where they differ from it.
     """
@@ -410,11 +411,11 @@ class Recording:
             data=data,
             n_times=f.integer("n_times", minimum=0),
             first_samp=f.opt_integer("first_samp") or 0,
-            meas_date=f.opt_string("meas_date"),
+            meas_date=_opt_time(f, "meas_date"),
             annotations=[
                 Annotation.from_dict(a, f"{p}.annotations[{i}]") for i, a in enumerate(f.array("annotations"))
             ],
-            annotations_orig_time=f.opt_string("annotations_orig_time"),
+            annotations_orig_time=_opt_time(f, "annotations_orig_time"),
             dig=[DigPoint.from_dict(x, f"{p}.dig[{i}]") for i, x in enumerate(f.array("dig"))],
             bads=bads,
             description=f.opt_string("description"),
@@ -601,6 +602,11 @@ def check_mne_info(obj: Any, path: str = "mne_info") -> dict[str, Any] | None:
     text = f.string("fif")
     sha = f.string("sha256")
     unset = f.strings("unset")
+    scales = {}
+    for key in ("cal", "range"):
+        values = f.array(key)
+        if values:
+            scales[key] = [check_number(v, field=f"{f.sub(key)}[{i}]") for i, v in enumerate(values)]
     f.done()
     if len(text) > MAX_MNE_INFO_BYTES * 4 // 3 + 4 or len(text) % 4 or not _B64.match(text):
         raise SchemaError(
@@ -620,7 +626,38 @@ def check_mne_info(obj: Any, path: str = "mne_info") -> dict[str, Any] | None:
     # A FIF file starts with the FIFF_FILE_ID tag: kind 100, type 31 (id struct), 20 bytes.
     if raw[:12] != b"\x00\x00\x00\x64\x00\x00\x00\x1f\x00\x00\x00\x14":
         raise CorruptDataError(f"{path}: the stored info is not a FIF file")
-    return {"fif": text, "sha256": sha, "unset": list(unset)}
+    _check_fif_tags(raw, path)
+    return {"fif": text, "sha256": sha, "unset": list(unset), **scales}
+
+
+def _check_fif_tags(raw: bytes, path: str) -> None:
+    """Accept only the tag layout ``mne.io.write_info`` produces: tags one after the other
+    (``next`` 0), the last with ``next`` -1 ending the bytes, and no directory (pointer -1), so
+    MNE reads it front to back and a hostile ``next``/``size``/directory cannot loop or jump."""
+    pos, n = 0, len(raw)
+    while True:
+        if pos + 16 > n:
+            raise CorruptDataError(f"{path}: the stored FIF info is truncated at byte {pos}")
+        kind, _type, size, nxt = struct.unpack(">iIii", raw[pos : pos + 16])
+        end = pos + 16 + size
+        if size < 0 or end > n or nxt not in (0, -1):
+            raise CorruptDataError(f"{path}: the stored FIF info has a malformed tag at byte {pos}")
+        if kind == 101 and raw[pos + 16 : end] != b"\xff\xff\xff\xff":  # FIFF_DIR_POINTER
+            raise CorruptDataError(
+                f"{path}: the stored FIF info points to a directory (not written by nb-core)"
+            )
+        if nxt == -1:
+            if end != n:
+                raise CorruptDataError(f"{path}: the stored FIF info has {n - end} bytes after its last tag")
+            return
+        pos = end
+
+
+def _opt_time(f: Fields, key: str) -> str | None:
+    text = f.opt_string(key)
+    if text is not None:
+        _parse_time(text, f.sub(key))
+    return text
 
 
 def _parse_time(text: Any, field: str) -> _dt.datetime:
@@ -676,13 +713,24 @@ def annotation_spans(rec: Recording | Mapping[str, Any]) -> list[tuple[int, int,
         m = _parse_time(meas, "recording.meas_date")
         # As MNE's Raw.time_as_index(origin=orig_time): the first stored sample is at
         # meas_date + first_samp / sfreq (as a timedelta, microsecond resolution).
-        delta = (o - (m + _dt.timedelta(0, first_samp / sfreq))).total_seconds()
+        try:
+            delta = (o - (m + _dt.timedelta(0, first_samp / sfreq))).total_seconds()
+        except OverflowError:
+            raise SchemaError(
+                f"first_samp {first_samp} at {sfreq} Hz is out of the date range",
+                field="recording.first_samp",
+            ) from None
     out = []
-    for a in annots:
-        if delta is not None:
-            first = round((a.onset + delta) * sfreq)
-        else:  # MNE holds these onsets including first_samp / sfreq
-            first = round(a.onset * sfreq) - first_samp
-        out.append((first, first + max(1, round(a.duration * sfreq)), a.description))
+    for i, a in enumerate(annots):
+        at = (a.onset + delta) * sfreq if delta is not None else a.onset * sfreq
+        length = a.duration * sfreq
+        if not (abs(at) < 2**62 and abs(length) < 2**62):
+            raise SchemaError(
+                f"onset {a.onset} s / duration {a.duration} s at {sfreq} Hz is out of range",
+                field=f"recording.annotations[{i}]",
+            )
+        # With orig_time None, MNE holds onsets including first_samp / sfreq.
+        first = round(at) if delta is not None else round(at) - first_samp
+        out.append((first, first + max(1, round(length)), a.description))
     out.sort(key=lambda t: t[0])
     return out
