@@ -387,20 +387,8 @@ def _mne_input(
     n_times = int(raw.n_times)
     rec = _metadata(p, raw, stem)
     ch = list(raw.ch_names)
-    ch_types, units = list(rec.ch_types), list(rec.units)
-    unit = units[0] if len(set(units)) == 1 else None
-    mod = modality or check_modality_name(modality_of(ch_types), field="modality")
-    spec = {
-        mod: ModalitySpec(
-            dtype=dtype,
-            shape=[len(ch), size],
-            unit=unit,
-            sfreq=sfreq,
-            ch_names=ch,
-            ch_types=ch_types,
-            units=units,
-        )
-    }
+    mod = modality or check_modality_name(modality_of(rec.ch_types), field="modality")
+    spec = {mod: ModalitySpec.from_recording(rec, dtype=dtype, shape=[len(ch), size])}
     entry = RecordingEntry(id=stem, n_times=n_times, sfreq=sfreq, n_channels=len(ch))
     starts = np.asarray(_windows(n_times, size, step), dtype=np.int64)
     labels: np.ndarray | None = None
