@@ -294,3 +294,26 @@ def test_reader_options_from_the_cli(
     )
     err = capsys.readouterr().err
     assert "no_such_option" in err and len(err.strip().splitlines()) == 1
+
+
+def test_annotation_targets_equal_nb_formats_open(tmp_path: Path) -> None:
+    nbf = pytest.importorskip("nb_formats")
+    from nb_core import Recording
+
+    raw = simulate_raw(n_channels=3, sfreq=100.0, duration=20.0, seed=3)
+    raw.save(tmp_path / "r_raw.fif", verbose="error")
+    m = write_inputs(
+        [tmp_path / "r_raw.fif"],
+        tmp_path / "s",
+        window=0.5,
+        stride=0.3,
+        target_from="annotations",
+        max_workers=0,
+    )
+    classes = m.extra["nb_shards"]["classes"]["train"]
+    ds = IndexedShards(tmp_path / "s")
+    ours = [ds[i]["json"]["target"] for i in range(len(ds))]
+    src = nbf.write([Recording.from_mne(raw)], tmp_path / "f.h5", format="hdf5")
+    ref = nbf.open(src, window_size=50, stride=30, target_from="annotations")
+    theirs = [ref.target(i) for i in range(len(ref))]
+    assert classes == ref.classes and ours == theirs and sum(t >= 0 for t in ours) > 5
