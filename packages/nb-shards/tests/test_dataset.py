@@ -13,8 +13,10 @@ from nb_core import Manifest, Sample
 from nb_core.errors import (
     CorruptDataError,
     IncompatibleDataError,
+    IndexOutOfRangeError,
     SchemaVersionError,
     UnsafeContentError,
+    UserError,
 )
 from nb_shards import IndexedShards, ShardDataset, SkippedSampleWarning, collate
 
@@ -85,10 +87,16 @@ def test_indexed_shards(shards: Path, eeg_samples: list[Sample]) -> None:
     assert len(ds) == 120
     np.testing.assert_array_equal(ds[57]["eeg"], eeg_samples[57].arrays["eeg"])
     assert ds[-1]["__key__"] == "w00119" and ds.key(25) == "w00025"
-    with pytest.raises(IndexError):
+    with pytest.raises(IndexOutOfRangeError):
         ds[120]
-    with pytest.raises(TypeError):
+    with pytest.raises(IndexOutOfRangeError):
+        ds[-121]
+    with pytest.raises(UserError):
         ds["a"]  # type: ignore[index]
+    with pytest.raises(UserError):
+        ds[True]  # type: ignore[index]
+    with pytest.raises(UserError):
+        ds.key(1.5)  # type: ignore[arg-type]
 
 
 def test_plain_webdataset_tar_without_index(tmp_path: Path) -> None:

@@ -145,9 +145,9 @@ def test_resume_is_a_seek_on_100_shards(tmp_path: Path, write: Any, monkeypatch:
     reads: list[int] = []
     real_read = ShardSource._read_bytes
 
-    def counting_read(self: ShardSource, i: int) -> Any:
+    def counting_read(self: ShardSource, i: int, **kw: Any) -> Any:
         reads.append(i)
-        return real_read(self, i)
+        return real_read(self, i, **kw)
 
     monkeypatch.setattr(ShardSource, "_read_bytes", counting_read)
     ld = ShardLoader(src, batch_size=16, shuffle=True, seed=5, decode="numpy")

@@ -3,7 +3,7 @@
 Heavy libraries are imported inside the handlers, so ``nb --help`` stays fast.
 
 Example:
-    $ nb shards write rec1.edf rec2.fif -o shards/ --window 2 --max-count 1000
+    $ nb shards write rec1.edf rec2.fif -o shards/ --window 2 --max-count 1000 --target-from annotations
     $ nb shards inspect shards/
     $ nb shards verify shards/
     $ nb shards bench --n-samples 2000
@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
         "shards",
         help="WebDataset-compatible tar shards and a resumable loader",
         description="Write, inspect, verify and benchmark WebDataset-compatible tar shards.",
-        examples="nb shards write rec.edf -o shards/\nnb shards verify shards/",
+        examples="nb shards write sub-01.edf -o one/\nnb shards verify one/",
     )
 
     w = add_command(
@@ -45,9 +45,11 @@ def register(subparsers: Any) -> None:
         "convert recordings, nb-formats artifacts, NPY/NPZ arrays or NWB files into shards",
         """
         nb shards write sub-01.edf sub-02.edf -o shards/ --window 2.0 --max-count 1000
-        nb shards write data.h5/ -o shards/ --split valid          # an nb-formats artifact
-        nb shards write X.npz -o shards/ --compression zst         # arrays n×...; 1-D arrays → JSON
-        nb shards write *.nwb -o shards/ --scheduler tcp://host:8786
+        nb shards write sub-01.edf -o labelled/ --target-from annotations   # targets from annotations
+        nb shards write data.h5/ -o from-h5/ --split valid         # an nb-formats artifact
+        nb shards write X.npz -o arrays/ --compression zst         # arrays n×...; 1-D arrays → JSON
+        nb shards write meg_raw.fif -o meg/ --allow-maxshield      # MNE reader options
+        nb shards write *.nwb -o nwb/ --workers 2                  # --scheduler tcp://HOST:8786 for Dask
         """,
     )
     w.add_argument("inputs", nargs="+", help="input files or nb-formats artifact directories")
@@ -59,12 +61,39 @@ def register(subparsers: Any) -> None:
     )
     w.add_argument("--compression", choices=["gz", "zst"], default=None, help="compress whole shards")
     w.add_argument(
-        "--window", type=float, default=2.0, help="window length in seconds for recordings (default 2.0)"
+        "--window",
+        type=float,
+        default=None,
+        help="window length in seconds: recordings (default 2.0); an nb-formats artifact is cut into "
+        "windows of this length instead of its stored items",
     )
     w.add_argument(
         "--stride", type=float, default=None, help="seconds between window starts (default: --window)"
     )
-    w.add_argument("--modality", default="eeg", help="modality name of signals and .npy arrays (default eeg)")
+    w.add_argument(
+        "--target-from",
+        choices=["annotations"],
+        default=None,
+        help="label each window with the annotation containing its first sample (-1: none; "
+        "the classes are listed in the manifest)",
+    )
+    w.add_argument(
+        "--modality",
+        default=None,
+        help="modality name (default: from the channel types of recordings, e.g. eeg or meg; eeg for arrays)",
+    )
+    w.add_argument(
+        "--allow-maxshield",
+        action="store_true",
+        help="read MaxShield (unprocessed, SSS not applied) FIF recordings",
+    )
+    w.add_argument(
+        "--reader-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of MNE's reader (repeatable; VALUE as JSON, else text), e.g. preload=false",
+    )
     w.add_argument(
         "--workers", type=int, default=None, help="local processes (0: inline; default: CPU count)"
     )
@@ -107,8 +136,9 @@ def register(subparsers: Any) -> None:
         sub,
         "bench",
         "benchmark nb-shards against webdataset and the raw-read floor",
-        "flock /tmp/nb-bench.lock nb shards bench                  # 20,000 × 64×1000 float32 (≈5 GB)\n"
-        "nb shards bench --n-samples 2000 --json result.json",
+        "nb shards bench --n-samples 200 --channels 8 --times 100    # a quick run\n"
+        "nb shards bench --n-samples 200 --channels 8 --times 100 --json result.json   "
+        "# default: 20,000 × 64×1000 (≈5 GB)",
     )
     b.add_argument("--n-samples", type=int, default=20_000, help="samples (default 20000)")
     b.add_argument("--channels", type=int, default=64, help="channels per sample (default 64)")
@@ -135,6 +165,8 @@ def _write(args: argparse.Namespace) -> int:
         window=args.window,
         stride=args.stride,
         modality=args.modality,
+        target_from=args.target_from,
+        reader_kwargs=_reader_kwargs(args),
         scheduler=args.scheduler,
         max_workers=args.workers,
         overwrite=args.overwrite,
@@ -144,6 +176,15 @@ def _write(args: argparse.Namespace) -> int:
     n_shards = sum(1 for f in m.files if ".tar" in f.path)
     print(f"wrote {m.splits} samples in {n_shards} shards to {args.output}")
     return 0
+
+
+def _reader_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    from nb_core.mne_adapter import parse_reader_options
+
+    out = parse_reader_options(args.reader_option)
+    if args.allow_maxshield:
+        out["allow_maxshield"] = True
+    return out
 
 
 def _one(paths: list[str]) -> Any:

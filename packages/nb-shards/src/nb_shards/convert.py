@@ -27,45 +27,108 @@ Example:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import hashlib
 import os
 import re
+import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nb_core.atomic import TMP_PREFIX, atomic_path, remove_path
-from nb_core.errors import IncompatibleDataError, UnsupportedFormatError, UserError
+from nb_core.atomic import TMP_PREFIX, atomic_path, atomic_write_bytes, dumps_json, remove_path
+from nb_core.errors import (
+    CorruptDataError,
+    IncompatibleDataError,
+    InputNotFoundError,
+    NBError,
+    UnsafeContentError,
+    UnsupportedFormatError,
+    UserError,
+)
 from nb_core.executor import get_executor
 from nb_core.manifest import MANIFEST_NAME, FileEntry, Manifest, ModalitySpec, RecordingEntry
+from nb_core.mne_adapter import is_mne_input, modality_of, recording_id
 from nb_core.progress import progress
-from nb_core.schema import Sample
-from nb_core.validation import check_modality_name, soft_import
+from nb_core.schema import Sample, annotation_spans
+from nb_core.validation import check_modality_name, check_option, load_json, soft_import
 from nb_shards.index import index_name
-from nb_shards.layout import check_split, compression_of, shard_name, shards_extra
+from nb_shards.layout import check_compression, check_split, compression_of, shard_name, shards_extra
 from nb_shards.writer import ShardWriter, read_previous, remove_stale, split_manifest
 
-__all__ = ["input_kind", "iter_input", "write_inputs"]
+__all__ = ["InputSamples", "input_kind", "iter_input", "write_inputs"]
 
-_MNE_EXTS = (
-    ".fif",
-    ".fif.gz",
-    ".edf",
-    ".bdf",
-    ".gdf",
-    ".set",
-    ".vhdr",
-    ".cnt",
-    ".mff",
-    ".snirf",
-    ".eeg",
-    ".cdt",
-)
+#: Target of a window no annotation covers (``--target-from annotations``).
+NO_TARGET = -1
+#: Values of ``target_from``.
+TARGET_SOURCES = ("annotations",)
+#: Values per chunk read from a recording at once (float64: 8 MB); windows are cut from chunks.
+CHUNK_VALUES = 1 << 20
 
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "x"
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text[:300]}" if text else type(err).__name__
+
+
+def _read_raw(p: Path, reader_kwargs: dict[str, Any]) -> Any:
+    """The MNE Raw of ``p`` (not preloaded) through nb-core's one input resolver.
+
+    Raises:
+        NBError: MNE cannot read it (one line: the file and MNE's reason), or a bad reader option.
+    """
+    from nb_core.mne_adapter import read_raw
+
+    kw = {k: v for k, v in reader_kwargs.items() if k != "preload"}  # windows are read in chunks
+    try:
+        return read_raw(p, preload=False, **kw)
+    except NBError:
+        raise
+    except Exception as err:  # pragma: no cover - read_raw reports MNE's failures itself
+        raise UnsupportedFormatError(f"{p}: MNE cannot read it ({_one_line(err)})") from None
+
+
+def _metadata(p: Path, raw: Any, rid: str) -> Any:
+    """The recording's metadata (`nb_core.Recording` without data) from its MNE Raw."""
+    from nb_core.mne_adapter import recording_from_mne
+
+    try:
+        return recording_from_mne(raw, id=rid, load_data=False)
+    except NBError:
+        raise
+    except Exception as err:
+        raise UnsupportedFormatError(f"{p}: cannot read its measurement info ({_one_line(err)})") from None
+
+
+def _stem(p: Path) -> str:
+    """Key prefix of an input: the recording id for recordings (``night.2.mff`` → ``night_2``)."""
+    try:
+        kind = input_kind(p)
+    except NBError:
+        kind = ""
+    return _safe(recording_id(p) if kind == "mne" else p.name.split(".")[0])
+
+
+def label_windows(starts: np.ndarray, spans: list[tuple[int, int, str]], classes: list[str]) -> np.ndarray:
+    """Per window start: the index in ``classes`` of the annotation containing it (the latest
+    onset wins), else `NO_TARGET` — the rule of ``nb_formats.open(..., target_from="annotations")``.
+
+    Example:
+        >>> label_windows(np.array([0, 100, 200]), [(50, 150, "a"), (90, 120, "b")], ["a", "b"]).tolist()
+        [-1, 1, -1]
+    """
+    code = {c: k for k, c in enumerate(classes)}
+    lab = np.full(len(starts), NO_TARGET, dtype=np.int64)
+    for a, b, d in spans:
+        lab[(starts >= a) & (starts < b)] = code[d]
+    return lab
 
 
 def input_kind(path: str | os.PathLike[str]) -> str:
@@ -78,23 +141,32 @@ def input_kind(path: str | os.PathLike[str]) -> str:
     name = p.name.lower()
     if p.is_dir():
         if (p / MANIFEST_NAME).is_file():
+            try:
+                layout = Manifest.read(p).layout
+            except NBError as err:
+                raise UnsupportedFormatError(f"{p}: not a readable artifact ({err})") from None
+            if layout == "shards":
+                raise UnsupportedFormatError(
+                    f"{p}: a shard artifact; read it with ShardDataset (nb shards write takes recordings, "
+                    "nb-formats artifacts, NPY/NPZ and NWB)"
+                )
             return "formats"
-        if name.endswith(".mff"):
+        if is_mne_input(p):
             return "mne"
         raise UnsupportedFormatError(f"{p}: a directory without {MANIFEST_NAME} is not a supported input")
     if not p.exists():
-        raise UnsupportedFormatError(f"{p}: no such input file")
+        raise InputNotFoundError(f"{p}: no such input file or directory")
     if name.endswith(".npy"):
         return "npy"
     if name.endswith(".npz"):
         return "npz"
     if name.endswith(".nwb"):
         return "nwb"
-    if name.endswith(_MNE_EXTS):
+    if is_mne_input(p):
         return "mne"
     raise UnsupportedFormatError(
-        f"{p}: unsupported input (nb-formats artifacts, MNE-readable recordings {', '.join(_MNE_EXTS)}, "
-        ".nwb, .npy and .npz are)"
+        f"{p}: unsupported input (nb-formats artifacts, MNE-readable recordings such as .fif .edf .bdf "
+        ".vhdr .set .cnt .mff .ds, .nwb, .npy and .npz are)"
     )
 
 
@@ -103,6 +175,10 @@ def _windows(n_times: int, size: int, stride: int) -> range:
 
 
 def _win_samples(size_s: float, stride_s: float | None, sfreq: float, where: str) -> tuple[int, int]:
+    if not (isinstance(size_s, (int, float)) and size_s > 0) or (
+        stride_s is not None and not (isinstance(stride_s, (int, float)) and stride_s > 0)
+    ):
+        raise UserError(f"{where}: --window and --stride must be positive seconds; got {size_s}, {stride_s}")
     size = round(size_s * sfreq)
     stride = round((stride_s or size_s) * sfreq)
     if size < 1 or stride < 1:
@@ -112,103 +188,252 @@ def _win_samples(size_s: float, stride_s: float | None, sfreq: float, where: str
     return size, stride
 
 
+def _load_npy(p: Path, *, mmap: bool) -> Any:
+    """``np.load`` of an untrusted NPY/NPZ: never pickle; damage is a project error.
+
+    Raises:
+        UnsafeContentError: an object array (it would need pickle).
+        CorruptDataError: not a readable NPY/NPZ file.
+    """
+    try:
+        return np.load(p, allow_pickle=False, mmap_mode="r" if mmap else None)
+    except ValueError as err:
+        if "pickle" in str(err).lower() or "object" in str(err).lower():
+            raise UnsafeContentError(
+                f"{p}: holds Python objects (an object array), which would need pickle to load; refused"
+            ) from None
+        raise CorruptDataError(f"{p}: not a readable .npy/.npz file ({_one_line(err)})") from None
+    except (OSError, EOFError, SyntaxError, TypeError, KeyError, zipfile.BadZipFile, MemoryError) as err:
+        raise CorruptDataError(f"{p}: not a readable .npy/.npz file ({_one_line(err)})") from None
+
+
+@dataclass
+class InputSamples:
+    """One opened input: modality specs (when known up front), its manifest recording entries,
+    full recording metadata (``Recording.to_dict()`` without data, for MNE inputs) and samples."""
+
+    specs: dict[str, ModalitySpec] | None
+    recordings: list[RecordingEntry]
+    metadata: list[dict[str, Any]]
+    samples: Iterator[Sample]
+
+
 def iter_input(
     path: str | os.PathLike[str],
     *,
     prefix: str | None = None,
-    window: float = 2.0,
+    window: float | None = None,
     stride: float | None = None,
-    modality: str = "eeg",
+    modality: str | None = None,
     dtype: str = "float32",
     items: tuple[int, int] | None = None,
-) -> tuple[dict[str, ModalitySpec] | None, RecordingEntry | None, Iterator[Sample]]:
-    """Open one input: its modality specs (when known up front), its recording entry and its samples.
+    target_from: str | None = None,
+    classes: list[str] | None = None,
+    reader_kwargs: dict[str, Any] | None = None,
+) -> InputSamples:
+    """Open one input: its modality specs, recordings and samples.
 
     Args:
         path: the input.
         prefix (`str`, *optional*): key prefix; defaults to the file name (made key-safe).
-        window, stride (`float`): window length and step in seconds (MNE and NWB recordings).
-        modality (`str`): modality name of recording signals and ``.npy`` arrays.
+        window, stride (`float`, *optional*): window length and step in seconds. MNE and NWB
+            recordings are always windowed (default 2 s); an nb-formats artifact is windowed
+            now when ``window`` is given (its stored items otherwise).
+        modality (`str`, *optional*): modality name; by default named from the channel types for
+            MNE recordings (``"meg"``, ``"eeg"``...), ``"eeg"`` otherwise.
         dtype (`str`): dtype of recording windows.
         items (`tuple[int, int]`, *optional*): only items ``[start, stop)`` of an nb-formats artifact
             or of NPY/NPZ arrays (so that one large input can be split over several tasks).
+        target_from (`str`, *optional*): ``"annotations"``: each window's ``target`` is the index in
+            ``classes`` of the description of the annotation containing its first sample (the
+            latest onset wins; `NO_TARGET` when none), as ``nb_formats.open`` labels windows.
+        classes (`list[str]`, *optional*): class names for ``target_from`` (defaults to this
+            input's annotation descriptions, sorted).
+        reader_kwargs (`dict`, *optional*): passed to the MNE reader (``{"allow_maxshield": True}``).
 
     Raises:
-        UnsupportedFormatError: not a supported input.
+        UnsupportedFormatError: not a supported input, or MNE cannot read it.
         DependencyMissingError: the reader's package is not installed.
+        UnsafeContentError: an object array.
+        UserError: bad window options.
     """
     p = Path(path)
     kind = input_kind(p)
-    check_modality_name(modality, field="modality")
-    stem = prefix or _safe(p.name.split(".")[0])
-    if kind == "formats":
-        nbf = soft_import("nb_formats", "Reading nb-formats artifacts", extra="nb-shards[formats]")
-        ds = nbf.open(p)
-
-        lo, hi = items or (0, len(ds))
-
-        def gen_formats() -> Iterator[Sample]:
-            for i in range(lo, min(hi, len(ds))):
-                s = ds.sample(i)
-                yield Sample(f"{stem}_{_safe(s.key)}", s.arrays, s.metadata)
-
-        return None, None, gen_formats()
-    if kind in ("npy", "npz"):
-        if kind == "npy":
-            arrays = {modality: np.load(p, allow_pickle=False, mmap_mode="r")}
-        else:
-            with np.load(p, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        lengths = {len(a) for a in arrays.values() if a.ndim >= 1}
-        if len(lengths) != 1:
-            raise IncompatibleDataError(
-                f"{p}: arrays must share their first (sample) axis; lengths {sorted(lengths)}"
+    if target_from is not None:
+        check_option(target_from, TARGET_SOURCES, name="target_from")
+        if kind in ("npy", "npz", "nwb"):
+            raise UserError(
+                f"{p}: --target-from annotations needs recordings with annotations (MNE, nb-formats)"
             )
-        n = lengths.pop()
-        mods = {
-            check_modality_name(k.lower(), field=f"{p.name}:{k}"): a for k, a in arrays.items() if a.ndim >= 2
-        }
-        meta = {k: a for k, a in arrays.items() if a.ndim == 1}
-        if not mods:
-            raise IncompatibleDataError(f"{p}: no array with two or more dimensions (n × ...) to shard")
-
-        a0, a1 = items or (0, n)
-
-        def gen_arrays() -> Iterator[Sample]:
-            for i in range(a0, min(a1, n)):
-                md = {k: a[i].item() for k, a in meta.items()}
-                yield Sample(f"{stem}_{i:06d}", {m: np.ascontiguousarray(a[i]) for m, a in mods.items()}, md)
-
-        specs = {
-            m: ModalitySpec(dtype=np.dtype(a.dtype).name, shape=list(a.shape[1:])) for m, a in mods.items()
-        }
-        return specs, None, gen_arrays()
+    mod = None if modality is None else check_modality_name(modality, field="modality")
+    stem = prefix or _stem(p)
+    if kind == "formats":
+        return _formats_input(p, stem, window, stride, items, target_from, classes)
+    if kind in ("npy", "npz"):
+        return _array_input(p, kind, stem, mod or "eeg", items)
     if kind == "mne":
-        mne = soft_import("mne", "Reading MNE-readable recordings", extra="nb-shards[mne]")
+        return _mne_input(p, stem, window, stride, mod, dtype, target_from, classes, reader_kwargs or {})
+    return _nwb_input(p, stem, window, stride, mod or "eeg", dtype)
+
+
+def _open_formats(p: Path, window: float | None, stride: float | None, target_from: str | None) -> Any:
+    nbf = soft_import("nb_formats", "Reading nb-formats artifacts", extra="nb-shards[formats]")
+    if window is None:
+        if stride is not None or target_from is not None:
+            raise UserError(
+                f"{p}: --stride and --target-from cut windows now: pass --window too (without it the "
+                "artifact's stored items are written as they are)"
+            )
+        return nbf.open(p)
+    rates = {r.sfreq for r in Manifest.read(p).recordings if r.sfreq}
+    if len(rates) != 1:
+        raise UserError(
+            f"{p}: --window is in seconds, but the artifact's recordings have sampling rates "
+            f"{sorted(rates) or 'unknown'}; resample to one rate, or write its stored items (no --window)"
+        )
+    sfreq = rates.pop()
+    size, step = _win_samples(window, stride, sfreq, str(p))
+    return nbf.open(p, window_size=size, stride=step, target_from=target_from)
+
+
+def _formats_input(
+    p: Path,
+    stem: str,
+    window: float | None,
+    stride: float | None,
+    items: tuple[int, int] | None,
+    target_from: str | None,
+    classes: list[str] | None,
+) -> InputSamples:
+    ds = _open_formats(p, window, stride, target_from)
+    lo, hi = items or (0, len(ds))
+    remap: dict[int, int] | None = None
+    if target_from is not None:
+        glob = list(classes) if classes is not None else list(ds.classes)
+        remap = {k: glob.index(c) for k, c in enumerate(ds.classes)}
+        remap[NO_TARGET] = NO_TARGET
+
+    def gen_formats() -> Iterator[Sample]:
+        for i in range(lo, min(hi, len(ds))):
+            s = ds.sample(i)
+            md = s.metadata
+            if remap is not None:
+                md = {**md, "target": remap[int(md.get("target", NO_TARGET))]}
+            yield Sample(f"{stem}_{_safe(s.key)}", s.arrays, md)
+
+    recs = list(ds.manifest.recordings) if items is None or items[0] == 0 else []
+    return InputSamples(None, recs, [], gen_formats())
+
+
+def _array_input(p: Path, kind: str, stem: str, modality: str, items: tuple[int, int] | None) -> InputSamples:
+    if kind == "npy":
+        arrays = {modality: _load_npy(p, mmap=True)}
+    else:
+        z = _load_npy(p, mmap=False)
         try:
-            raw = mne.io.read_raw(p, preload=False, verbose="error")
-        except (ValueError, RuntimeError, OSError) as err:
-            raise UnsupportedFormatError(f"{p}: MNE cannot read it ({err})") from None
-        sfreq = float(raw.info["sfreq"])
-        size, step = _win_samples(window, stride, sfreq, str(p))
-        n_times = int(raw.n_times)
-        ch = list(raw.ch_names)
-        spec = {
-            modality: ModalitySpec(dtype=dtype, shape=[len(ch), size], unit="V", sfreq=sfreq, ch_names=ch)
-        }
-        rec = RecordingEntry(id=stem, n_times=n_times, sfreq=sfreq, n_channels=len(ch))
+            with z:
+                arrays = {k: z[k] for k in z.files}
+        except NBError:
+            raise
+        except ValueError as err:
+            if "pickle" in str(err).lower() or "object" in str(err).lower():
+                raise UnsafeContentError(
+                    f"{p}: holds Python objects (an object array), which would need pickle to load; refused"
+                ) from None
+            raise CorruptDataError(f"{p}: not a readable .npz file ({_one_line(err)})") from None
+        except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
+            raise CorruptDataError(f"{p}: not a readable .npz file ({_one_line(err)})") from None
+    for k, a in arrays.items():
+        if not isinstance(a, np.ndarray) or a.dtype.hasobject:
+            raise UnsafeContentError(f"{p}: array {k!r} holds Python objects (would need pickle); refused")
+    lengths = {len(a) for a in arrays.values() if a.ndim >= 1}
+    if len(lengths) != 1:
+        raise IncompatibleDataError(
+            f"{p}: arrays must share their first (sample) axis; lengths {sorted(lengths)}"
+        )
+    n = lengths.pop()
+    mods = {
+        check_modality_name(k.lower(), field=f"{p.name}:{k}"): a for k, a in arrays.items() if a.ndim >= 2
+    }
+    meta = {k: a for k, a in arrays.items() if a.ndim == 1}
+    if not mods:
+        raise IncompatibleDataError(f"{p}: no array with two or more dimensions (n × ...) to shard")
 
-        def gen_mne() -> Iterator[Sample]:
-            for i, s in enumerate(_windows(n_times, size, step)):
-                x = raw.get_data(start=s, stop=s + size).astype(dtype)
-                md = {"recording": stem, "start": s, "stop": s + size, "sfreq": sfreq, "i_window": i}
-                yield Sample(f"{stem}_{i:06d}", {modality: x}, md)
+    a0, a1 = items or (0, n)
 
-        return spec, rec, gen_mne()
-    # NWB
+    def gen_arrays() -> Iterator[Sample]:
+        for i in range(a0, min(a1, n)):
+            md = {k: a[i].item() for k, a in meta.items()}
+            yield Sample(f"{stem}_{i:06d}", {m: np.ascontiguousarray(a[i]) for m, a in mods.items()}, md)
+
+    specs = {m: ModalitySpec(dtype=np.dtype(a.dtype).name, shape=list(a.shape[1:])) for m, a in mods.items()}
+    return InputSamples(specs, [], [], gen_arrays())
+
+
+def _mne_input(
+    p: Path,
+    stem: str,
+    window: float | None,
+    stride: float | None,
+    modality: str | None,
+    dtype: str,
+    target_from: str | None,
+    classes: list[str] | None,
+    reader_kwargs: dict[str, Any],
+) -> InputSamples:
+    raw = _read_raw(p, reader_kwargs)
+    sfreq = float(raw.info["sfreq"])
+    size, step = _win_samples(2.0 if window is None else window, stride, sfreq, str(p))
+    n_times = int(raw.n_times)
+    rec = _metadata(p, raw, stem)
+    ch = list(raw.ch_names)
+    mod = modality or check_modality_name(modality_of(rec.ch_types), field="modality")
+    spec = {mod: ModalitySpec.from_recording(rec, dtype=dtype, shape=[len(ch), size])}
+    entry = RecordingEntry(id=stem, n_times=n_times, sfreq=sfreq, n_channels=len(ch))
+    starts = np.asarray(_windows(n_times, size, step), dtype=np.int64)
+    labels: np.ndarray | None = None
+    if target_from is not None:
+        spans = annotation_spans(rec)
+        names = sorted({d for _, _, d in spans}) if classes is None else list(classes)
+        labels = label_windows(starts, spans, names)
+    # Windows are cut from chunks of a few windows read at once (raw.get_data(start, stop)):
+    # memory stays bounded by a chunk whatever the recording's length; nothing is preloaded.
+    per = max(1, (CHUNK_VALUES // max(1, len(ch)) - size) // step + 1)
+
+    def gen_mne() -> Iterator[Sample]:
+        for c0 in range(0, len(starts), per):
+            ws = starts[c0 : c0 + per]
+            a = int(ws[0])
+            block = raw.get_data(start=a, stop=int(ws[-1]) + size)
+            for k, s in enumerate(ws.tolist()):
+                i = c0 + k
+                x = np.ascontiguousarray(block[:, s - a : s - a + size], dtype=dtype)
+                md: dict[str, Any] = {
+                    "recording": stem,
+                    "start": s,
+                    "stop": s + size,
+                    "sfreq": sfreq,
+                    "i_window": i,
+                }
+                if labels is not None:
+                    md["target"] = int(labels[i])
+                yield Sample(f"{stem}_{i:06d}", {mod: x}, md)
+            del block
+
+    return InputSamples(spec, [entry], [rec.to_dict()], gen_mne())
+
+
+def _nwb_input(
+    p: Path, stem: str, window: float | None, stride: float | None, modality: str, dtype: str
+) -> InputSamples:
     pynwb = soft_import("pynwb", "Reading NWB files", extra="nb-shards[nwb]")
-    io = pynwb.NWBHDF5IO(str(p), "r", load_namespaces=True)
-    nwb = io.read()
+    try:
+        io = pynwb.NWBHDF5IO(str(p), "r", load_namespaces=True)
+        nwb = io.read()
+    except NBError:
+        raise
+    except Exception as err:
+        raise UnsupportedFormatError(f"{p}: pynwb cannot read it ({_one_line(err)})") from None
     series = [o for o in nwb.acquisition.values() if isinstance(o, pynwb.ecephys.ElectricalSeries)]
     if not series:
         io.close()
@@ -220,7 +445,7 @@ def iter_input(
             f"{p}: ElectricalSeries {es.name!r} has timestamps, not a rate; resample first"
         )
     sfreq = float(es.rate)
-    size, step = _win_samples(window, stride, sfreq, str(p))
+    size, step = _win_samples(2.0 if window is None else window, stride, sfreq, str(p))
     n_times, n_ch = int(es.data.shape[0]), int(es.data.shape[1])
     table = es.electrodes.table
     cols = table.colnames
@@ -246,33 +471,72 @@ def iter_input(
         finally:
             io.close()
 
-    return spec, rec, gen_nwb()
+    return InputSamples(spec, [rec], [], gen_nwb())
 
 
-def _n_items(path: str | os.PathLike[str]) -> int | None:
+def _n_items(
+    path: str | os.PathLike[str], window: float | None, stride: float | None, target_from: str | None
+) -> int | None:
     """Items of an input that can be split over tasks (nb-formats artifacts, .npy), else `None`."""
-    kind = input_kind(path)
+    p = Path(path)
+    kind = input_kind(p)
     if kind == "formats":
-        nbf = soft_import("nb_formats", "Reading nb-formats artifacts", extra="nb-shards[formats]")
-        return len(nbf.open(path))
+        return len(_open_formats(p, window, stride, target_from))
     if kind == "npy":
-        return int(np.load(path, allow_pickle=False, mmap_mode="r").shape[0])
+        a = _load_npy(p, mmap=True)
+        if a.dtype.hasobject or a.ndim < 1:
+            return None  # refused with a clear message by the task
+        return int(a.shape[0])
     return None
 
 
+def _classes(
+    inputs: list[Path], window: float | None, stride: float | None, reader_kwargs: dict[str, Any]
+) -> list[str]:
+    """Class names for ``target_from="annotations"``: every input's annotation descriptions, sorted."""
+    names: set[str] = set()
+    for p in inputs:
+        kind = input_kind(p)
+        if kind == "mne":
+            rec = _metadata(p, _read_raw(p, reader_kwargs), "recording")
+            names.update(d for _, _, d in annotation_spans(rec))
+        elif kind == "formats":
+            names.update(_open_formats(p, window, stride, "annotations").classes)
+        else:
+            raise UserError(
+                f"{p}: --target-from annotations needs recordings with annotations (MNE, nb-formats)"
+            )
+    return sorted(names)
+
+
+def recordings_name(split: str) -> str:
+    """File of the split's full recording metadata (``Recording.to_dict()`` without data, one JSON
+    list), beside the shards and listed with its sha256 in the manifest."""
+    return f"{split}-recordings.json"
+
+
+_PART_RECORDINGS = "recordings.json"
+
+
 def _convert_part(task: dict[str, Any]) -> dict[str, Any]:
-    """One input → shards in its part directory (runs in a worker process or on a Dask worker)."""
+    """One task's items → shards in its part directory (runs in a worker process or on a Dask worker)."""
     part = Path(task["part"])
     done = part / MANIFEST_NAME
     if done.is_file():
         return {"part": str(part)}
-    specs, rec, samples = iter_input(
+    got = iter_input(
         task["input"],
         prefix=task["prefix"],
         window=task["window"],
         stride=task["stride"],
         modality=task["modality"],
+        items=task["items"],
+        target_from=task["target_from"],
+        classes=task["classes"],
+        reader_kwargs=task["reader_kwargs"],
     )
+    part.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(part / _PART_RECORDINGS, dumps_json(got.metadata).encode("utf-8"))
     with ShardWriter(
         part,
         max_count=task["max_count"],
@@ -280,11 +544,11 @@ def _convert_part(task: dict[str, Any]) -> dict[str, Any]:
         compression=task["compression"],
         split=task["split"],
         name="part",
-        modalities=specs,
-        recordings=[rec] if rec is not None else None,
+        modalities=got.specs,
+        recordings=got.recordings,
         fsync=task["fsync"],
     ) as w:
-        for s in samples:
+        for s in got.samples:
             w.write(s)
     return {"part": str(part)}
 
@@ -299,6 +563,16 @@ def _link(src: Path, dst: Path) -> None:
             shutil.copyfile(src, tmp)
 
 
+def _clean_temporaries(out: Path, split: str) -> None:
+    """Temporaries a crashed run left at the artifact root (shards being linked, a manifest being
+    written); the parts directory is kept (finished parts are reused)."""
+    for q in out.glob(f"{TMP_PREFIX}*"):
+        if q.name == f"{TMP_PREFIX}parts-{split}" or q.name.startswith(f"{TMP_PREFIX}parts-"):
+            continue
+        if q.name.endswith(f"-{MANIFEST_NAME}") or f"-{split}-" in q.name:
+            remove_path(q)
+
+
 def write_inputs(
     inputs: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
@@ -307,55 +581,85 @@ def write_inputs(
     max_count: int = 10_000,
     max_bytes: int = 1 << 30,
     compression: str | None = None,
-    window: float = 2.0,
+    window: float | None = None,
     stride: float | None = None,
-    modality: str = "eeg",
+    modality: str | None = None,
     scheduler: str | None = None,
     max_workers: int | None = None,
     overwrite: bool = False,
     name: str | None = None,
     fsync: bool = True,
     items_per_task: int = 10_000,
+    target_from: str | None = None,
+    reader_kwargs: dict[str, Any] | None = None,
     show_progress: bool | None = None,
 ) -> Manifest:
     """Convert ``inputs`` into one shard artifact (split ``split``) under ``out_dir``.
 
+    Nothing is written under a final name until every input converted and the new manifest
+    was checked against the artifact's other splits: a failed write leaves an existing
+    artifact as it was.
+
     Args:
         inputs: input paths (see the module doc).
         out_dir: the artifact directory.
-        split, max_count, max_bytes, compression: as for `ShardWriter` (each input starts a new shard).
-        window, stride (`float`): window length and step in seconds for recordings.
-        modality (`str`): modality name for recording signals and ``.npy`` arrays.
+        split, max_count, max_bytes, compression: as for `ShardWriter` (each task starts a new shard).
+        window, stride (`float`, *optional*): window length and step in seconds. Recordings are
+            windowed (default 2 s); an nb-formats artifact is windowed now when ``window`` is given.
+        modality (`str`, *optional*): modality name; by default named from the channel types of
+            MNE recordings (``"eeg"``, ``"meg"``...), ``"eeg"`` for arrays and NWB.
         scheduler (`str`, *optional*): Dask scheduler address; default is a local process pool.
         max_workers (`int`, *optional*): local processes (`0`: run inline).
         overwrite (`bool`): replace the split if the artifact already has it.
         items_per_task (`int`, *optional*, defaults to 10000): an nb-formats artifact or ``.npy``
             input with more items is split into tasks of this many (each starts a new shard); the
             output depends on this number, never on the number of workers.
+        target_from (`str`, *optional*): ``"annotations"``: label windows with the annotation
+            containing their first sample (see `iter_input`); the classes are listed in the
+            manifest (``extra["nb_shards"]["classes"][split]``).
+        reader_kwargs (`dict`, *optional*): options of the MNE reader (``{"allow_maxshield": True}``).
 
     Returns:
         `Manifest`: the written manifest.
 
     Raises:
-        UserError: no inputs.
-        UnsupportedFormatError: an input is not supported.
-        IncompatibleDataError: inputs with different modalities, shapes, dtypes or channels.
+        UserError: no inputs, bad options, or no samples at all (e.g. a window longer than
+            every recording).
+        UnsupportedFormatError: an input is not supported or cannot be read.
+        IncompatibleDataError: inputs with different modalities, shapes, dtypes or channels, or
+            a split that does not fit the artifact's other splits.
         OutputExistsError: the artifact already has the split and ``overwrite`` is `False`.
     """
     if not inputs:
         raise UserError("no inputs to convert")
+    if isinstance(items_per_task, bool) or not isinstance(items_per_task, int) or items_per_task < 1:
+        raise UserError(f"--items-per-task must be a positive integer; got {items_per_task!r}")
+    if target_from is not None:
+        check_option(target_from, TARGET_SOURCES, name="target_from")
     out = Path(out_dir)
     check_split(split)
-    for i in inputs:
+    check_compression(compression)
+    paths = [Path(i) for i in inputs]
+    for i in paths:
         input_kind(i)  # fail early on unsupported inputs
+    rkw = dict(reader_kwargs or {})
     out.mkdir(parents=True, exist_ok=True)
     previous = read_previous(out, split, overwrite=overwrite)
+    if previous is not None:
+        prev_comp = shards_extra(previous.extra, where=str(out / MANIFEST_NAME)).get("compression")
+        if prev_comp != compression:
+            raise IncompatibleDataError(
+                f"{out}: existing splits use compression {prev_comp!r}, this write {compression!r}; "
+                "use one compression per artifact"
+            )
+    _clean_temporaries(out, split)
+    classes = _classes(paths, window, stride, rkw) if target_from is not None else None
     parts_root = out / f"{TMP_PREFIX}parts-{split}"
-    stems = [_safe(Path(i).name.split(".")[0]) for i in inputs]
+    stems = [_stem(p) for p in paths]
     prefixes = stems if len(set(stems)) == len(stems) else [f"{k:04d}-{s}" for k, s in enumerate(stems)]
     tasks: list[dict[str, Any]] = []
-    for k, inp in enumerate(inputs):
-        n_items = _n_items(inp)
+    for k, inp in enumerate(paths):
+        n_items = _n_items(inp, window, stride, target_from)
         ranges: list[tuple[int, int] | None] = (
             [None]
             if n_items is None or n_items <= items_per_task
@@ -364,13 +668,16 @@ def write_inputs(
         for r, items in enumerate(ranges):
             tasks.append(
                 {
-                    "input": str(Path(inp).resolve()),
+                    "input": str(inp.resolve()),
                     "part": str(parts_root / f"part-{k:06d}-{r:06d}"),
                     "prefix": prefixes[k],
                     "items": items,
                     "window": window,
                     "stride": stride,
                     "modality": modality,
+                    "target_from": target_from,
+                    "classes": classes,
+                    "reader_kwargs": rkw,
                     "max_count": max_count,
                     "max_bytes": max_bytes,
                     "compression": compression,
@@ -388,11 +695,13 @@ def write_inputs(
             disable=None if show_progress is None else not show_progress,
         ):
             fut.result()
-    # Assemble in input order: link each part's shards under their final names.
+    # Plan the result in input order, check it whole, and only then put files under final names.
+    links: list[tuple[Path, str]] = []
     entries: list[dict[str, Any]] = []
     files: list[FileEntry] = []
     mods: dict[str, ModalitySpec] = {}
     recordings: list[RecordingEntry] = []
+    metadata: list[dict[str, Any]] = []
     n = 0
     g = 0
     for t in tasks:
@@ -410,19 +719,39 @@ def write_inputs(
                 f"{inp}: modalities {sorted(pm.modalities)} differ from earlier inputs' {sorted(mods)}"
             )
         recordings.extend(pm.recordings)
+        rpath = part / _PART_RECORDINGS
+        if rpath.is_file():
+            metadata.extend(load_json(rpath.read_bytes(), where=str(rpath)))
         for e in shards_extra(pm.extra, where=str(part))["shards"]:
             final = shard_name(split, g, compression_of(e["path"]))
-            _link(part / e["path"], out / final)
-            _link(part / e["index"], out / index_name(final))
+            links.append((part / e["path"], final))
+            links.append((part / e["index"], index_name(final)))
             fe = pm.file(e["path"])
             files.append(FileEntry(final, fe.size, fe.sha256))
-            files.append(FileEntry.from_file(out, index_name(final)))
+            ie = FileEntry.from_file(part, e["index"])
+            files.append(FileEntry(index_name(final), ie.size, ie.sha256))
             entries.append(
                 {"path": final, "split": split, "n_samples": e["n_samples"], "index": index_name(final)}
             )
             n += e["n_samples"]
             g += 1
-    remove_stale(out, split, {f.path for f in files})
+    if n == 0:
+        remove_path(parts_root)
+        what = (
+            "a window longer than every recording? "
+            if window is not None or any(input_kind(p) in ("mne", "nwb") for p in paths)
+            else ""
+        )
+        raise UserError(
+            f"no samples to write from {len(paths)} input(s) ({what}window {window or 2.0} s); nothing was "
+            "written — use a shorter --window, or inputs with data"
+        )
+    meta_bytes = b""
+    if metadata:
+        meta_bytes = dumps_json(metadata).encode("utf-8")
+        files.append(
+            FileEntry(recordings_name(split), len(meta_bytes), hashlib.sha256(meta_bytes).hexdigest())
+        )
     manifest = split_manifest(
         out,
         split=split,
@@ -433,9 +762,27 @@ def write_inputs(
         recordings=recordings,
         compression=compression,
         name=name or out.resolve().name,
-        provenance={"converted_from": [Path(i).name for i in inputs]},
+        provenance={"converted_from": [p.name for p in paths]},
         previous=previous,
+        classes=classes,
     )
-    manifest.write(out)
+    before = {f.path for f in previous.files} if previous is not None else set()
+    done: list[str] = []
+    try:
+        for src, final in links:
+            _link(src, out / final)
+            done.append(final)
+        if meta_bytes:
+            atomic_write_bytes(out / recordings_name(split), meta_bytes)
+            done.append(recordings_name(split))
+        remove_stale(out, split, {f.path for f in files})
+        if not meta_bytes and (out / recordings_name(split)).exists():
+            remove_path(out / recordings_name(split))  # a replaced split's metadata
+        manifest.write(out)
+    except BaseException:
+        for f in done:  # roll back: the artifact keeps its previous state
+            if f not in before:
+                remove_path(out / f)
+        raise
     remove_path(parts_root)
     return manifest

@@ -28,7 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from nb_core.errors import IncompatibleDataError, IntegrityError, UnsafeContentError, UserError
+from nb_core.errors import (
+    IncompatibleDataError,
+    IndexOutOfRangeError,
+    IntegrityError,
+    UnsafeContentError,
+    UserError,
+)
 from nb_core.validation import check_option, soft_import
 from nb_shards.order import EpochOrder, epoch_order, n_rank_samples, rank_positions
 from nb_shards.source import DEFAULT_CACHE_SIZE, ShardSource, resolve_source
@@ -147,6 +153,9 @@ class ShardDataset:
         storage_options (`dict`, *optional*): fsspec options (``{"endpoint": ...}``).
         cache_dir, cache_size: local cache of remote shards.
         start (`int`, *optional*, defaults to 0): global position to start the first epoch at.
+        verify (`bool`, *optional*, defaults to `False`): check each local shard's sha256 against
+            the manifest the first time it is opened in this process (once per shard and process;
+            remote shards are always checked when downloaded).
 
     Raises:
         UserError: bad options.
@@ -173,6 +182,7 @@ class ShardDataset:
         cache_dir: str | os.PathLike[str] | None = None,
         cache_size: int = DEFAULT_CACHE_SIZE,
         start: int = 0,
+        verify: bool = False,
     ) -> None:
         check_option(uneven, ("pad", "drop"), name="uneven")
         check_option(decode, ("numpy", "torch"), name="decode")
@@ -190,6 +200,7 @@ class ShardDataset:
             cache_dir=cache_dir,
             cache_size=cache_size,
             max_open=shuffle_window + 1,
+            verify=verify,
         )
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
@@ -316,6 +327,11 @@ class IndexedShards:
         storage_options, cache_dir, cache_size: as for `ShardDataset`.
         max_open (`int`, *optional*, defaults to 4): shards kept open (memory maps; compressed
             shards are held decompressed in memory, so random access over them is slow).
+        verify (`bool`, *optional*, defaults to `False`): as for `ShardDataset`.
+
+    Raises:
+        IndexOutOfRangeError: ``ds[i]`` with ``i`` outside the samples.
+        UserError: ``ds[i]`` with a non-integer ``i``.
 
     Example:
         >>> ds = IndexedShards("shards/")  # doctest: +SKIP
@@ -332,6 +348,7 @@ class IndexedShards:
         cache_dir: str | os.PathLike[str] | None = None,
         cache_size: int = DEFAULT_CACHE_SIZE,
         max_open: int = 4,
+        verify: bool = False,
     ) -> None:
         check_option(decode, ("numpy", "torch"), name="decode")
         self.source = resolve_source(
@@ -341,6 +358,7 @@ class IndexedShards:
             cache_dir=cache_dir,
             cache_size=cache_size,
             max_open=max_open,
+            verify=verify,
         )
         self.decode = decode
         self._cum = np.cumsum([0, *self.source.counts()])
@@ -352,10 +370,10 @@ class IndexedShards:
         """(shard number, sample number in that shard) of sample ``i``."""
         n = len(self)
         if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
-            raise TypeError(f"index must be an integer; got {type(i).__name__}")
+            raise UserError(f"sample index must be an integer; got {type(i).__name__}")
         j = int(i) + n if i < 0 else int(i)
         if not 0 <= j < n:
-            raise IndexError(f"sample index {i} is out of range for {n} samples")
+            raise IndexOutOfRangeError(f"sample index {i} is out of range for {n} samples")
         shard = int(np.searchsorted(self._cum, j, side="right")) - 1
         return shard, j - int(self._cum[shard])
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from nb_core.errors import SchemaError, SchemaVersionError, UserError
-from nb_core.validation import check_option
+from nb_core.validation import check_option, check_relpath
 
 __all__ = [
     "COMPRESSIONS",
@@ -41,6 +41,8 @@ COMPRESSIONS: tuple[str | None, ...] = (None, "gz", "zst")
 _EXT = {None: ".tar", "gz": ".tar.gz", "zst": ".tar.zst"}
 _NAME = re.compile(r"^(?P<split>[A-Za-z0-9_]+)-(?P<index>\d{6})\.tar(?:\.(?P<comp>gz|zst))?$")
 _SPLIT = re.compile(r"^[A-Za-z0-9_]+$")
+_MAX_PATH = 1024
+_MAX_SHARD_SAMPLES = 1 << 40
 
 
 def check_split(split: str) -> str:
@@ -113,17 +115,41 @@ def shards_extra(extra: dict[str, Any], *, where: str) -> dict[str, Any]:
             "upgrade: pip install -U nb-shards",
             field=f"{where}.extra.nb_shards.format_version",
         )
+    comp = sec.get("compression")
+    if comp not in COMPRESSIONS:
+        raise SchemaError(
+            f"unknown compression {str(comp)[:40]!r} (none, gz, zst)",
+            field=f"{where}.extra.nb_shards.compression",
+        )
     shards = sec.get("shards")
     if not isinstance(shards, list):
         raise SchemaError("must be a list", field=f"{where}.extra.nb_shards.shards")
+    seen: set[str] = set()
     for i, s in enumerate(shards):
+        field = f"{where}.extra.nb_shards.shards[{i}]"
+        n = s.get("n_samples") if isinstance(s, dict) else None
         if (
             not isinstance(s, dict)
             or not isinstance(s.get("path"), str)
             or not isinstance(s.get("split"), str)
-            or not isinstance(s.get("n_samples"), int)
+            or isinstance(n, bool)
+            or not isinstance(n, int)
+            or not 0 <= n <= _MAX_SHARD_SAMPLES
         ):
             raise SchemaError(
-                "each shard needs path, split and n_samples", field=f"{where}.extra.nb_shards.shards[{i}]"
+                f"each shard needs path, split and n_samples (0 to {_MAX_SHARD_SAMPLES})", field=field
             )
+        # Every path the readers open must stay inside the artifact, like the manifest's files[].
+        for k in ("path", "index"):
+            v = s.get(k)
+            if k == "index" and v is None:
+                continue
+            v = check_relpath(v, field=f"{field}.{k}")
+            if len(v) > _MAX_PATH:
+                raise SchemaError(f"path longer than {_MAX_PATH} characters", field=f"{field}.{k}")
+        if not _SPLIT.match(s["split"]):
+            raise SchemaError(f"bad split name {s['split'][:40]!r}", field=f"{field}.split")
+        if s["path"] in seen:
+            raise SchemaError(f"shard {s['path']!r} is listed twice", field=field)
+        seen.add(s["path"])
     return sec

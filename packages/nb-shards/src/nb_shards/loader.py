@@ -37,6 +37,7 @@ __all__ = ["STATE_VERSION", "ShardLoader", "torch_iterable"]
 
 #: Version of the loader's state dict.
 STATE_VERSION = 1
+_MAX_EPOCH = 2**62
 
 _torch_cls: Any = None
 
@@ -87,6 +88,8 @@ class ShardLoader:
         collate_fn, on_error, split, storage_options, cache_dir, cache_size: see `ShardDataset`.
         pin_memory, prefetch_factor: passed to the DataLoader (a new one each epoch).
         epoch (`int`, *optional*, defaults to 0): first epoch.
+        verify (`bool`, *optional*, defaults to `False`): check each local shard's sha256 on first
+            open (see `ShardDataset`).
 
     Raises:
         DependencyMissingError: torch is not installed.
@@ -116,6 +119,7 @@ class ShardLoader:
         pin_memory: bool = False,
         prefetch_factor: int | None = None,
         epoch: int = 0,
+        verify: bool = False,
     ) -> None:
         self._torch = soft_import("torch", "ShardLoader")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -140,6 +144,7 @@ class ShardLoader:
             storage_options=storage_options,
             cache_dir=cache_dir,
             cache_size=cache_size,
+            verify=verify,
         )
         self.batch_size = batch_size
         self.num_workers = num_workers
@@ -178,8 +183,14 @@ class ShardLoader:
             num_workers=self.num_workers,
             **self._dl_kwargs,
         )
+        total = ds.n_batches(start)
         for steps, batch in enumerate(dl, start=1):
-            self.position = start + min(steps * self.batch_size, per_rank) * world
+            # After the last batch the epoch is done on every rank: the state says so (the end of
+            # the order), not "start + samples·world", which with uneven="drop" leaves a remainder
+            # that another world size would read as leftovers of this epoch.
+            self.position = (
+                ds.n_samples if steps >= total else start + min(steps * self.batch_size, per_rank) * world
+            )
             yield batch
         self.epoch, self.position = self.epoch + 1, 0
 
@@ -212,7 +223,11 @@ class ShardLoader:
         if not isinstance(state, dict) or "nb_shards_loader" not in state:
             raise SchemaError("not an nb-shards loader state", field="state_dict")
         ver = state["nb_shards_loader"]
-        if not isinstance(ver, int) or ver > STATE_VERSION:
+        if isinstance(ver, bool) or not isinstance(ver, int) or ver < 1:
+            raise SchemaError(
+                f"bad loader state version {str(ver)[:40]!r}", field="state_dict.nb_shards_loader"
+            )
+        if ver > STATE_VERSION:
             raise SchemaVersionError(
                 f"loader state version {ver!r} is newer than this nb-shards reads ({STATE_VERSION})",
                 field="state_dict.nb_shards_loader",
@@ -231,6 +246,10 @@ class ShardLoader:
                     "resume over the same shards with the same seed and shuffle"
                 )
         epoch, pos = state.get("epoch"), state.get("position")
-        if not isinstance(epoch, int) or not isinstance(pos, int) or epoch < 0 or pos < 0:
-            raise SchemaError("epoch and position must be non-negative integers", field="state_dict")
-        self.epoch, self.position = epoch, pos
+        for name, v, top in (("epoch", epoch, _MAX_EPOCH), ("position", pos, ds.n_samples)):
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= top:
+                raise SchemaError(
+                    f"must be an integer in [0, {top}]; got {str(v)[:40]!r} (not a state of this loader)",
+                    field=f"state_dict.{name}",
+                )
+        self.epoch, self.position = int(epoch), int(pos)  # type: ignore[arg-type]

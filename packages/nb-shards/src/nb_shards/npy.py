@@ -113,8 +113,18 @@ def parse_npy_header(
             fortran = bool(d["fortran_order"])
             if any(s < 0 for s in shape):
                 raise ValueError(f"negative dimension in shape {shape}")
-        except (ValueError, SyntaxError, TypeError) as err:
-            raise CorruptDataError(f"{_w(where)}: damaged .npy header ({err})") from None
+        except (
+            ValueError,
+            SyntaxError,
+            TypeError,
+            KeyError,
+            RecursionError,
+            MemoryError,
+            OverflowError,
+        ) as err:
+            raise CorruptDataError(
+                f"{_w(where)}: damaged .npy header ({type(err).__name__}: {str(err)[:120]})"
+            ) from None
         if dtype.hasobject:
             raise UnsafeContentError(
                 f"{_w(where)}: the array has dtype {dtype}, which needs pickle to load; refused (never unpickled)"

@@ -21,12 +21,12 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import json
 import mmap
 import os
 import shutil
+import zlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,13 +44,15 @@ from nb_core.errors import (
     IncompatibleDataError,
     ManifestNotFoundError,
     NBError,
+    UnsupportedFormatError,
     UserError,
 )
 from nb_core.manifest import MANIFEST_NAME, Manifest, ModalitySpec
-from nb_core.validation import soft_import
+from nb_core.validation import load_json, soft_import
 from nb_shards.index import ShardIndex, build_index, index_name
 from nb_shards.layout import compression_of, shards_extra
 from nb_shards.npy import decode_npy
+from nb_shards.tarformat import check_member_at
 
 __all__ = [
     "DEFAULT_CACHE_SIZE",
@@ -196,19 +198,143 @@ class ShardCache:
         )
 
 
-def _decompress(data: bytes, compression: str | None, *, where: str) -> bytes:
+#: Bound of a compressed shard's decompressed size when it has no index declaring it (bytes).
+MAX_UNINDEXED_TAR = int(os.environ.get("NB_SHARDS_MAX_UNINDEXED_TAR", 8 << 30))
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    out: list[bytes] = []
+    total = 0
+    rest = data
+    while rest:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        chunk = d.decompress(rest, limit + 1 - total)
+        out.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            return b"".join(out)
+        if not d.eof:
+            if d.unconsumed_tail:  # stopped at the output bound
+                return b"".join(out) + b"\0"
+            raise EOFError("compressed file ended before the end-of-stream marker was reached")
+        rest = d.unused_data.lstrip(b"\0")  # concatenated gzip members (trailing zero padding ok)
+    return b"".join(out)
+
+
+def _unzstd(data: bytes, limit: int) -> bytes:
+    zstd = soft_import("zstandard", "Reading .tar.zst shards")
+    reader = zstd.ZstdDecompressor().stream_reader(data, read_across_frames=True)
+    out: list[bytes] = []
+    total = 0
+    while total <= limit:
+        chunk = reader.read(min(8 << 20, limit + 1 - total))
+        if not chunk:
+            break
+        out.append(chunk)
+        total += len(chunk)
+    return b"".join(out)
+
+
+def _decompress(data: bytes, compression: str | None, *, where: str, limit: int | None = None) -> bytes:
+    """Decompress a whole shard, never past ``limit`` bytes (the index's ``tar_size``).
+
+    Raises:
+        CorruptDataError: damaged, truncated, or larger than declared (a decompression bomb).
+    """
+    if compression is None:
+        return data
+    bound = MAX_UNINDEXED_TAR if limit is None else limit
     try:
-        if compression == "gz":
-            return gzip.decompress(data)
-        if compression == "zst":
-            zstd = soft_import("zstandard", "Reading .tar.zst shards")
-            out: bytes = zstd.ZstdDecompressor().decompressobj().decompress(data)
-            return out
-    except (OSError, EOFError, ValueError) as err:
+        out = _gunzip(data, bound) if compression == "gz" else _unzstd(data, bound)
+    except (OSError, EOFError, ValueError, zlib.error) as err:
         raise CorruptDataError(f"{where}: the compressed shard is damaged or truncated ({err})") from None
+    except NBError:
+        raise
     except Exception as err:  # zstandard.ZstdError
         raise CorruptDataError(f"{where}: the compressed shard is damaged or truncated ({err})") from None
-    return data
+    if len(out) > bound:
+        what = (
+            f"its index declares {limit}" if limit is not None else f"the bound without an index is {bound}"
+        )
+        raise CorruptDataError(
+            f"{where}: the compressed shard inflates to more than {bound} bytes ({what}); refused "
+            "(damaged, or a decompression bomb)"
+        )
+    return out
+
+
+#: Shards whose sha256 was checked in this process: (path, size, mtime_ns, inode) → sha256.
+_VERIFIED: dict[tuple[str, int, int, int], str] = {}
+
+
+def _verify_file(path: Path, sha256: str | None, size: int | None, *, where: str) -> None:
+    """Check a local shard's size and sha256 once per process (cached by path, size, mtime, inode).
+
+    Raises:
+        ChecksumMismatchError: the file differs from the manifest.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise CorruptDataError(f"{where}: shard file is missing") from None
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
+    if sha256 is not None and _VERIFIED.get(key) == sha256:
+        return
+    if size is not None and st.st_size != size:
+        raise ChecksumMismatchError(f"{where}: {st.st_size} bytes, the manifest says {size}")
+    if sha256 is None:
+        raise ChecksumMismatchError(
+            f"{where}: the manifest lists no sha256 for this shard, so verify=True cannot check it"
+        )
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(8 << 20):
+            h.update(chunk)
+    if h.hexdigest() != sha256:
+        raise ChecksumMismatchError(
+            f"{where}: sha256 does not match the manifest (the shard was changed or damaged); "
+            "re-download or rewrite it"
+        )
+    _VERIFIED[key] = sha256
+
+
+def check_index(buf: Any, idx: ShardIndex, *, where: str) -> None:
+    """Cheap cross-check of an index against its shard's bytes: the tar size, and the member
+    headers of the first, middle and last samples (a stale or swapped ``.idx`` fails).
+
+    Raises:
+        CorruptDataError: the index does not belong to these bytes.
+    """
+    if idx.tar_size < len(buf):  # (a shorter, truncated shard is reported per sample)
+        raise CorruptDataError(
+            f"{where}: the shard has {len(buf)} bytes (uncompressed), its index says {idx.tar_size}: the "
+            "index sidecar does not belong to this shard (or the shard was changed)"
+        )
+    n = len(idx)
+    for j in sorted({0, n // 2, n - 1}) if n else ():
+        key = idx.keys[j]
+        for suffix, (off, size) in idx.members[j].items():
+            if off + size <= len(buf):
+                check_member_at(buf, off, f"{key}.{suffix}", size, where=where)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def _sample_json(view: Any, shard: str, key: str, off: int) -> Any:
+    """A sample's JSON member. Small documents (no integer can reach Python's digit limit, nesting
+    bounded by their bracket count) take the plain parser; anything else nb-core's ``load_json``."""
+    raw = bytes(view)
+    if len(raw) < 4096 and raw.count(b"[") + raw.count(b"{") <= 64:
+        try:
+            return _DECODER.decode(raw.decode("utf-8"))
+        except ValueError:  # (UnicodeDecodeError included) reported below, with nb-core's message
+            pass
+    return load_json(raw, where=f"{shard}: {key}.json at byte offset {off}")
 
 
 @dataclass
@@ -248,12 +374,7 @@ class OpenShard:
                     where=lambda: f"{self.name}: {key}.{suffix} at byte offset {off}",  # noqa: B023
                 )
             elif suffix == "json":
-                try:
-                    out["json"] = json.loads(bytes(view))
-                except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                    raise CorruptDataError(
-                        f"{self.name}: {key}.json at byte offset {off} is not valid JSON ({err})"
-                    ) from None
+                out["json"] = _sample_json(view, self.name, key, off)
             else:
                 out[suffix] = bytes(view)
         if self.modalities:
@@ -297,9 +418,16 @@ class ShardSource:
         storage_options: dict[str, Any] | None = None,
         cache: ShardCache | None = None,
         max_open: int = 8,
+        verify: bool = False,
     ) -> None:
         if not shards:
             raise UserError("no shards to read (empty source or split)")
+        if verify and manifest is None:
+            raise UserError(
+                "verify=True checks each shard against the sha256 in nb-manifest.json; this source has no "
+                "manifest (pass the artifact directory, not shard files)"
+            )
+        self.verify = bool(verify)
         self.shards = shards
         self.manifest = manifest
         self.modalities = dict(manifest.modalities) if manifest is not None else None
@@ -335,10 +463,12 @@ class ShardSource:
             return self.cache.fetch(s.url, storage_options=self.storage_options, sha256=s.sha256, size=s.size)
         return Path(_strip_file(s.url))
 
-    def _read_bytes(self, i: int) -> Any:
+    def _read_bytes(self, i: int, limit: int | None = None) -> Any:
         s = self.shards[i]
         path = self.local_path(i)
         comp = compression_of(s.name)
+        if self.verify and not s.remote:  # remote shards are verified when downloaded
+            _verify_file(path, s.sha256, s.size, where=s.url)
         try:
             if comp is None:
                 with path.open("rb") as f:
@@ -351,15 +481,12 @@ class ShardSource:
                         with contextlib.suppress(OSError):
                             mm.madvise(mmap.MADV_WILLNEED)
                     return memoryview(mm)
-            return memoryview(_decompress(path.read_bytes(), comp, where=s.url))
+            return memoryview(_decompress(path.read_bytes(), comp, where=s.url, limit=limit))
         except FileNotFoundError:
             raise CorruptDataError(f"{s.url}: shard file is missing") from None
 
-    def index(self, i: int, buf: Any = None) -> ShardIndex:
-        """The index of shard ``i`` (sidecar when there is one, else built by scanning the tar)."""
-        idx = self._indexes.get(i)
-        if idx is not None:
-            return idx
+    def has_sidecar(self, i: int) -> bool:
+        """Whether shard ``i`` has an index sidecar."""
         s = self.shards[i]
         if s.index_url is None:
             cand = index_name(s.url)
@@ -368,12 +495,30 @@ class ShardSource:
                 s.index_url = cand if fs.exists(p) else ""
             else:
                 s.index_url = cand if Path(_strip_file(cand)).is_file() else ""
-        if s.index_url:
-            if s.remote:
-                fs, p = url_to_fs(s.index_url, self.storage_options)
-                data = fs.cat_file(p)
-            else:
-                data = Path(_strip_file(s.index_url)).read_bytes()
+        return bool(s.index_url)
+
+    def index(self, i: int, buf: Any = None) -> ShardIndex:
+        """The index of shard ``i`` (sidecar when there is one, else built by scanning the tar)."""
+        idx = self._indexes.get(i)
+        if idx is not None:
+            return idx
+        s = self.shards[i]
+        if self.has_sidecar(i):
+            assert s.index_url
+            try:
+                if s.remote:
+                    fs, p = url_to_fs(s.index_url, self.storage_options)
+                    data = fs.cat_file(p)
+                else:
+                    data = Path(_strip_file(s.index_url)).read_bytes()
+            except FileNotFoundError:
+                raise CorruptDataError(f"{s.index_url}: the shard index is missing") from None
+            except IsADirectoryError:
+                raise CorruptDataError(f"{s.index_url}: the shard index is not a file") from None
+            except NBError:
+                raise
+            except (OSError, ValueError) as err:  # fsspec/HTTP failures
+                raise CorruptDataError(f"{s.index_url}: could not read the shard index ({err})") from None
             idx = ShardIndex.from_bytes(data, where=s.index_url)
         else:
             idx = build_index(memoryview(self._read_bytes(i) if buf is None else buf), where=s.url)
@@ -383,6 +528,25 @@ class ShardSource:
             )
         self._indexes[i] = idx
         return idx
+
+    def read_shard(self, i: int) -> tuple[Any, ShardIndex]:
+        """The bytes (memory map, or decompressed) and index of shard ``i``, cross-checked.
+
+        The sidecar's ``tar_size`` bounds decompression; the tar size and a few member headers
+        are checked against the index (a stale ``.idx`` fails).
+
+        Raises:
+            CorruptDataError: damaged shard or index, or an index of another shard.
+        """
+        s = self.shards[i]
+        if self.has_sidecar(i):
+            idx = self.index(i)
+            buf = self._read_bytes(i, limit=idx.tar_size)
+            check_index(buf, idx, where=s.url)
+        else:
+            buf = self._read_bytes(i)
+            idx = self.index(i, buf)
+        return buf, idx
 
     def open(self, i: int) -> OpenShard:
         """Shard ``i`` ready for reading (a few stay open, least recently used closed first)."""
@@ -394,8 +558,7 @@ class ShardSource:
         if failed is not None:  # a shard that could not be opened is not fetched again and again
             raise type(failed)(*failed.args)
         try:
-            buf = self._read_bytes(i)
-            idx = self.index(i, buf)
+            buf, idx = self.read_shard(i)
         except NBError as err:
             self._failed[i] = err
             raise
@@ -430,6 +593,12 @@ def _from_manifest(base: str, manifest: Manifest, split: str | None, *, where: s
                 size=size,
             )
         )
+    listed = sum(r.n_samples or 0 for r in refs)
+    if refs and manifest.splits.get(split) != listed:
+        raise CorruptDataError(
+            f"{where}: split {split!r} has {manifest.splits.get(split)} samples in splits but its shards "
+            f"list {listed}; the manifest is damaged"
+        )
     if not refs and manifest.splits.get(split, 0) == 0 and split not in manifest.splits:
         raise UserError(f"{where}: no split {split!r}; the artifact has {sorted(manifest.splits)}")
     return refs
@@ -443,6 +612,7 @@ def resolve_source(
     cache_dir: str | os.PathLike[str] | None = None,
     cache_size: int = DEFAULT_CACHE_SIZE,
     max_open: int = 8,
+    verify: bool = False,
 ) -> ShardSource:
     """Resolve a directory, a shard path, a list of shard paths or URLs into a :class:`ShardSource`.
 
@@ -454,6 +624,8 @@ def resolve_source(
         storage_options (`dict`, *optional*): fsspec options for URLs.
         cache_dir (*optional*): cache of remote shards; defaults to :func:`default_cache_dir`.
         cache_size (`int`, *optional*): bound of that cache in bytes.
+        verify (`bool`, *optional*): check each local shard's sha256 against the manifest the
+            first time it is opened in this process (remote shards are checked on download).
 
     Raises:
         ManifestNotFoundError: a directory has neither a manifest nor tar files.
@@ -478,11 +650,13 @@ def resolve_source(
             except FileNotFoundError:
                 raise ManifestNotFoundError(f"{s}: no {MANIFEST_NAME} at this URL") from None
             manifest = Manifest.from_json(text, source=murl)
+            _check_layout(manifest, where=murl)
             refs = _from_manifest(s, manifest, split, where=murl)
         else:
             root = Path(_strip_file(s))
             if (root / MANIFEST_NAME).is_file():
                 manifest = Manifest.read(root)
+                _check_layout(manifest, where=str(root / MANIFEST_NAME))
                 refs = _from_manifest(str(root), manifest, split, where=str(root / MANIFEST_NAME))
             elif root.is_dir():
                 names = sorted(
@@ -495,8 +669,19 @@ def resolve_source(
                 refs = [ShardRef(str(root / n)) for n in names]
             else:
                 raise ManifestNotFoundError(f"{root}: no such shard directory or file")
-        return ShardSource(refs, manifest=manifest, storage_options=opts, cache=cache, max_open=max_open)
+        return ShardSource(
+            refs, manifest=manifest, storage_options=opts, cache=cache, max_open=max_open, verify=verify
+        )
     items = [os.fspath(x) for x in source]
     if not items:
         raise UserError("the list of shards is empty")
-    return ShardSource([ShardRef(x) for x in items], storage_options=opts, cache=cache, max_open=max_open)
+    return ShardSource(
+        [ShardRef(x) for x in items], storage_options=opts, cache=cache, max_open=max_open, verify=verify
+    )
+
+
+def _check_layout(manifest: Manifest, *, where: str) -> None:
+    if manifest.layout != "shards":
+        raise UnsupportedFormatError(
+            f"{where}: a {manifest.layout!r} artifact, not shards; open it with nb_formats.open"
+        )

@@ -27,6 +27,7 @@ __all__ = [
     "RECORD",
     "UNSAFE_EXTENSIONS",
     "Member",
+    "check_member_at",
     "check_member_name",
     "header_size",
     "member_header",
@@ -147,7 +148,10 @@ def _pax_path(data: bytes, *, where: str) -> str | None:
         rec = data[sp + 1 : pos + length - 1]
         k, _, v = rec.partition(b"=")
         if k == b"path":
-            path = v.decode("utf-8", "strict")
+            try:
+                path = v.decode("utf-8", "strict")
+            except UnicodeDecodeError:
+                raise CorruptDataError(f"{where}: the pax path is not UTF-8") from None
         pos += length
     return path
 
@@ -181,6 +185,15 @@ def scan_members(buf: memoryview | bytes, *, where: str) -> Iterator[Member]:
             info = tarfile.TarInfo.frombuf(block, "utf-8", "strict")
         except tarfile.HeaderError as err:
             raise CorruptDataError(f"{where}: damaged tar header at byte offset {pos} ({err})") from None
+        except (UnicodeDecodeError, ValueError, OverflowError) as err:
+            raise CorruptDataError(
+                f"{where}: tar header at byte offset {pos} is not valid (names must be UTF-8; {err})"
+            ) from None
+        if info.size < 0:
+            # A GNU base-256 size field can be negative: it would move the scan backwards (a loop).
+            raise CorruptDataError(
+                f"{where}: tar header at byte offset {pos} has a negative size {info.size}"
+            )
         data_off = pos + BLOCK
         end = data_off + info.size
         if end > n:
@@ -195,7 +208,12 @@ def scan_members(buf: memoryview | bytes, *, where: str) -> Iterator[Member]:
         elif t == tarfile.XGLTYPE:
             pass
         elif t == tarfile.GNUTYPE_LONGNAME:
-            long_name = bytes(mv[data_off:end]).rstrip(b"\0").decode("utf-8", "strict")
+            try:
+                long_name = bytes(mv[data_off:end]).rstrip(b"\0").decode("utf-8", "strict")
+            except UnicodeDecodeError:
+                raise CorruptDataError(
+                    f"{where}: the long member name at byte offset {pos} is not UTF-8"
+                ) from None
         elif t in _REG_TYPES:
             name = long_name or info.name
             long_name = None
@@ -215,4 +233,34 @@ def scan_members(buf: memoryview | bytes, *, where: str) -> Iterator[Member]:
                 f"{where}: member {(long_name or info.name)!r} at byte offset {pos} is a {kind}; "
                 "only regular files are allowed in shards"
             )
+        if nxt <= pos:  # cannot happen with a non-negative size; never loop
+            raise CorruptDataError(f"{where}: tar header at byte offset {pos} makes no progress")
         pos = nxt
+
+
+def check_member_at(buf: memoryview | bytes, offset: int, name: str, size: int, *, where: str) -> None:
+    """Check that the tar header just before ``offset`` describes member ``name`` of ``size`` bytes.
+
+    A cheap cross-check of an index sidecar against its shard (an index copied from another
+    shard points at other members). Names that do not fit a plain ustar header (pax) are
+    checked by size only.
+
+    Raises:
+        CorruptDataError: no such header at that offset.
+    """
+    hint = "the index sidecar does not belong to this shard (or the shard was changed); rebuild or re-download it"
+    if offset < BLOCK or offset > len(buf):
+        raise CorruptDataError(f"{where}: member {name!r} at byte offset {offset}: {hint}")
+    block = bytes(buf[offset - BLOCK : offset])
+    try:
+        info = tarfile.TarInfo.frombuf(block, "utf-8", "strict")
+    except (tarfile.HeaderError, UnicodeDecodeError, ValueError, OverflowError):
+        raise CorruptDataError(
+            f"{where}: no tar header before member {name!r} at byte offset {offset}: {hint}"
+        ) from None
+    plain = len(name) < 100 and name.isascii()
+    if info.size != size or (plain and info.name != name):
+        raise CorruptDataError(
+            f"{where}: the index says {name!r} ({size} bytes) at byte offset {offset}, the tar has "
+            f"{info.name!r} ({info.size} bytes): {hint}"
+        )

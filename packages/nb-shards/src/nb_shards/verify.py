@@ -19,26 +19,67 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nb_core.errors import CorruptDataError
+from nb_core.atomic import is_temporary
+from nb_core.errors import ChecksumMismatchError, CorruptDataError, UnsupportedFormatError
 from nb_core.manifest import MANIFEST_NAME, Manifest
 from nb_core.progress import progress
-from nb_shards.index import build_index
-from nb_shards.layout import shards_extra
+from nb_shards.index import INDEX_SUFFIX, build_index
+from nb_shards.layout import parse_shard_name, shards_extra
 from nb_shards.source import OpenShard, ShardSource, resolve_source
 
-__all__ = ["inspect", "verify"]
+__all__ = ["IncompleteArtifactError", "inspect", "verify"]
+
+
+class IncompleteArtifactError(CorruptDataError):
+    """The artifact's write has not finished (no manifest yet); run the write again to finish it."""
 
 
 def _sources(
     path: str | os.PathLike[str] | Sequence[str], **kw: Any
 ) -> tuple[Manifest | None, list[ShardSource]]:
     p = Path(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else None
+    if p is not None and p.is_dir() and not (p / MANIFEST_NAME).is_file():
+        _check_complete(p)
     if p is not None and (p / MANIFEST_NAME).is_file():
         m = Manifest.read(p)
+        if m.layout != "shards":
+            raise UnsupportedFormatError(
+                f"{p / MANIFEST_NAME}: a {m.layout!r} artifact, not shards (nb formats verify checks those)"
+            )
         sec = shards_extra(m.extra, where=str(p / MANIFEST_NAME))
         splits = sorted({e["split"] for e in sec["shards"]})
         return m, [resolve_source(p, split=s, **kw) for s in splits]
     return None, [resolve_source(path, **kw)]
+
+
+def _check_complete(root: Path) -> None:
+    """A directory without a manifest that an nb-shards writer started: an unfinished write."""
+    for q in root.iterdir():
+        if is_temporary(q.name) or (q.name.endswith(INDEX_SUFFIX) and parse_shard_name(q.name[:-4] + ".tar")):
+            raise IncompleteArtifactError(
+                f"{root}: incomplete: a write was started here but has not finished (no {MANIFEST_NAME} "
+                "yet); run the same write again to finish it"
+            )
+
+
+def _check_listed(root: Path, manifest: Manifest, sec: dict[str, Any]) -> None:
+    """Every shard and index of the manifest is checksummed in ``files``; no unlisted shard lies
+    in the artifact (left by a failed write, ``datasets`` would read it)."""
+    listed = {f.path for f in manifest.files}
+    for e in sec["shards"]:
+        for k in ("path", "index"):
+            v = e.get(k)
+            if (k == "path" or v is not None) and v not in listed:
+                raise ChecksumMismatchError(
+                    f"{root / MANIFEST_NAME}: shard file {v!r} is not listed (with its sha256) in files"
+                )
+    for q in root.iterdir():
+        base = q.name[: -len(INDEX_SUFFIX)] + ".tar" if q.name.endswith(INDEX_SUFFIX) else q.name
+        if parse_shard_name(base) is not None and q.name not in listed:
+            raise CorruptDataError(
+                f"{q}: a shard file the manifest does not list (left by a failed or unfinished write?); "
+                "remove it, or finish the write"
+            )
 
 
 def verify(
@@ -62,10 +103,21 @@ def verify(
         UnsafeContentError: unsafe members (links, escaping names, pickle).
         IncompatibleDataError: a sample's modalities differ from the manifest.
         SchemaVersionError: a manifest from a newer schema.
+        IncompleteArtifactError: a write started in the directory has not finished (no manifest).
+        UnsupportedFormatError: the manifest is not a shards manifest.
     """
     manifest, sources = _sources(path)
     if manifest is not None:
-        manifest.verify(os.fspath(path))  # type: ignore[arg-type]
+        root = Path(os.fspath(path))  # type: ignore[arg-type]
+        sec = shards_extra(manifest.extra, where=str(root / MANIFEST_NAME))
+        _check_listed(root, manifest, sec)
+        manifest.verify(root)
+        in_shards = {e["split"] for e in sec["shards"]}
+        for sp, n in manifest.splits.items():
+            if sp not in in_shards and n != 0:
+                raise CorruptDataError(
+                    f"{root}: the manifest says split {sp!r} has {n} samples but lists no shards"
+                )
     n_shards = n_samples = n_bytes = 0
     for src in sources:
         total = 0
@@ -77,9 +129,8 @@ def verify(
             disable=None if show_progress is None else not show_progress,
         ):
             ref = src.shards[i]
-            buf = src._read_bytes(i)
+            buf, idx = src.read_shard(i)
             scanned = build_index(buf, where=ref.url)
-            idx = src.index(i, buf)
             if idx.keys != scanned.keys or idx.members != scanned.members or (idx.tar_size != len(buf)):
                 raise CorruptDataError(
                     f"{ref.url}: the index sidecar does not match the tar's members "

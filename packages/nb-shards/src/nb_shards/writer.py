@@ -229,8 +229,21 @@ class ShardWriter:
         }
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._previous = self._read_previous()
-        # Temporaries of this split left by a crashed run.
-        for p in self.out_dir.glob(f"{TMP_PREFIX}*-{self.split}-*"):
+        if self._previous is not None:
+            # Refuse now what close() would refuse, before any shard of this split is written.
+            sec = shards_extra(self._previous.extra, where=str(self.out_dir / MANIFEST_NAME))
+            if sec.get("compression") != self.compression:
+                raise IncompatibleDataError(
+                    f"{self.out_dir}: existing splits use compression {sec.get('compression')!r}, this "
+                    f"writer {self.compression!r}; use one compression per artifact"
+                )
+            if self.modalities is not None:
+                self._check_previous(self.modalities)
+        # Temporaries of this split (and of a manifest) left by a crashed run.
+        for p in [
+            *self.out_dir.glob(f"{TMP_PREFIX}*-{self.split}-*"),
+            *self.out_dir.glob(f"{TMP_PREFIX}*-{MANIFEST_NAME}"),
+        ]:
             remove_path(p)
         self._reusable = {} if overwrite else self._find_reusable()
         self._open: _OpenShard | None = None
@@ -283,12 +296,26 @@ class ShardWriter:
             self.abort()
 
     # -- samples ----------------------------------------------------------------------------------
+    def _check_previous(self, mods: dict[str, ModalitySpec]) -> None:
+        prev = self._previous
+        if prev is None:
+            return
+        for m, spec in mods.items():
+            old = prev.modalities.get(m)
+            if old is not None and (np.dtype(old.dtype) != np.dtype(spec.dtype) or old.shape != spec.shape):
+                raise IncompatibleDataError(
+                    f"{self.out_dir}: modality {m!r} of split {self.split!r} ({spec.dtype}, {spec.shape}) "
+                    f"differs from the artifact's other splits ({old.dtype}, {old.shape}); nothing was written"
+                )
+
     def _check_arrays(self, key: str, arrays: dict[str, np.ndarray]) -> None:
         if self.modalities is None:
-            self.modalities = {
+            mods = {
                 m: ModalitySpec(dtype=dtype_name(a.dtype), shape=list(a.shape))
                 for m, a in sorted(arrays.items())
             }
+            self._check_previous(mods)
+            self.modalities = mods
             return
         missing = sorted(set(self.modalities) - set(arrays))
         if missing:
@@ -569,9 +596,10 @@ def split_manifest(
     citation: str | None = None,
     description: str | None = None,
     previous: Manifest | None = None,
+    classes: list[str] | None = None,
 ) -> Manifest:
     """The manifest of an artifact after (re)writing ``split``, keeping the other splits of
-    ``previous``.
+    ``previous``. ``classes``: the split's target classes (``extra["nb_shards"]["classes"]``).
 
     Raises:
         IncompatibleDataError: the split's modalities or compression differ from the other splits'.
@@ -596,7 +624,7 @@ def split_manifest(
                     f"{mods[m].shape}) differs from the other splits ({spec.dtype}, {spec.shape})"
                 )
         mods = {**prev.modalities, **mods}
-        pat = re.compile(rf"^{re.escape(split)}-\d{{6}}\.")
+        pat = re.compile(rf"^{re.escape(split)}-(\d{{6}}\.|recordings\.json$)")
         files = [f for f in prev.files if not pat.match(f.path)] + files
         entries = [e for e in sec["shards"] if e["split"] != split] + entries
         splits = {**{k: v for k, v in prev.splits.items() if k != split}, **splits}
@@ -606,6 +634,15 @@ def split_manifest(
     extra: dict[str, Any] = {
         "nb_shards": {"format_version": FORMAT_VERSION, "compression": compression, "shards": entries}
     }
+    all_classes: dict[str, list[str]] = {}
+    if prev is not None:
+        old = shards_extra(prev.extra, where="manifest").get("classes")
+        if isinstance(old, dict):
+            all_classes = {k: v for k, v in old.items() if k != split and k in splits}
+    if classes is not None:
+        all_classes[split] = list(classes)
+    if all_classes:
+        extra["nb_shards"]["classes"] = dict(sorted(all_classes.items()))
     cfg = hf_configs(sorted(splits), compression)
     if cfg is not None:
         extra["hf_configs"] = cfg
