@@ -479,10 +479,12 @@ def _build(base: Path, scan: _Scan, roots: list[tuple[str, str | None]]) -> pa.T
                 row["metadata"] = json.dumps(merged, sort_keys=True, ensure_ascii=False)
         sub, ses = ents.get("sub"), ents.get("ses")
         if sub is not None:
-            for k, v in joins["participants"].get((droot, sub), {}).items():
+            part = joins["participants"].get((droot, sub)) or joins["participants"].get(("", sub), {})
+            for k, v in part.items():
                 row[f"participant_{k}"] = v
             if ses is not None:
-                for k, v in joins["sessions"].get((droot, sub, ses), {}).items():
+                sess = joins["sessions"].get((droot, sub, ses)) or joins["sessions"].get(("", sub, ses), {})
+                for k, v in sess.items():
                     row[f"session_{k}"] = v
         for k, v in joins["scans"].get(e.rel, {}).items():
             row[f"scan_{k}"] = v
