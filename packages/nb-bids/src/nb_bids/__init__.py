@@ -12,9 +12,9 @@ Example:
 
 from importlib.metadata import version as _version
 
-from nb_bids.convert import ExpectationError, convert
-from nb_bids.export import export
-from nb_bids.index import NotBidsDatasetError, index, index_report, parse_name, read_tsv
+from nb_bids.converter import ExpectationError, convert
+from nb_bids.exporter import export
+from nb_bids.discovery import NotBidsDatasetError, index, index_report, parse_name, read_tsv
 
 __version__ = _version("nb-bids")
 

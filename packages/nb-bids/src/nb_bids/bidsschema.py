@@ -5,8 +5,8 @@ extensions. Nothing is downloaded: the schema is the one installed with ``bidssc
 
 Example:
     >>> s = bids_schema()
-    >>> s.entity_keys[:3]
-    ('sub', 'ses', 'sample')
+    >>> s.entity_keys[0], s.entity_keys.index("ses") < s.entity_keys.index("run")
+    ('sub', True)
     >>> s.key_to_name["acq"]
     'acquisition'
     >>> "anat" in s.datatypes

@@ -104,7 +104,7 @@ def register(subparsers: Any) -> None:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from nb_bids.index import index, index_report
+    from nb_bids.discovery import index, index_report
 
     t = index(args.root, derivatives=args.derivatives, cache=not args.no_cache)
     rep = index_report(t)
@@ -132,7 +132,7 @@ def _index(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from nb_bids.convert import convert
+    from nb_bids.converter import convert
 
     rep = convert(
         args.root,
@@ -160,7 +160,7 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from nb_bids.export import export
+    from nb_bids.exporter import export
 
     n = export(args.artifact, args.bids_root, overwrite=args.overwrite)
     print(f"wrote {n} files to {args.bids_root}")

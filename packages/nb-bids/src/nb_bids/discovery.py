@@ -590,7 +590,7 @@ def _to_table(rows: list[dict[str, Any]], base: Path, problems: list[dict[str, s
         vals = [r.get(c) for r in rows]
         arrays[c] = pa.array(vals, type=pa.int64() if c == "size" else pa.string())
     report = _summary(rows, problems, base)
-    table = pa.table(arrays)
+    table = pa.Table.from_arrays(list(arrays.values()), names=list(arrays))
     return table.replace_schema_metadata({_REPORT_KEY: json.dumps(report, sort_keys=True).encode()})
 
 
@@ -598,7 +598,7 @@ def _summary(rows: list[dict[str, Any]], problems: list[dict[str, str]], base: P
     s = bids_schema()
     subjects = sorted({r["subject"] for r in rows if r.get("subject") and r.get("derivative") is None})
     sessions = sorted(
-        {(r["subject"], r["session"]) for r in rows if r.get("session") and r.get("derivative") is None}
+        {(r["subject"], r["session"]) for r in rows if r.get("subject") and r.get("session") and r.get("derivative") is None}
     )
     per: dict[str, int] = {}
     for r in rows:

@@ -37,7 +37,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from nb_bids.index import index, index_report
+from nb_bids.discovery import index, index_report
 from nb_bids.readers import EEG_DATATYPES, EEG_EXTENSIONS, NIFTI_EXTENSIONS, check_nifti, dumps, read_eeg
 from nb_core.atomic import atomic_path, atomic_write_bytes, dumps_json, remove_path
 from nb_core.errors import CorruptDataError, NBError, OutputExistsError, UserError
@@ -532,7 +532,7 @@ def _events_path(by_path: dict[str, dict[str, Any]], r: dict[str, Any]) -> str |
 
 
 def _tsv_rows(root: Path, rel: str) -> list[dict[str, Any]]:
-    from nb_bids.index import read_tsv
+    from nb_bids.discovery import read_tsv
 
     return read_tsv(root / rel)
 
