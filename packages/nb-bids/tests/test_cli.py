@@ -1,0 +1,42 @@
+"""``nb bids ...`` through nb-core's entry point: output, one-line errors, --help examples."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nb_core.cli import main
+
+
+def test_index_convert_export_cli(mri_tree, tmp_path, capsys):
+    assert main(["bids", "index", str(mri_tree), "-o", str(tmp_path / "i.parquet")]) == 0
+    assert "4 subjects" in capsys.readouterr().out
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "i.parquet").num_rows > 20
+    assert main(["bids", "index", str(mri_tree), "--json", "--derivatives"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_subjects"] == 4
+    out = tmp_path / "hf"
+    code = main(["bids", "convert", str(mri_tree), str(out), "--split", "train=0.5,test=0.5", "--workers", "0"])
+    assert code == 0 and "mri:" in capsys.readouterr().out
+    assert main(["bids", "export", str(out), str(tmp_path / "back")]) == 0
+    assert (tmp_path / "back" / "dataset_description.json").read_bytes() == (
+        mri_tree / "dataset_description.json"
+    ).read_bytes()
+
+
+def test_errors_are_one_line(tmp_path, capsys):
+    assert main(["bids", "index", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nb: error: ") and "dataset_description.json" in err and err.count("\n") == 1
+    assert main(["bids", "convert", str(tmp_path), str(tmp_path / "o"), "--split", "x"]) == 2
+    assert "NAME=FRACTION" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cmd", ["index", "convert", "export", "bench"])
+def test_help_ends_with_examples(cmd, capsys):
+    with pytest.raises(SystemExit):
+        main(["bids", cmd, "--help"])
+    text = capsys.readouterr().out
+    assert f"examples:\n  nb bids {cmd}" in text
