@@ -36,6 +36,7 @@ class BidsSchema:
         extensions: every extension (``.nii.gz``, ``.ds/``...), longest first.
         bids_version: the BIDS version of the schema.
         schema_version: the schema's own version.
+        positions: short key → its position in the filename order.
     """
 
     entity_keys: tuple[str, ...]
@@ -47,6 +48,7 @@ class BidsSchema:
     extensions: tuple[str, ...]
     bids_version: str
     schema_version: str
+    positions: dict[str, int]
 
 
 @functools.lru_cache(maxsize=1)
@@ -77,4 +79,5 @@ def bids_schema() -> BidsSchema:
         extensions=tuple(sorted(exts, key=len, reverse=True)),
         bids_version=str(s.bids_version),
         schema_version=str(s.schema_version),
+        positions={k: i for i, k in enumerate(keys)},
     )

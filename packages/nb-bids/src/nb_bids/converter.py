@@ -157,13 +157,15 @@ def _arrow(kind: str, values: list[Any]) -> pa.Array:
     raise AssertionError(kind)
 
 
-def _write_parquet(path: Path, kinds: dict[str, str], rows: list[dict[str, Any]], rg: int) -> None:
+def _write_parquet(
+    path: Path, kinds: dict[str, str], rows: list[dict[str, Any]], rg: int, compression: str = "zstd"
+) -> None:
     feats = _features("", kinds)
     arrays = [_arrow(k, [r.get(c) for r in rows]) for c, k in kinds.items()]
     table = pa.Table.from_arrays(arrays, names=list(kinds))
     table = table.replace_schema_metadata(feats.arrow_schema.metadata)
     with atomic_path(path, fsync=False) as tmp:
-        pq.write_table(table, tmp, row_group_size=rg, compression="zstd")
+        pq.write_table(table, tmp, row_group_size=rg, compression=compression)
 
 
 # -- planning ---------------------------------------------------------------------------------------
@@ -423,7 +425,8 @@ def _run_unit(t: dict[str, Any]) -> dict[str, Any]:
         else:
             mri_rows, kinds = _mri_session_rows(root, nifti_rows, rows, t)
         rel = f"data/mri/{sp}-{unit}.parquet"
-        _write_parquet(out / rel, kinds, mri_rows, ROW_GROUP_ROWS)
+        # NIfTI bytes are stored as they are (.nii.gz is compressed already): no Parquet compression
+        _write_parquet(out / rel, kinds, mri_rows, ROW_GROUP_ROWS, compression="none")
         shards.append(rel)
         counts["mri"] = len(mri_rows)
     if eeg_rows:

@@ -136,7 +136,7 @@ def parse_name(name: str) -> tuple[dict[str, str], str | None, str, list[str]]:
             continue
         if not pattern.fullmatch(value):
             problems.append(f"entity {key}-{value}: value does not match the BIDS format {pattern.pattern!r}")
-        pos = s.entity_keys.index(key)
+        pos = s.positions[key]
         if pos < last_pos:
             problems.append(f"entity {key!r} out of the BIDS order")
         last_pos = max(last_pos, pos)
@@ -585,10 +585,14 @@ def _to_table(rows: list[dict[str, Any]], base: Path, problems: list[dict[str, s
                 extra.append(k)
     cols = ["path", *s.entity_names, "datatype", "suffix", "extension", "size", "derivative", "metadata"]
     cols += sorted(extra) + ["problems"]
-    arrays = {}
-    for c in cols:
-        vals = [r.get(c) for r in rows]
-        arrays[c] = pa.array(vals, type=pa.int64() if c == "size" else pa.string())
+    pos = {c: i for i, c in enumerate(cols)}
+    columns: list[list[Any]] = [[None] * len(rows) for _ in cols]
+    for j, r in enumerate(rows):
+        for k, v in r.items():
+            columns[pos[k]][j] = v
+    arrays = {
+        c: pa.array(columns[i], type=pa.int64() if c == "size" else pa.string()) for i, c in enumerate(cols)
+    }
     report = _summary(rows, problems, base)
     table = pa.Table.from_arrays(list(arrays.values()), names=list(arrays))
     return table.replace_schema_metadata({_REPORT_KEY: json.dumps(report, sort_keys=True).encode()})
