@@ -18,7 +18,9 @@ def test_index_convert_export_cli(mri_tree, tmp_path, capsys):
     assert main(["bids", "index", str(mri_tree), "--json", "--derivatives"]) == 0
     assert json.loads(capsys.readouterr().out)["n_subjects"] == 4
     out = tmp_path / "hf"
-    code = main(["bids", "convert", str(mri_tree), str(out), "--split", "train=0.5,test=0.5", "--workers", "0"])
+    code = main(
+        ["bids", "convert", str(mri_tree), str(out), "--split", "train=0.5,test=0.5", "--workers", "0"]
+    )
     assert code == 0 and "mri:" in capsys.readouterr().out
     assert main(["bids", "export", str(out), str(tmp_path / "back")]) == 0
     assert (tmp_path / "back" / "dataset_description.json").read_bytes() == (

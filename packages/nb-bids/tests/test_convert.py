@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +34,9 @@ def test_file_rows_load_with_datasets_and_streaming(converted, full_tree):
     assert m.layout == "hf" and m.writer["package"] == "nb-bids"
     m.verify(out)  # every file listed with its sha256
     assert {f.path for f in m.files} == {
-        p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name not in ("README.md", "nb-manifest.json")
+        p.relative_to(out).as_posix()
+        for p in out.rglob("*")
+        if p.is_file() and p.name not in ("README.md", "nb-manifest.json")
     }
     ds = _load(out)
     assert set(ds) == {"train", "test"}
@@ -54,7 +55,10 @@ def test_file_rows_load_with_datasets_and_streaming(converted, full_tree):
     dwi = next(r for r in ds["train"] if r["suffix"] == "dwi")
     assert dwi["bval"].split() == ["0", "1000", "1000", "1000"] and len(dwi["bvec"].splitlines()) == 3
     mask = next(r for r in ds["train"] if r["derivative"] == "masks")
-    assert mask["source_path"].endswith("_T1w.nii.gz") and mask["source_path"].split("/")[:2] == mask["path"].split("/")[2:4]
+    assert (
+        mask["source_path"].endswith("_T1w.nii.gz")
+        and mask["source_path"].split("/")[:2] == mask["path"].split("/")[2:4]
+    )
     streamed = next(iter(_load(out, "mri", split="test", streaming=True)))
     assert streamed["path"] in set(ds["test"]["path"])
 
@@ -66,7 +70,11 @@ def test_eeg_rows_are_float32_with_channels_and_events(converted, full_tree):
     assert {Path(str(r["path"])).suffix for r in rows} == {".vhdr", ".edf"}  # two mne-bids formats
     r = next(x for x in rows if str(x["path"]).endswith(".vhdr"))
     assert r["signal"].dtype == np.float32 and r["signal"].shape == (8, 400)
-    assert list(r["ch_names"])[:2] == ["Fp1", "Fp2"] and set(r["ch_types"]) == {"eeg"} and set(r["units"]) == {"V"}
+    assert (
+        list(r["ch_names"])[:2] == ["Fp1", "Fp2"]
+        and set(r["ch_types"]) == {"eeg"}
+        and set(r["units"]) == {"V"}
+    )
     assert r["sfreq"] == 100.0 and json.loads(str(r["events"]))
     chans = json.loads(str(r["channels_tsv"]))
     assert [c["name"] for c in chans] == list(r["ch_names"])
@@ -224,4 +232,4 @@ def test_unreadable_eeg_is_reported(full_tree, copy_tree, tmp_path):
     bad = [u for u in report["unreadable"] if u["path"].endswith(".vhdr")]
     assert bad and all("unreadable EEG" in u["reason"] for u in bad)
     assert report["configs"]["eeg"]  # the EDF recording still converted
-    assert os.path.exists(tmp_path / "hf" / "nb-manifest.json")
+    assert (tmp_path / "hf" / "nb-manifest.json").exists()

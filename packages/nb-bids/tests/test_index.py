@@ -36,8 +36,11 @@ def test_index_rows_entities_and_inherited_metadata(full_tree):
     t = index(full_tree)
     rep = index_report(t)
     assert rep["n_subjects"] == 2 and rep["n_sessions"] == 4 and rep["problems"] == []
-    assert rep["n_files"] == t.num_rows == sum(len(f) for _, _, f in os.walk(full_tree)) - sum(
-        len(f) for _, _, f in os.walk(full_tree / "derivatives")
+    assert (
+        rep["n_files"]
+        == t.num_rows
+        == sum(len(f) for _, _, f in os.walk(full_tree))
+        - sum(len(f) for _, _, f in os.walk(full_tree / "derivatives"))
     )
     r1 = _row(t, "sub-01/ses-01/func/sub-01_ses-01_task-rest_run-1_bold.nii.gz")
     assert (r1["subject"], r1["session"], r1["task"], r1["run"], r1["datatype"], r1["suffix"]) == (
@@ -50,7 +53,12 @@ def test_index_rows_entities_and_inherited_metadata(full_tree):
     )
     m1 = json.loads(r1["metadata"])
     # dataset level (RepetitionTime), session level overrides EchoTime, file level adds SliceTiming
-    assert m1 == {"RepetitionTime": 2.0, "TaskName": "rest", "EchoTime": 0.035, "SliceTiming": [0.0, 0.5, 1.0]}
+    assert m1 == {
+        "RepetitionTime": 2.0,
+        "TaskName": "rest",
+        "EchoTime": 0.035,
+        "SliceTiming": [0.0, 0.5, 1.0],
+    }
     m2 = json.loads(_row(t, "sub-01/ses-01/func/sub-01_ses-01_task-rest_run-2_bold.nii.gz")["metadata"])
     assert "SliceTiming" not in m2 and m2["EchoTime"] == 0.035
     dwi = _row(t, "sub-01/ses-01/dwi/sub-01_ses-01_dwi.nii.gz")
@@ -107,7 +115,9 @@ def test_hostile_tree_is_indexed_and_reported(mri_tree, copy_tree, tmp_path):
     (ses / "weird" / "sub-01_ses-01_strange.dat").write_bytes(b"x")  # unknown datatype + suffix
     (ses / "emg").mkdir()
     (ses / "emg" / "sub-01_ses-01_task-grip_emg.edf").write_bytes(b"")  # emg is a datatype
-    (root / "sub-02" / "ses-01" / "sub-02_ses-01_scans.tsv").write_bytes(b"filename\tacq_time\nanat/x\t\xe9t\xe9\n")
+    (root / "sub-02" / "ses-01" / "sub-02_ses-01_scans.tsv").write_bytes(
+        b"filename\tacq_time\nanat/x\t\xe9t\xe9\n"
+    )
     # two sidecars at one level that both apply
     (ses / "anat" / "sub-01_T1w.json").write_text('{"FlipAngle": 7}')
     (ses / "anat" / "ses-01_T1w.json").write_text('{"FlipAngle": 8}')

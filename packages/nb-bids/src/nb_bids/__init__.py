@@ -13,8 +13,8 @@ Example:
 from importlib.metadata import version as _version
 
 from nb_bids.converter import ExpectationError, convert
-from nb_bids.exporter import export
 from nb_bids.discovery import NotBidsDatasetError, index, index_report, parse_name, read_tsv
+from nb_bids.exporter import export
 
 __version__ = _version("nb-bids")
 

@@ -60,9 +60,15 @@ def register(subparsers: Any) -> None:
     )
     c.add_argument("root", help="BIDS dataset root")
     c.add_argument("out", help="output directory")
-    c.add_argument("--rows", choices=["file", "session"], default="file", help="MRI rows per file or per session")
-    c.add_argument("--derivatives", action="store_true", help="also convert derivatives/* (joined to sources)")
-    c.add_argument("--split", default=None, help="subject splits, e.g. train=0.8,test=0.2 (default: all train)")
+    c.add_argument(
+        "--rows", choices=["file", "session"], default="file", help="MRI rows per file or per session"
+    )
+    c.add_argument(
+        "--derivatives", action="store_true", help="also convert derivatives/* (joined to sources)"
+    )
+    c.add_argument(
+        "--split", default=None, help="subject splits, e.g. train=0.8,test=0.2 (default: all train)"
+    )
     c.add_argument("--seed", type=int, default=0, help="seed of the subject split (default 0)")
     c.add_argument(
         "--segment-seconds", type=float, default=60.0, help="EEG seconds per row at most (default 60)"
@@ -123,7 +129,9 @@ def _index(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rep, indent=2, sort_keys=True))
         return 0
-    print(f"{rep['n_files']} files, {rep['n_subjects']} subjects, {rep['n_sessions']} sessions (BIDS {rep['bids_version']})")
+    print(
+        f"{rep['n_files']} files, {rep['n_subjects']} subjects, {rep['n_sessions']} sessions (BIDS {rep['bids_version']})"
+    )
     for k, v in rep["files_per_datatype_suffix"].items():
         print(f"  {k}: {v}")
     for p in rep["problems"]:
@@ -175,7 +183,9 @@ def _bench(args: argparse.Namespace) -> int:
     except ValueError:
         from nb_core.errors import UserError
 
-        raise UserError(f"--sizes: give file counts separated by commas, e.g. 1000,10000; got {args.sizes!r}") from None
+        raise UserError(
+            f"--sizes: give file counts separated by commas, e.g. 1000,10000; got {args.sizes!r}"
+        ) from None
     result = run_bench(
         sizes=sizes, pybids=not args.no_pybids, directory=args.dir, log=lambda m: print(m, file=sys.stderr)
     )

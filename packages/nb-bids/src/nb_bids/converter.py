@@ -86,7 +86,7 @@ def _assign(subjects: list[str], fractions: dict[str, float], seed: int) -> dict
     random.Random(seed).shuffle(subs)
     out: dict[str, str] = {}
     names = list(fractions)
-    counts = [int(round(fractions[n] * len(subs))) for n in names]
+    counts = [round(fractions[n] * len(subs)) for n in names]
     # make the counts add up, never leaving a split with a positive fraction empty if possible
     while sum(counts) > len(subs):
         counts[counts.index(max(counts))] -= 1
@@ -344,7 +344,9 @@ def _check_expect(expect: Any, rep: dict[str, Any]) -> None:
             diffs.append(f"{k}: expected {v}, found {got}")
     if diffs:
         raise ExpectationError(
-            "the dataset's counts differ from the expected ones: " + "; ".join(diffs) + " (nothing was written)"
+            "the dataset's counts differ from the expected ones: "
+            + "; ".join(diffs)
+            + " (nothing was written)"
         )
 
 
@@ -353,7 +355,9 @@ def _prepare_out(out: Path, *, overwrite: bool, resume: bool) -> None:
         raise OutputExistsError(f"{out} exists and is not a directory; choose another output path")
     if out.is_dir() and any(out.iterdir()):
         if (out / "nb-manifest.json").exists() and not overwrite:
-            raise OutputExistsError(f"{out} already holds a converted dataset; pass overwrite=True (--overwrite)")
+            raise OutputExistsError(
+                f"{out} already holds a converted dataset; pass overwrite=True (--overwrite)"
+            )
         if overwrite:
             remove_path(out)
         elif not resume:
@@ -435,7 +439,9 @@ def _run_unit(t: dict[str, Any]) -> dict[str, Any]:
             try:
                 seg_rows.extend(_eeg_rows(root, r, by_path, t))
             except (Exception, SystemExit) as err:  # mne raises many types for bad headers
-                unreadable.append({"path": r["path"], "reason": f"unreadable EEG: {type(err).__name__}: {err}"})
+                unreadable.append(
+                    {"path": r["path"], "reason": f"unreadable EEG: {type(err).__name__}: {err}"}
+                )
         if seg_rows:
             rel = f"data/eeg/{sp}-{unit}.parquet"
             _write_parquet(out / rel, _eeg_kinds(t), seg_rows, 1)
@@ -462,7 +468,9 @@ def _run_unit(t: dict[str, Any]) -> dict[str, Any]:
             fr["size"] = len(fr["data"])
             fr["unit"] = unit
         rel = f"data/files/{sp}-{unit}.parquet"
-        _write_parquet(out / rel, {"path": "string", "unit": "string", "size": "int", "data": "binary"}, file_rows, 64)
+        _write_parquet(
+            out / rel, {"path": "string", "unit": "string", "size": "int", "data": "binary"}, file_rows, 64
+        )
         shards.append(rel)
         counts["files"] = len(file_rows)
     result = {
@@ -540,7 +548,16 @@ def _tsv_rows(root: Path, rel: str) -> list[dict[str, Any]]:
     return read_tsv(root / rel)
 
 
-_DERIV_ONLY = {"space", "description", "resolution", "density", "label", "segmentation", "hemisphere", "atlas"}
+_DERIV_ONLY = {
+    "space",
+    "description",
+    "resolution",
+    "density",
+    "label",
+    "segmentation",
+    "hemisphere",
+    "atlas",
+}
 
 
 def _source(d: dict[str, Any], raw: list[dict[str, Any]]) -> str | None:
@@ -569,7 +586,11 @@ def _mri_session_rows(
         kinds[f"{k}_path"] = "string_list" if kind == "nifti_list" else "string"
         kinds[f"{k}_metadata"] = "string_list" if kind == "nifti_list" else "string"
     first = nrows[0]
-    row: dict[str, Any] = {"unit": t["unit"], "subject": first.get("subject"), "session": first.get("session")}
+    row: dict[str, Any] = {
+        "unit": t["unit"],
+        "subject": first.get("subject"),
+        "session": first.get("session"),
+    }
     for c in t["extra_cols"]:
         if not c.startswith("scan_"):
             row[c] = next((r.get(c) for r in rows if r.get(c) is not None), None)
@@ -636,7 +657,7 @@ def _eeg_rows(
         }
     )
     data = rec["data"]
-    step = max(1, int(round(t["segment_seconds"] * rec["sfreq"])))
+    step = max(1, round(t["segment_seconds"] * rec["sfreq"]))
     out = []
     for i, start in enumerate(range(0, max(1, data.shape[1]), step)):
         seg = data[:, start : start + step]
@@ -720,7 +741,7 @@ def _finish(
     configs = hf_configs(report)
     title = name or str(desc.get("Name") or src.name)
     atomic_write_bytes(out / REPORT_NAME, dumps_json(report).encode("utf-8"))
-    card = {"configs": configs}
+    card: dict[str, Any] = {"configs": configs}
     lic = desc.get("License")
     if isinstance(lic, str) and lic:
         card = {"license": _spdx(lic), **card}

@@ -24,7 +24,9 @@ Example:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import hashlib
+import itertools
 import json
 import os
 import stat as stat_mod
@@ -34,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute in examples)
+import pyarrow.compute
 import pyarrow.parquet as pq
 
 from nb_bids.bidsschema import bids_schema
@@ -194,10 +196,8 @@ def _dir_size(path: str) -> int:
     total = 0
     for dirpath, _, files in os.walk(path):
         for f in files:
-            try:
+            with contextlib.suppress(OSError):
                 total += os.stat(os.path.join(dirpath, f)).st_size
-            except OSError:
-                pass
     return total
 
 
@@ -259,7 +259,9 @@ def _scan(
 # -- TSV / JSON -------------------------------------------------------------------------------------
 
 
-def read_tsv(path: str | os.PathLike[str], problems: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
+def read_tsv(
+    path: str | os.PathLike[str], problems: list[dict[str, str]] | None = None
+) -> list[dict[str, Any]]:
     """Read a BIDS TSV file as a list of dicts (``n/a`` → `None`, values as strings).
 
     Text that is not UTF-8 is read as Latin-1 and reported in ``problems`` (when given).
@@ -520,7 +522,7 @@ def _inherit(
         if not cands:
             continue
         cands.sort(key=lambda c: (len(c[0]), c[2]))
-        for a, b in zip(cands, cands[1:]):
+        for a, b in itertools.pairwise(cands):
             if len(a[0]) == len(b[0]):
                 conflict = (
                     f"conflicting sidecars at one level: {a[2]} and {b[2]} both apply "
@@ -584,7 +586,7 @@ def _to_table(rows: list[dict[str, Any]], base: Path, problems: list[dict[str, s
                 seen.add(k)
                 extra.append(k)
     cols = ["path", *s.entity_names, "datatype", "suffix", "extension", "size", "derivative", "metadata"]
-    cols += sorted(extra) + ["problems"]
+    cols += [*sorted(extra), "problems"]
     pos = {c: i for i, c in enumerate(cols)}
     columns: list[list[Any]] = [[None] * len(rows) for _ in cols]
     for j, r in enumerate(rows):
@@ -602,7 +604,11 @@ def _summary(rows: list[dict[str, Any]], problems: list[dict[str, str]], base: P
     s = bids_schema()
     subjects = sorted({r["subject"] for r in rows if r.get("subject") and r.get("derivative") is None})
     sessions = sorted(
-        {(r["subject"], r["session"]) for r in rows if r.get("subject") and r.get("session") and r.get("derivative") is None}
+        {
+            (r["subject"], r["session"])
+            for r in rows
+            if r.get("subject") and r.get("session") and r.get("derivative") is None
+        }
     )
     per: dict[str, int] = {}
     for r in rows:

@@ -20,8 +20,10 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nb_core.atomic import atomic_path
@@ -71,9 +73,11 @@ def export(
             cfg = f.path.split("/")[1]
             table = pq.read_table(art / f.path)
             if cfg == "files":
-                items = zip(table["path"].to_pylist(), table["data"].to_pylist(), strict=True)
+                items: Iterator[tuple[str, bytes | None]] = zip(
+                    table["path"].to_pylist(), table["data"].to_pylist(), strict=True
+                )
             elif cfg == "mri":
-                items = _mri_items(table, rows)  # type: ignore[assignment]
+                items = _mri_items(table, rows)
             else:
                 continue
             for rel, data in items:
@@ -90,7 +94,7 @@ def export(
     return n
 
 
-def _mri_items(table, rows):  # type: ignore[no-untyped-def]
+def _mri_items(table: pa.Table, rows: str) -> Iterator[tuple[str, bytes | None]]:
     if rows == "file":
         for cell in table["nifti"].to_pylist():
             yield cell["path"], cell["bytes"]

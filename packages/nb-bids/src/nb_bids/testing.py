@@ -101,7 +101,10 @@ def make_bids_tree(
     _tsv(
         base / "participants.tsv",
         ["participant_id", "age", "sex", "group"],
-        [[f"sub-{s}", 20 + rng.randrange(40), rng.choice("MF"), rng.choice(["control", "patient"])] for s in subjects],
+        [
+            [f"sub-{s}", 20 + rng.randrange(40), rng.choice("MF"), rng.choice(["control", "patient"])]
+            for s in subjects
+        ],
     )
     _json(
         base / "participants.json",
@@ -196,9 +199,7 @@ def _write_eeg(
                 continue
             raw = simulate_raw(n_channels=8, sfreq=100.0, duration=duration, seed=seed + si, subject=sub)
             raw.info["line_freq"] = 50.0
-            path = mne_bids.BIDSPath(
-                subject=sub, session=ses, task="rest", run=1, datatype="eeg", root=base
-            )
+            path = mne_bids.BIDSPath(subject=sub, session=ses, task="rest", run=1, datatype="eeg", root=base)
             mne_bids.write_raw_bids(
                 raw,
                 path,
