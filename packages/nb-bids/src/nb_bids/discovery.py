@@ -98,6 +98,9 @@ class _Scan:
 # -- names ------------------------------------------------------------------------------------------
 
 
+_VALID: set[tuple[str, str]] = set()  # (key, value) pairs already checked against the schema
+
+
 def parse_name(name: str) -> tuple[dict[str, str], str | None, str, list[str]]:
     """Split a BIDS file name into entities (short keys), suffix, extension and problems.
 
@@ -114,34 +117,39 @@ def parse_name(name: str) -> tuple[dict[str, str], str | None, str, list[str]]:
     ext = "." + rest if dot else ""
     parts = stem.split("_")
     problems: list[str] = []
-    suffix: str | None = parts[-1]
-    ents_parts = parts[:-1]
+    suffix: str | None = parts.pop()
     if not suffix or "-" in suffix:
         # e.g. "sub-01" alone: no suffix.
-        ents_parts = parts
+        parts.append(suffix or "")
         suffix = None
         problems.append("no suffix (BIDS names end with _<suffix>.<extension>)")
     ents: dict[str, str] = {}
     last_pos = -1
-    for part in ents_parts:
+    positions = s.positions
+    for part in parts:
         key, sep, value = part.partition("-")
-        if not sep or not key or not value:
-            problems.append(f"{part!r} is not a key-value entity")
-            continue
-        if key in ents:
-            problems.append(f"entity {key!r} repeated")
+        if key in ents or not sep or not key or not value:
+            problems.append(
+                f"entity {key!r} repeated" if key in ents else f"{part!r} is not a key-value entity"
+            )
             continue
         ents[key] = value
-        pattern = s.patterns.get(key)
-        if pattern is None:
+        pos = positions.get(key)
+        if pos is None:
             problems.append(f"unknown entity {key!r}")
             continue
-        if not pattern.fullmatch(value):
-            problems.append(f"entity {key}-{value}: value does not match the BIDS format {pattern.pattern!r}")
-        pos = s.positions[key]
+        if (key, value) not in _VALID:
+            pattern = s.patterns[key]
+            if not pattern.fullmatch(value):
+                problems.append(
+                    f"entity {key}-{value}: value does not match the BIDS format {pattern.pattern!r}"
+                )
+            elif len(_VALID) < 1_000_000:
+                _VALID.add((key, value))
         if pos < last_pos:
             problems.append(f"entity {key!r} out of the BIDS order")
-        last_pos = max(last_pos, pos)
+        else:
+            last_pos = pos
     return ents, suffix, ext, problems
 
 
@@ -296,12 +304,12 @@ def read_tsv(
     return rows
 
 
-def _load_json(path: Path, rel: str, problems: list[dict[str, str]]) -> dict[str, Any]:
+def _load_json(path: str, rel: str, problems: list[dict[str, str]]) -> dict[str, Any]:
     try:
-        data = path.read_bytes()
-        obj = json.loads(data)
+        with open(path, "rb") as f:
+            obj = json.loads(f.read())
     except (OSError, ValueError) as err:
-        why = "empty file" if path.exists() and path.stat().st_size == 0 else str(err)
+        why = "empty file" if os.path.isfile(path) and os.path.getsize(path) == 0 else str(err)
         problems.append({"path": rel, "problem": f"invalid JSON sidecar ({why}); ignored"})
         return {}
     if not isinstance(obj, dict):
@@ -418,49 +426,57 @@ def _build(base: Path, scan: _Scan, roots: list[tuple[str, str | None]]) -> pa.T
     s = bids_schema()
     problems = list(scan.problems)
     rows: list[dict[str, Any]] = []
-    sidecars: dict[str, list[tuple[dict[str, str], str, str]]] = {}  # dir → (ents, suffix, rel)
-    parsed: list[tuple[_Entry, dict[str, str], str | None, str, list[str], str | None]] = []
+    # (dir, suffix) → [(entity items, rel)] of the JSON sidecars there
+    sidecars: dict[tuple[str, str], list[tuple[frozenset[tuple[str, str]], str]]] = {}
+    parsed: list[tuple[_Entry, str, dict[str, str], str | None, str, list[str], str | None]] = []
+    datatypes, suffixes, key_to_name = s.datatypes, s.suffixes, s.key_to_name
+    multi_root = len(roots) > 1
     for e in scan.entries:
-        droot = _dataset_root(e.rel, roots)
+        droot = _dataset_root(e.rel, roots) if multi_root and e.derivative else ""
         inner = e.rel[len(droot) + 1 :] if droot else e.rel
-        name = inner.rsplit("/", 1)[-1]
         parts = inner.split("/")
+        name = parts[-1]
         if len(parts) == 1 and name in TOP_LEVEL_FILES:
-            parsed.append((e, {}, None, "", [], None))
+            parsed.append((e, droot, {}, None, "", [], None))
             continue
         ents, suffix, ext, probs = parse_name(name)
         if e.is_dir:
             ext += "/"
         datatype: str | None = None
-        if len(parts) >= 3 and parts[0].startswith("sub-") and not parts[-2].startswith(("sub-", "ses-")):
+        top = parts[0]
+        in_sub = top[:4] == "sub-"
+        if len(parts) >= 3 and in_sub and parts[-2][:4] not in ("sub-", "ses-"):
             datatype = parts[-2]
-            if datatype not in s.datatypes:
+            if datatype not in datatypes:
                 probs.append(f"unknown datatype {datatype!r}")
-        elif parts[0] == "phenotype":
+        elif top == "phenotype":
             datatype = "phenotype"
-        if parts[0].startswith("sub-") and ents.get("sub") not in (None, parts[0][4:]):
-            probs.append(f"sub-{ents.get('sub')} in the name but the file is under {parts[0]}/")
-        if len(parts) >= 2 and parts[1].startswith("ses-") and ents.get("ses") not in (None, parts[1][4:]):
+        if in_sub and ents.get("sub", top[4:]) != top[4:]:
+            probs.append(f"sub-{ents.get('sub')} in the name but the file is under {top}/")
+        if len(parts) >= 3 and parts[1][:4] == "ses-" and ents.get("ses", parts[1][4:]) != parts[1][4:]:
             probs.append(f"ses-{ents.get('ses')} in the name but the file is under {parts[1]}/")
-        if suffix is not None and suffix not in s.suffixes:
+        if suffix is not None and suffix not in suffixes:
             probs.append(f"unknown suffix {suffix!r}")
         if suffix is not None and ext == ".json":
-            d = e.rel.rsplit("/", 1)[0] if "/" in e.rel else ""
-            sidecars.setdefault(d, []).append((ents, suffix, e.rel))
-        parsed.append((e, ents, suffix, ext, probs, datatype))
+            d = e.rel.rpartition("/")[0]
+            sidecars.setdefault((d, suffix), []).append((frozenset(ents.items()), e.rel))
+        parsed.append((e, droot, ents, suffix, ext, probs, datatype))
 
+    base_s = str(base)
     json_cache: dict[str, dict[str, Any]] = {}
+    text_cache: dict[tuple[str, ...], str] = {}
+    chains: dict[tuple[str, str], list[str]] = {}
 
     def load(rel: str) -> dict[str, Any]:
-        if rel not in json_cache:
-            json_cache[rel] = _load_json(base / rel, rel, problems)
-        return json_cache[rel]
+        obj = json_cache.get(rel)
+        if obj is None:
+            obj = json_cache[rel] = _load_json(os.path.join(base_s, rel), rel, problems)
+        return obj
 
-    # participants / sessions / scans
     joins = _tables(base, scan, roots, problems)
-
-    for e, ents, suffix, ext, probs, datatype in parsed:
-        droot = _dataset_root(e.rel, roots)
+    participants, sessions, scans = joins["participants"], joins["sessions"], joins["scans"]
+    extra: set[str] = set()
+    for e, droot, ents, suffix, ext, probs, datatype in parsed:
         row: dict[str, Any] = {
             "path": e.rel,
             "datatype": datatype,
@@ -468,45 +484,55 @@ def _build(base: Path, scan: _Scan, roots: list[tuple[str, str | None]]) -> pa.T
             "extension": ext or None,
             "size": e.size,
             "derivative": e.derivative,
-            "metadata": None,
         }
         for k, v in ents.items():
-            if k in s.key_to_name:
-                row[s.key_to_name[k]] = v
+            name = key_to_name.get(k)
+            if name is not None:
+                row[name] = v
         if suffix is not None and ext != ".json":
-            merged, conflict = _inherit(e.rel, droot, ents, suffix, sidecars, load)
+            d = e.rel.rpartition("/")[0]
+            chain = chains.get((d, droot))
+            if chain is None:
+                chain = chains[(d, droot)] = _chain(d, droot)
+            applicable, conflict = _applicable(chain, suffix, ents, sidecars)
             if conflict:
                 probs.append(conflict)
-            if merged is not None:
-                row["metadata"] = json.dumps(merged, sort_keys=True, ensure_ascii=False)
-        sub, ses = ents.get("sub"), ents.get("ses")
+            if applicable:
+                text = text_cache.get(applicable)
+                if text is None:
+                    merged: dict[str, Any] = {}
+                    for rel in applicable:
+                        merged.update(load(rel))
+                    text = text_cache[applicable] = json.dumps(merged, sort_keys=True, ensure_ascii=False)
+                row["metadata"] = text
+        sub = ents.get("sub")
         if sub is not None:
-            part = joins["participants"].get((droot, sub)) or joins["participants"].get(("", sub), {})
-            for k, v in part.items():
-                row[f"participant_{k}"] = v
+            part = participants.get((droot, sub)) or participants.get(("", sub))
+            if part:
+                for k, v in part.items():
+                    row["participant_" + k] = v
+                    extra.add("participant_" + k)
+            ses = ents.get("ses")
             if ses is not None:
-                sess = joins["sessions"].get((droot, sub, ses)) or joins["sessions"].get(("", sub, ses), {})
-                for k, v in sess.items():
-                    row[f"session_{k}"] = v
-        for k, v in joins["scans"].get(e.rel, {}).items():
-            row[f"scan_{k}"] = v
+                sess = sessions.get((droot, sub, ses)) or sessions.get(("", sub, ses))
+                if sess:
+                    for k, v in sess.items():
+                        row["session_" + k] = v
+                        extra.add("session_" + k)
+        sc = scans.get(e.rel)
+        if sc:
+            for k, v in sc.items():
+                row["scan_" + k] = v
+                extra.add("scan_" + k)
         if probs:
             row["problems"] = "; ".join(probs)
             problems.extend({"path": e.rel, "problem": p} for p in probs)
         rows.append(row)
-    return _to_table(rows, base, problems)
+    return _to_table(rows, base, problems, sorted(extra))
 
 
-def _inherit(
-    rel: str,
-    droot: str,
-    ents: dict[str, str],
-    suffix: str,
-    sidecars: dict[str, list[tuple[dict[str, str], str, str]]],
-    load: Any,
-) -> tuple[dict[str, Any] | None, str | None]:
-    """Merge the sidecars that apply to ``rel`` (top level first, more entities later)."""
-    d = rel.rsplit("/", 1)[0] if "/" in rel else ""
+def _chain(d: str, droot: str) -> list[str]:
+    """The directories from the dataset root ``droot`` down to ``d``."""
     chain = [droot]
     if d != droot:
         inner = d[len(droot) + 1 :] if droot else d
@@ -514,24 +540,36 @@ def _inherit(
         for part in inner.split("/"):
             acc = f"{acc}/{part}" if acc else part
             chain.append(acc)
-    merged: dict[str, Any] | None = None
+    return chain
+
+
+def _applicable(
+    chain: list[str],
+    suffix: str,
+    ents: dict[str, str],
+    sidecars: dict[tuple[str, str], list[tuple[frozenset[tuple[str, str]], str]]],
+) -> tuple[tuple[str, ...], str | None]:
+    """The sidecars that apply (top level first, fewer entities first at one level) and a conflict."""
+    out: list[str] = []
     conflict = None
     items = ents.items()
     for level in chain:
-        cands = [c for c in sidecars.get(level, ()) if c[1] == suffix and c[0].items() <= items]
+        cands = sidecars.get((level, suffix))
         if not cands:
             continue
-        cands.sort(key=lambda c: (len(c[0]), c[2]))
-        for a, b in itertools.pairwise(cands):
-            if len(a[0]) == len(b[0]):
-                conflict = (
-                    f"conflicting sidecars at one level: {a[2]} and {b[2]} both apply "
-                    f"(merged in name order, the later wins)"
-                )
-        merged = {} if merged is None else merged
-        for c in cands:
-            merged.update(load(c[2]))
-    return merged, conflict
+        hits = [c for c in cands if c[0] <= items]
+        if not hits:
+            continue
+        if len(hits) > 1:
+            hits.sort(key=lambda c: (len(c[0]), c[1]))
+            for a, b in itertools.pairwise(hits):
+                if len(a[0]) == len(b[0]):
+                    conflict = (
+                        f"conflicting sidecars at one level: {a[1]} and {b[1]} both apply "
+                        f"(merged in name order, the later wins)"
+                    )
+        out.extend(c[1] for c in hits)
+    return tuple(out), conflict
 
 
 def _tables(
@@ -576,17 +614,12 @@ def _safe_tsv(path: Path, rel: str, problems: list[dict[str, str]]) -> list[dict
     return rows
 
 
-def _to_table(rows: list[dict[str, Any]], base: Path, problems: list[dict[str, str]]) -> pa.Table:
+def _to_table(
+    rows: list[dict[str, Any]], base: Path, problems: list[dict[str, str]], extra: list[str]
+) -> pa.Table:
     s = bids_schema()
-    extra: list[str] = []
-    seen = set()
-    for r in rows:
-        for k in r:
-            if k.startswith(("participant_", "session_", "scan_")) and k not in seen:
-                seen.add(k)
-                extra.append(k)
     cols = ["path", *s.entity_names, "datatype", "suffix", "extension", "size", "derivative", "metadata"]
-    cols += [*sorted(extra), "problems"]
+    cols += [*extra, "problems"]
     pos = {c: i for i, c in enumerate(cols)}
     columns: list[list[Any]] = [[None] * len(rows) for _ in cols]
     for j, r in enumerate(rows):
