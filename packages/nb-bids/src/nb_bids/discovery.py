@@ -486,9 +486,9 @@ def _build(base: Path, scan: _Scan, roots: list[tuple[str, str | None]]) -> pa.T
             "derivative": e.derivative,
         }
         for k, v in ents.items():
-            name = key_to_name.get(k)
-            if name is not None:
-                row[name] = v
+            long_name = key_to_name.get(k)
+            if long_name is not None:
+                row[long_name] = v
         if suffix is not None and ext != ".json":
             d = e.rel.rpartition("/")[0]
             chain = chains.get((d, droot))
