@@ -16,7 +16,7 @@ Example:
     >>> import tempfile
     >>> root = make_bids_tree(tempfile.mkdtemp(), n_subjects=2, eeg=False)
     >>> t = index(root, cache=False)
-    >>> row = t.filter(pa.compute.equal(t["suffix"], "bold")).to_pylist()[0]
+    >>> row = [r for r in t.to_pylist() if r["suffix"] == "bold" and r["extension"] == ".nii.gz"][0]
     >>> row["subject"], row["task"], json.loads(row["metadata"])["RepetitionTime"]
     ('01', 'rest', 2.0)
 """
