@@ -104,6 +104,7 @@ def register(subparsers: Any) -> None:
     )
     b.add_argument("--sizes", default="1000", help="tree sizes in files, comma-separated (default 1000)")
     b.add_argument("--no-pybids", action="store_true", help="skip pybids (slow on large trees)")
+    b.add_argument("--repeat", type=int, default=3, help="runs per tool, best kept (default 3)")
     b.add_argument("--dir", default=None, help="where to generate the trees (default: temp directory)")
     b.add_argument("--json", default=None, help="also write the result as JSON to this file")
     b.set_defaults(func=_bench)
@@ -187,7 +188,11 @@ def _bench(args: argparse.Namespace) -> int:
             f"--sizes: give file counts separated by commas, e.g. 1000,10000; got {args.sizes!r}"
         ) from None
     result = run_bench(
-        sizes=sizes, pybids=not args.no_pybids, directory=args.dir, log=lambda m: print(m, file=sys.stderr)
+        sizes=sizes,
+        pybids=not args.no_pybids,
+        directory=args.dir,
+        repeat=args.repeat,
+        log=lambda m: print(m, file=sys.stderr),
     )
     print(format_table(result))
     if args.json:
