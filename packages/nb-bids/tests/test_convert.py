@@ -230,6 +230,42 @@ def test_unreadable_eeg_is_reported(full_tree, copy_tree, tmp_path):
         p.write_text("this is not a BrainVision header\n")
     report = convert(root, tmp_path / "hf", max_workers=0)
     bad = [u for u in report["unreadable"] if u["path"].endswith(".vhdr")]
-    assert bad and all("unreadable EEG" in u["reason"] for u in bad)
+    assert bad and all("unreadable recording" in u["reason"] for u in bad)
     assert report["configs"]["eeg"]  # the EDF recording still converted
     assert (tmp_path / "hf" / "nb-manifest.json").exists()
+
+
+def test_every_datatype_is_indexed_converted_and_exported(tmp_path):
+    from nb_bids import index, index_report
+    from nb_bids.testing import make_bids_tree
+
+    root = make_bids_tree(tmp_path / "ds", n_subjects=2, eeg=False, derivatives=False, all_datatypes=True)
+    rep = index_report(index(root, cache=False))
+    assert rep["problems"] == []
+    got = {k.split("/")[0] for k in rep["files_per_datatype_suffix"]}
+    assert got >= {
+        "anat",
+        "func",
+        "dwi",
+        "fmap",
+        "perf",
+        "pet",
+        "ieeg",
+        "meg",
+        "beh",
+        "motion",
+        "nirs",
+        "micr",
+        "emg",
+    }
+    report = convert(root, tmp_path / "hf", max_workers=0)
+    reasons = {u["path"].split("/")[2]: u["reason"] for u in report["unreadable"]}
+    assert reasons == {"meg": "0-byte file", "nirs": "0-byte file"}  # placeholders: reported, kept
+    mri = _load(tmp_path / "hf", "mri", split="train")
+    assert {"fmap", "perf", "pet", "anat", "func", "dwi"} <= set(mri["datatype"])
+    pet = next(r for r in mri if r["datatype"] == "pet")
+    assert pet["tracer"] == "FDG" and json.loads(pet["metadata"])["TracerName"] == "FDG"
+    ieeg = _load(tmp_path / "hf", "eeg", split="train").with_format("numpy")[0]
+    assert ieeg["datatype"] == "ieeg" and set(ieeg["ch_types"]) == {"seeg"} and ieeg["sfreq"] == 200.0
+    export(tmp_path / "hf", tmp_path / "back")
+    _same_tree(root, tmp_path / "back")

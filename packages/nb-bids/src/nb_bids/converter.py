@@ -436,11 +436,14 @@ def _run_unit(t: dict[str, Any]) -> dict[str, Any]:
     if eeg_rows:
         seg_rows: list[dict[str, Any]] = []
         for r in eeg_rows:
+            if r["size"] == 0:
+                unreadable.append({"path": r["path"], "reason": "0-byte file"})
+                continue
             try:
                 seg_rows.extend(_eeg_rows(root, r, by_path, t))
             except (Exception, SystemExit) as err:  # mne raises many types for bad headers
                 unreadable.append(
-                    {"path": r["path"], "reason": f"unreadable EEG: {type(err).__name__}: {err}"}
+                    {"path": r["path"], "reason": f"unreadable recording: {type(err).__name__}: {err}"}
                 )
         if seg_rows:
             rel = f"data/eeg/{sp}-{unit}.parquet"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ def make_bids_tree(
     shape: tuple[int, int, int] = (8, 8, 6),
     n_volumes: int = 3,
     eeg_duration: float = 4.0,
+    all_datatypes: bool = False,
     seed: int = 0,
 ) -> Path:
     """Write a BIDS dataset under ``root`` (created if needed); return ``root`` as a `Path`.
@@ -68,6 +70,9 @@ def make_bids_tree(
         eeg_formats: mne-bids formats, cycled over subjects.
         shape: NIfTI volume shape; ``n_volumes`` time points for bold.
         eeg_duration: seconds of simulated EEG.
+        all_datatypes: also give the first session of ``sub-01`` fmap, perf, pet (small NIfTI),
+            ieeg (mne-bids, sEEG), beh, motion (TSV), and nirs, meg, micr, emg as the 0-byte
+            or tiny placeholders that real example datasets ship.
         seed: everything derives from it.
 
     Example:
@@ -156,6 +161,8 @@ def make_bids_tree(
                 ddir = base / "derivatives" / "masks" / f"sub-{sub}" / (f"ses-{ses}" if ses else "") / "anat"
                 write_nifti(ddir / f"{pre}_space-orig_desc-lesion_mask.nii.gz", shape, dtype=np.uint8, seed=k)
                 _json(ddir / f"{pre}_space-orig_desc-lesion_mask.json", {"Type": "Lesion"})
+            if all_datatypes and si == 0 and ji == 0:
+                _write_more_datatypes(base, sdir, pre, sub, ses, shape, seed, eeg_duration)
             _write_scans(sdir, pre, rng)
     if derivatives and anat:
         _json(
@@ -168,6 +175,66 @@ def make_bids_tree(
             },
         )
     return base
+
+
+def _write_more_datatypes(
+    base: Path,
+    sdir: Path,
+    pre: str,
+    sub: str,
+    ses: str | None,
+    shape: tuple[int, int, int],
+    seed: int,
+    duration: float,
+) -> None:
+    from nb_core.testing import write_nifti
+
+    write_nifti(sdir / "fmap" / f"{pre}_phasediff.nii.gz", shape, seed=seed + 7)
+    write_nifti(sdir / "fmap" / f"{pre}_magnitude1.nii.gz", shape, seed=seed + 8)
+    bold = f"bids::sub-{sub}/" + (f"ses-{ses}/" if ses else "") + f"func/{pre}_task-rest_run-1_bold.nii.gz"
+    _json(
+        sdir / "fmap" / f"{pre}_phasediff.json",
+        {"EchoTime1": 0.004, "EchoTime2": 0.006, "IntendedFor": [bold]},
+    )
+    write_nifti(sdir / "perf" / f"{pre}_asl.nii.gz", (*shape, 4), seed=seed + 9)
+    _json(sdir / "perf" / f"{pre}_asl.json", {"ArterialSpinLabelingType": "PCASL", "M0Type": "Estimate"})
+    _tsv(sdir / "perf" / f"{pre}_aslcontext.tsv", ["volume_type"], [["control"], ["label"]] * 2)
+    write_nifti(sdir / "pet" / f"{pre}_trc-FDG_pet.nii.gz", (*shape, 2), seed=seed + 10)
+    _json(sdir / "pet" / f"{pre}_trc-FDG_pet.json", {"TracerName": "FDG", "FrameDuration": [60, 60]})
+    _tsv(
+        sdir / "pet" / f"{pre}_trc-FDG_recording-manual_blood.tsv",
+        ["time", "plasma_radioactivity"],
+        [[0, 1.5]],
+    )
+    _tsv(sdir / "beh" / f"{pre}_task-rest_beh.tsv", ["onset", "response"], [[0.5, "left"]])
+    _json(sdir / "beh" / f"{pre}_task-rest_beh.json", {"TaskName": "rest"})
+    _tsv(sdir / "motion" / f"{pre}_task-rest_tracksys-imu_motion.tsv", ["x", "y"], [[0.1, 0.2], [0.2, 0.3]])
+    _tsv(sdir / "motion" / f"{pre}_task-rest_tracksys-imu_channels.tsv", ["name", "type"], [["x", "ACCEL"]])
+    _json(sdir / "motion" / f"{pre}_task-rest_tracksys-imu_motion.json", {"SamplingFrequency": 100})
+    for d, name in (
+        ("nirs", f"{pre}_task-rest_nirs.snirf"),
+        ("meg", f"{pre}_task-rest_meg.fif"),
+        ("emg", f"{pre}_task-grip_emg.edf"),
+    ):
+        (sdir / d).mkdir(parents=True, exist_ok=True)
+        (sdir / d / name).write_bytes(b"")  # 0-byte placeholders, as in the BIDS example datasets
+    (sdir / "micr").mkdir(parents=True, exist_ok=True)
+    (sdir / "micr" / f"{pre}_sample-A_BF.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    _json(sdir / "micr" / f"{pre}_sample-A_BF.json", {"PixelSize": [1, 1], "PixelSizeUnits": "um"})
+    import mne_bids
+
+    from nb_core.testing import simulate_raw
+
+    raw = simulate_raw(n_channels=6, sfreq=200.0, duration=duration, seed=seed + 11, subject=sub)
+    raw.set_montage(None)
+    raw.set_channel_types({ch: "seeg" for ch in raw.ch_names})
+    raw.info["line_freq"] = 50.0
+    path = mne_bids.BIDSPath(subject=sub, session=ses, task="rest", run=1, datatype="ieeg", root=base)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dataset_description.json exists already: kept as is
+        mne_bids.write_raw_bids(
+            raw, path, format="BrainVision", allow_preload=True, overwrite=True, verbose=False
+        )
 
 
 def _write_scans(sdir: Path, pre: str, rng: random.Random) -> None:
