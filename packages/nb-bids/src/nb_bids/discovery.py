@@ -30,7 +30,6 @@ import itertools
 import json
 import os
 import stat as stat_mod
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -425,7 +424,6 @@ def _dataset_root(rel: str, roots: list[tuple[str, str | None]]) -> str:
 def _build(base: Path, scan: _Scan, roots: list[tuple[str, str | None]]) -> pa.Table:
     s = bids_schema()
     problems = list(scan.problems)
-    rows: list[dict[str, Any]] = []
     # (dir, suffix) → [(entity items, rel)] of the JSON sidecars there
     sidecars: dict[tuple[str, str], list[tuple[frozenset[tuple[str, str]], str]]] = {}
     parsed: list[tuple[_Entry, str, dict[str, str], str | None, str, list[str], str | None]] = []
@@ -475,21 +473,40 @@ def _build(base: Path, scan: _Scan, roots: list[tuple[str, str | None]]) -> pa.T
 
     joins = _tables(base, scan, roots, problems)
     participants, sessions, scans = joins["participants"], joins["sessions"], joins["scans"]
-    extra: set[str] = set()
-    for e, droot, ents, suffix, ext, probs, datatype in parsed:
-        row: dict[str, Any] = {
-            "path": e.rel,
-            "datatype": datatype,
-            "suffix": suffix,
-            "extension": ext or None,
-            "size": e.size,
-            "derivative": e.derivative,
-        }
+    n = len(parsed)
+    names = ["path", *s.entity_names, "datatype", "suffix", "extension", "size", "derivative", "metadata"]
+    cols: dict[str, list[Any]] = {c: [None] * n for c in names}
+    extra: dict[str, list[Any]] = {}
+    prob_col: list[Any] = [None] * n
+    c_path, c_dt, c_suffix, c_ext, c_size, c_der, c_meta = (
+        cols[c] for c in ("path", "datatype", "suffix", "extension", "size", "derivative", "metadata")
+    )
+    ent_cols = {k: cols[v] for k, v in key_to_name.items()}
+    subjects: set[str] = set()
+    sess_seen: set[tuple[str, str]] = set()
+    per: dict[str, int] = {}
+
+    def put(name: str, j: int, v: Any) -> None:
+        col = extra.get(name)
+        if col is None:
+            col = extra[name] = [None] * n
+        col[j] = v
+
+    for j, (e, droot, ents, suffix, ext, probs, datatype) in enumerate(parsed):
+        c_path[j] = e.rel
+        c_dt[j] = datatype
+        c_suffix[j] = suffix
+        c_ext[j] = ext or None
+        c_size[j] = e.size
+        c_der[j] = e.derivative
         for k, v in ents.items():
-            long_name = key_to_name.get(k)
-            if long_name is not None:
-                row[long_name] = v
+            col = ent_cols.get(k)
+            if col is not None:
+                col[j] = v
         if suffix is not None and ext != ".json":
+            if e.derivative is None:
+                key = f"{datatype or '-'}/{suffix}"
+                per[key] = per.get(key, 0) + 1
             d = e.rel.rpartition("/")[0]
             chain = chains.get((d, droot))
             if chain is None:
@@ -504,31 +521,52 @@ def _build(base: Path, scan: _Scan, roots: list[tuple[str, str | None]]) -> pa.T
                     for rel in applicable:
                         merged.update(load(rel))
                     text = text_cache[applicable] = json.dumps(merged, sort_keys=True, ensure_ascii=False)
-                row["metadata"] = text
+                c_meta[j] = text
         sub = ents.get("sub")
         if sub is not None:
+            ses = ents.get("ses")
+            if e.derivative is None:
+                subjects.add(sub)
+                if ses is not None:
+                    sess_seen.add((sub, ses))
             part = participants.get((droot, sub)) or participants.get(("", sub))
             if part:
                 for k, v in part.items():
-                    row["participant_" + k] = v
-                    extra.add("participant_" + k)
-            ses = ents.get("ses")
+                    put("participant_" + k, j, v)
             if ses is not None:
-                sess = sessions.get((droot, sub, ses)) or sessions.get(("", sub, ses))
-                if sess:
-                    for k, v in sess.items():
-                        row["session_" + k] = v
-                        extra.add("session_" + k)
+                srow = sessions.get((droot, sub, ses)) or sessions.get(("", sub, ses))
+                if srow:
+                    for k, v in srow.items():
+                        put("session_" + k, j, v)
         sc = scans.get(e.rel)
         if sc:
             for k, v in sc.items():
-                row["scan_" + k] = v
-                extra.add("scan_" + k)
+                put("scan_" + k, j, v)
         if probs:
-            row["problems"] = "; ".join(probs)
+            prob_col[j] = "; ".join(probs)
             problems.extend({"path": e.rel, "problem": p} for p in probs)
-        rows.append(row)
-    return _to_table(rows, base, problems, sorted(extra))
+    for k in sorted(extra):
+        cols[k] = extra[k]
+    cols["problems"] = prob_col
+    arrays = [pa.array(v, type=pa.int64() if c == "size" else pa.string()) for c, v in cols.items()]
+    seen: set[tuple[str, str]] = set()
+    uniq = []
+    for p in problems:
+        pk = (p["path"], p["problem"])
+        if pk not in seen:
+            seen.add(pk)
+            uniq.append(p)
+    report = {
+        "root": str(base),
+        "bids_version": s.bids_version,
+        "n_files": n,
+        "n_subjects": len(subjects),
+        "n_sessions": len(sess_seen),
+        "files_per_datatype_suffix": dict(sorted(per.items())),
+        "problems": uniq,
+    }
+    table = pa.Table.from_arrays(arrays, names=list(cols))
+    return table.replace_schema_metadata({_REPORT_KEY: json.dumps(report, sort_keys=True).encode()})
 
 
 def _chain(d: str, droot: str) -> list[str]:
@@ -614,58 +652,6 @@ def _safe_tsv(path: Path, rel: str, problems: list[dict[str, str]]) -> list[dict
     return rows
 
 
-def _to_table(
-    rows: list[dict[str, Any]], base: Path, problems: list[dict[str, str]], extra: list[str]
-) -> pa.Table:
-    s = bids_schema()
-    cols = ["path", *s.entity_names, "datatype", "suffix", "extension", "size", "derivative", "metadata"]
-    cols += [*extra, "problems"]
-    pos = {c: i for i, c in enumerate(cols)}
-    columns: list[list[Any]] = [[None] * len(rows) for _ in cols]
-    for j, r in enumerate(rows):
-        for k, v in r.items():
-            columns[pos[k]][j] = v
-    arrays = {
-        c: pa.array(columns[i], type=pa.int64() if c == "size" else pa.string()) for i, c in enumerate(cols)
-    }
-    report = _summary(rows, problems, base)
-    table = pa.Table.from_arrays(list(arrays.values()), names=list(arrays))
-    return table.replace_schema_metadata({_REPORT_KEY: json.dumps(report, sort_keys=True).encode()})
-
-
-def _summary(rows: list[dict[str, Any]], problems: list[dict[str, str]], base: Path) -> dict[str, Any]:
-    s = bids_schema()
-    subjects = sorted({r["subject"] for r in rows if r.get("subject") and r.get("derivative") is None})
-    sessions = sorted(
-        {
-            (r["subject"], r["session"])
-            for r in rows
-            if r.get("subject") and r.get("session") and r.get("derivative") is None
-        }
-    )
-    per: dict[str, int] = {}
-    for r in rows:
-        if r.get("suffix") and r.get("extension") != ".json" and r.get("derivative") is None:
-            k = f"{r.get('datatype') or '-'}/{r['suffix']}"
-            per[k] = per.get(k, 0) + 1
-    seen = set()
-    uniq = []
-    for p in problems:
-        key = (p["path"], p["problem"])
-        if key not in seen:
-            seen.add(key)
-            uniq.append(p)
-    return {
-        "root": str(base),
-        "bids_version": s.bids_version,
-        "n_files": len(rows),
-        "n_subjects": len(subjects),
-        "n_sessions": len(sessions),
-        "files_per_datatype_suffix": dict(sorted(per.items())),
-        "problems": uniq,
-    }
-
-
 def index_report(table: pa.Table) -> dict[str, Any]:
     """The summary stored with an index: counts, BIDS version and every problem found.
 
@@ -682,7 +668,3 @@ def index_report(table: pa.Table) -> dict[str, Any]:
         raise UserError("this table has no nb-bids report (it was not made by nb_bids.index)")
     out: dict[str, Any] = json.loads(meta[_REPORT_KEY])
     return out
-
-
-def _iter_rows(table: pa.Table) -> Iterable[dict[str, Any]]:
-    yield from table.to_pylist()
