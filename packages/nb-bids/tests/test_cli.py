@@ -22,6 +22,16 @@ def test_index_convert_export_cli(mri_tree, tmp_path, capsys):
         ["bids", "convert", str(mri_tree), str(out), "--split", "train=0.5,test=0.5", "--workers", "0"]
     )
     assert code == 0 and "mri:" in capsys.readouterr().out
+    assert main(["bids", "verify", str(out)]) == 0
+    assert "checksums verified" in capsys.readouterr().out
+    shard = next((out / "data" / "mri").glob("*.parquet"))
+    shard.write_bytes(shard.read_bytes()[:-10])
+    assert main(["bids", "verify", str(out)]) == 2
+    assert "nb: error: " in capsys.readouterr().err
+    assert main(["bids", "export", str(out), str(tmp_path / "back"), "--overwrite"]) == 2
+    capsys.readouterr()
+    out = tmp_path / "hf2"
+    assert main(["bids", "convert", str(mri_tree), str(out), "--workers", "0"]) == 0
     assert main(["bids", "export", str(out), str(tmp_path / "back")]) == 0
     assert (tmp_path / "back" / "dataset_description.json").read_bytes() == (
         mri_tree / "dataset_description.json"
@@ -36,7 +46,7 @@ def test_errors_are_one_line(tmp_path, capsys):
     assert "NAME=FRACTION" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("cmd", ["index", "convert", "export", "bench"])
+@pytest.mark.parametrize("cmd", ["index", "convert", "export", "verify", "bench"])
 def test_help_ends_with_examples(cmd, capsys):
     with pytest.raises(SystemExit):
         main(["bids", cmd, "--help"])

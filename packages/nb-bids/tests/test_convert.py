@@ -269,3 +269,15 @@ def test_every_datatype_is_indexed_converted_and_exported(tmp_path):
     assert ieeg["datatype"] == "ieeg" and set(ieeg["ch_types"]) == {"seeg"} and ieeg["sfreq"] == 200.0
     export(tmp_path / "hf", tmp_path / "back")
     _same_tree(root, tmp_path / "back")
+
+
+def test_split_from_a_column(mri_tree, tmp_path):
+    from nb_bids import index
+
+    groups = {r["subject"]: r["participant_group"] for r in index(mri_tree).to_pylist() if r["subject"]}
+    report = convert(mri_tree, tmp_path / "hf", split_column="participant_group", max_workers=0)
+    for name, subs in report["splits"].items():
+        assert all(groups[s] == name for s in subs)
+    assert sorted(s for v in report["splits"].values() for s in v) == sorted(groups)
+    with pytest.raises(UserError, match="participant_"):
+        convert(mri_tree, tmp_path / "x", split_column="group", max_workers=0)

@@ -14,7 +14,7 @@ from importlib.metadata import version as _version
 
 from nb_bids.converter import ExpectationError, convert
 from nb_bids.discovery import NotBidsDatasetError, index, index_report, parse_name, read_tsv
-from nb_bids.exporter import export
+from nb_bids.exporter import export, verify
 
 __version__ = _version("nb-bids")
 
@@ -28,4 +28,5 @@ __all__ = [
     "index_report",
     "parse_name",
     "read_tsv",
+    "verify",
 ]

@@ -6,6 +6,7 @@ Example:
     $ nb bids index ds000001/
     $ nb bids convert ds000001/ out/ --split train=0.8,test=0.2 --seed 0
     $ nb bids export out/ rebuilt/
+    $ nb bids verify out/
     $ nb bids bench --sizes 1000
 """
 
@@ -56,6 +57,7 @@ def register(subparsers: Any) -> None:
         nb bids convert ds/ out/ --rows session --derivatives
         nb bids convert ds/ out/ --split train=0.8,test=0.2 --seed 1 --expect counts.json
         nb bids convert ds/ out/ --resume --workers 4
+        nb bids convert ds/ out/ --split-column participant_group
         """,
     )
     c.add_argument("root", help="BIDS dataset root")
@@ -68,6 +70,9 @@ def register(subparsers: Any) -> None:
     )
     c.add_argument(
         "--split", default=None, help="subject splits, e.g. train=0.8,test=0.2 (default: all train)"
+    )
+    c.add_argument(
+        "--split-column", default=None, help="take each subject's split from this column (participant_split)"
     )
     c.add_argument("--seed", type=int, default=0, help="seed of the subject split (default 0)")
     c.add_argument(
@@ -92,6 +97,15 @@ def register(subparsers: Any) -> None:
     e.add_argument("bids_root", help="where to write the BIDS dataset")
     e.add_argument("--overwrite", action="store_true", help="replace an existing bids_root")
     e.set_defaults(func=_export)
+
+    v = add_command(
+        sub,
+        "verify",
+        "check a converted dataset: checksums, Parquet shards, row counts",
+        "nb bids verify out/",
+    )
+    v.add_argument("artifact", help="a directory written by nb bids convert")
+    v.set_defaults(func=_verify)
 
     b = add_command(
         sub,
@@ -149,6 +163,7 @@ def _convert(args: argparse.Namespace) -> int:
         rows=args.rows,
         derivatives=args.derivatives,
         split=args.split,
+        split_column=args.split_column,
         seed=args.seed,
         segment_seconds=args.segment_seconds,
         expect=args.expect,
@@ -173,6 +188,14 @@ def _export(args: argparse.Namespace) -> int:
 
     n = export(args.artifact, args.bids_root, overwrite=args.overwrite)
     print(f"wrote {n} files to {args.bids_root}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from nb_bids.exporter import verify
+
+    rows = verify(args.artifact)
+    print("ok: " + ", ".join(f"{k}: {v} rows" for k, v in rows.items()) + " (checksums verified)")
     return 0
 
 

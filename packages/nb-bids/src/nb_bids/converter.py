@@ -104,6 +104,34 @@ def _assign(subjects: list[str], fractions: dict[str, float], seed: int) -> dict
     return out
 
 
+def _assign_from_column(
+    rows: list[dict[str, Any]], subjects: list[str], column: str, columns: list[str]
+) -> tuple[dict[str, str], dict[str, float]]:
+    if column not in columns:
+        raise UserError(
+            f"split_column {column!r} is not a column of the index; columns from participants.tsv "
+            f"are named participant_<name>: {[c for c in columns if c.startswith('participant_')]}"
+        )
+    found: dict[str, set[str]] = {}
+    for r in rows:
+        if r.get("subject") and not r.get("derivative") and r.get(column) is not None:
+            found.setdefault(r["subject"], set()).add(str(r[column]))
+    assign: dict[str, str] = {}
+    for sub in subjects:
+        vals = found.get(sub, set())
+        if len(vals) != 1:
+            raise UserError(
+                f"split_column {column!r}: subject sub-{sub} has {sorted(vals) or 'no value'}; "
+                "every subject needs exactly one split name"
+            )
+        (v,) = vals
+        if not re.fullmatch(r"\w+", v):
+            raise UserError(f"split_column {column!r}: {v!r} (sub-{sub}) is not a valid split name (\\w+)")
+        assign[sub] = v
+    names = sorted(set(assign.values()))
+    return assign, {n: sum(1 for v in assign.values() if v == n) / max(1, len(assign)) for n in names}
+
+
 def _features(kind: str, columns: dict[str, str]) -> Any:
     """A ``datasets.Features`` from column kinds (string/int/float/nifti/list kinds)."""
     from datasets import Features, List, Nifti, Value
@@ -208,6 +236,7 @@ def convert(
     rows: str = "file",
     derivatives: bool = False,
     split: str | Mapping[str, float] | None = None,
+    split_column: str | None = None,
     seed: int = 0,
     segment_seconds: float = 60.0,
     expect: str | os.PathLike[str] | Mapping[str, Any] | None = None,
@@ -230,6 +259,9 @@ def convert(
             session rows).
         split: ``"train=0.8,test=0.2"`` (or a dict): subjects drawn into splits with ``seed``;
             a subject is never in two splits. Default: everything in ``train``.
+        split_column: take each subject's split from this index column instead (e.g.
+            ``participant_split`` from a ``split`` column of ``participants.tsv``); values must be
+            word characters; a subject with two values, or none, is an error.
         seed: seed of the subject split.
         segment_seconds: EEG rows hold at most this many seconds (all channels).
         expect: counts that must hold (a dict or a JSON file): any of ``n_subjects``,
@@ -254,6 +286,8 @@ def convert(
         raise UserError(f"rows must be 'file' or 'session'; got {rows!r}")
     if segment_seconds <= 0:
         raise UserError(f"segment_seconds must be positive; got {segment_seconds}")
+    if split is not None and split_column is not None:
+        raise UserError("give split= or split_column=, not both")
     fractions = parse_split(split)
     src = Path(root).absolute()
     out = Path(out_dir)
@@ -270,7 +304,10 @@ def convert(
     all_rows = table.to_pylist()
     desc = _read_description(src)
     subjects = sorted({r["subject"] for r in all_rows if r.get("subject") and not r.get("derivative")})
-    assign = _assign(subjects, fractions, seed)
+    if split_column is not None:
+        assign, fractions = _assign_from_column(all_rows, subjects, split_column, table.column_names)
+    else:
+        assign = _assign(subjects, fractions, seed)
     first_split = next(iter(fractions))
     ent_cols = [
         c

@@ -31,7 +31,7 @@ from nb_core.errors import CorruptDataError, UnsupportedFormatError
 from nb_core.manifest import Manifest
 from nb_core.validation import check_relpath
 
-__all__ = ["export"]
+__all__ = ["export", "verify"]
 
 
 def export(
@@ -110,3 +110,50 @@ def _mri_items(table: pa.Table, rows: str) -> Iterator[tuple[str, bytes | None]]
                 continue
             for img in cell if isinstance(cell, list) else [cell]:
                 yield img["path"], img["bytes"]
+
+
+def verify(artifact: str | os.PathLike[str]) -> dict[str, int]:
+    """Check a converted dataset: every file's size and sha256, every shard readable as Parquet,
+    and the row counts per config and split equal the report's. Returns rows per config.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from nb_bids import convert
+        >>> from nb_bids.testing import make_bids_tree
+        >>> src = make_bids_tree(tempfile.mkdtemp(), n_subjects=1, eeg=False, derivatives=False)
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "hf"
+        >>> _ = convert(src, out, max_workers=0)
+        >>> verify(out)["mri"]
+        6
+
+    Raises:
+        ChecksumMismatchError: a file is missing, truncated or changed.
+        CorruptDataError: a shard is not readable Parquet, or the counts differ from the report.
+    """
+    import json
+
+    import pyarrow as pa
+
+    art = Path(artifact)
+    m = Manifest.read(art)
+    if m.writer.get("package") != "nb-bids":
+        raise UnsupportedFormatError(f"{art}: written by {m.writer.get('package')!r}, not nb-bids")
+    m.verify(art)
+    counts: dict[str, dict[str, int]] = {}
+    for f in m.files:
+        if not f.path.endswith(".parquet"):
+            continue
+        try:
+            n = pq.ParquetFile(art / f.path).metadata.num_rows
+        except (OSError, pa.ArrowInvalid) as err:
+            raise CorruptDataError(f"{art / f.path}: not readable Parquet ({err})") from None
+        cfg, name = f.path.split("/")[1], f.path.split("/")[2]
+        split = name.split("-", 1)[0]
+        counts.setdefault(cfg, {}).setdefault(split, 0)
+        counts[cfg][split] += n
+    report = json.loads((art / "nb-bids-report.json").read_text(encoding="utf-8"))
+    if counts != report["configs"]:
+        raise CorruptDataError(
+            f"{art}: rows per config and split {counts} differ from the report's {report['configs']}"
+        )
+    return {cfg: sum(v.values()) for cfg, v in counts.items()}
