@@ -123,8 +123,8 @@ def verify(artifact: str | os.PathLike[str]) -> dict[str, int]:
         >>> src = make_bids_tree(tempfile.mkdtemp(), n_subjects=1, eeg=False, derivatives=False)
         >>> out = pathlib.Path(tempfile.mkdtemp()) / "hf"
         >>> _ = convert(src, out, max_workers=0)
-        >>> verify(out)["mri"]
-        6
+        >>> verify(out)["mri"]  # T1w, two bold runs, dwi
+        4
 
     Raises:
         ChecksumMismatchError: a file is missing, truncated or changed.
