@@ -102,7 +102,7 @@ def _same_tree(a: Path, b: Path, *, derivatives: bool = True) -> None:
     assert fa == fb
     for rel in fa:
         x, y = (a / rel).read_bytes(), (b / rel).read_bytes()
-        if rel.endswith(".json"):
+        if rel.endswith(".json") and x.strip():
             assert json.loads(x) == json.loads(y), rel
         elif rel.endswith(".tsv"):
             rx = list(csv.reader(x.decode().splitlines(), delimiter="\t"))
@@ -281,3 +281,20 @@ def test_split_from_a_column(mri_tree, tmp_path):
     assert sorted(s for v in report["splits"].values() for s in v) == sorted(groups)
     with pytest.raises(UserError, match="participant_"):
         convert(mri_tree, tmp_path / "x", split_column="group", max_workers=0)
+
+
+def test_empty_descriptions_and_template_datasets(tmp_path):
+    from nb_core.testing import write_nifti
+
+    root = tmp_path / "tpl"
+    write_nifti(root / "tpl-MNI152" / "tpl-MNI152_res-1_T1w.nii.gz", (6, 6, 4))
+    (root / "tpl-MNI152" / "tpl-MNI152_res-1_T1w.json").write_text('{"Resolution": "1mm"}')
+    (root / "dataset_description.json").write_bytes(b"")  # 0-byte, as in some example datasets
+    (root / "derivatives" / "x").mkdir(parents=True)
+    (root / "derivatives" / "x" / "dataset_description.json").write_bytes(b"")
+    report = convert(root, tmp_path / "hf", derivatives=True, max_workers=0)
+    assert report["unreadable"] == [] and report["configs"]["mri"] == {"train": 1}
+    row = _load(tmp_path / "hf", "mri", split="train")[0]
+    assert row["template"] == "MNI152" and row["resolution"] == "1" and row["nifti"].shape == (6, 6, 4)
+    export(tmp_path / "hf", tmp_path / "back")
+    _same_tree(root, tmp_path / "back")
