@@ -298,3 +298,11 @@ def test_empty_descriptions_and_template_datasets(tmp_path):
     assert row["template"] == "MNI152" and row["resolution"] == "1" and row["nifti"].shape == (6, 6, 4)
     export(tmp_path / "hf", tmp_path / "back")
     _same_tree(root, tmp_path / "back")
+
+
+def test_process_pool_gives_the_same_files_as_inline(mri_tree, tmp_path):
+    convert(mri_tree, tmp_path / "a", max_workers=0)
+    convert(mri_tree, tmp_path / "b", max_workers=2)
+    fa = {(f.path, f.sha256) for f in Manifest.read(tmp_path / "a").files}
+    fb = {(f.path, f.sha256) for f in Manifest.read(tmp_path / "b").files}
+    assert fa == fb and len(fa) > 4

@@ -185,13 +185,23 @@ def _arrow(kind: str, values: list[Any]) -> pa.Array:
     raise AssertionError(kind)
 
 
+def _hf_metadata(kinds: dict[str, str]) -> dict[bytes, bytes]:
+    """The Parquet schema metadata through which ``datasets`` knows the features (Nifti, lists)."""
+    meta = _features("", kinds).arrow_schema.metadata
+    return {bytes(k): bytes(v) for k, v in meta.items()}
+
+
 def _write_parquet(
-    path: Path, kinds: dict[str, str], rows: list[dict[str, Any]], rg: int, compression: str = "zstd"
+    path: Path,
+    kinds: dict[str, str],
+    rows: list[dict[str, Any]],
+    rg: int,
+    compression: str = "zstd",
+    hf_meta: dict[bytes, bytes] | None = None,
 ) -> None:
-    feats = _features("", kinds)
     arrays = [_arrow(k, [r.get(c) for r in rows]) for c, k in kinds.items()]
     table = pa.Table.from_arrays(arrays, names=list(kinds))
-    table = table.replace_schema_metadata(feats.arrow_schema.metadata)
+    table = table.replace_schema_metadata(hf_meta if hf_meta is not None else _hf_metadata(kinds))
     with atomic_path(path, fsync=False) as tmp:
         pq.write_table(table, tmp, row_group_size=rg, compression=compression)
 
@@ -339,6 +349,16 @@ def convert(
                 "signature": _signature(urows, {**options, "split": sp, "ents": ent_cols}),
             }
         )
+    # Features are computed once here, so that workers never import `datasets`.
+    proto = tasks[0] if tasks else None
+    if proto is not None:
+        hf_meta = {
+            "mri": _hf_metadata(_mri_kinds(proto)),
+            "eeg": _hf_metadata(_eeg_kinds(proto)),
+            "files": _hf_metadata(FILES_KINDS),
+        }
+        for t in tasks:
+            t["hf_meta"] = hf_meta
     from nb_core.executor import get_executor
 
     results = []
@@ -467,7 +487,9 @@ def _run_unit(t: dict[str, Any]) -> dict[str, Any]:
             mri_rows, kinds = _mri_session_rows(root, nifti_rows, rows, t)
         rel = f"data/mri/{sp}-{unit}.parquet"
         # NIfTI bytes are stored as they are (.nii.gz is compressed already): no Parquet compression
-        _write_parquet(out / rel, kinds, mri_rows, ROW_GROUP_ROWS, compression="none")
+        _write_parquet(
+            out / rel, kinds, mri_rows, ROW_GROUP_ROWS, compression="none", hf_meta=t["hf_meta"]["mri"]
+        )
         shards.append(rel)
         counts["mri"] = len(mri_rows)
     if eeg_rows:
@@ -484,7 +506,7 @@ def _run_unit(t: dict[str, Any]) -> dict[str, Any]:
                 )
         if seg_rows:
             rel = f"data/eeg/{sp}-{unit}.parquet"
-            _write_parquet(out / rel, _eeg_kinds(t), seg_rows, 1)
+            _write_parquet(out / rel, _eeg_kinds(t), seg_rows, 1, hf_meta=t["hf_meta"]["eeg"])
             shards.append(rel)
             counts["eeg"] = len(seg_rows)
     file_rows = []
@@ -508,9 +530,7 @@ def _run_unit(t: dict[str, Any]) -> dict[str, Any]:
             fr["size"] = len(fr["data"])
             fr["unit"] = unit
         rel = f"data/files/{sp}-{unit}.parquet"
-        _write_parquet(
-            out / rel, {"path": "string", "unit": "string", "size": "int", "data": "binary"}, file_rows, 64
-        )
+        _write_parquet(out / rel, FILES_KINDS, file_rows, 64, hf_meta=t["hf_meta"]["files"])
         shards.append(rel)
         counts["files"] = len(file_rows)
     result = {
@@ -526,6 +546,34 @@ def _run_unit(t: dict[str, Any]) -> dict[str, Any]:
     }
     atomic_write_bytes(ledger, dumps_json(result).encode(), overwrite=True)
     return result
+
+
+FILES_KINDS = {"path": "string", "unit": "string", "size": "int", "data": "binary"}
+
+
+def _mri_kinds(t: dict[str, Any]) -> dict[str, str]:
+    """Columns of the ``mri`` config (the same in every shard of a conversion)."""
+    if t["mode"] == "session":
+        kinds = {"unit": "string", "subject": "string", "session": "string"}
+        kinds.update({c: "string" for c in t["extra_cols"] if not c.startswith("scan_")})
+        for k, kind in t["session_kinds"].items():
+            kinds[k] = kind
+            kinds[f"{k}_path"] = "string_list" if kind == "nifti_list" else "string"
+            kinds[f"{k}_metadata"] = "string_list" if kind == "nifti_list" else "string"
+        return kinds
+    kinds = _base_cols(t)
+    kinds.update(
+        {
+            "nifti": "nifti",
+            "metadata": "string",
+            "bval": "string",
+            "bvec": "string",
+            "events": "string",
+            "source_path": "string",
+        }
+    )
+    kinds.update({c: "string" for c in t["extra_cols"]})
+    return kinds
 
 
 def _base_cols(t: dict[str, Any]) -> dict[str, str]:
@@ -549,18 +597,7 @@ def _text(root: Path, rel: str | None) -> str | None:
 def _mri_file_rows(
     root: Path, nrows: list[dict[str, Any]], by_path: dict[str, dict[str, Any]], t: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    kinds = _base_cols(t)
-    kinds.update(
-        {
-            "nifti": "nifti",
-            "metadata": "string",
-            "bval": "string",
-            "bvec": "string",
-            "events": "string",
-            "source_path": "string",
-        }
-    )
-    kinds.update({c: "string" for c in t["extra_cols"]})
+    kinds = _mri_kinds(t)
     raw = [r for r in nrows if not r.get("derivative")]
     out = []
     for r in nrows:
@@ -619,12 +656,7 @@ def _source(d: dict[str, Any], raw: list[dict[str, Any]]) -> str | None:
 def _mri_session_rows(
     root: Path, nrows: list[dict[str, Any]], rows: list[dict[str, Any]], t: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    kinds = {"unit": "string", "subject": "string", "session": "string"}
-    kinds.update({c: "string" for c in t["extra_cols"] if not c.startswith("scan_")})
-    for k, kind in t["session_kinds"].items():
-        kinds[k] = kind
-        kinds[f"{k}_path"] = "string_list" if kind == "nifti_list" else "string"
-        kinds[f"{k}_metadata"] = "string_list" if kind == "nifti_list" else "string"
+    kinds = _mri_kinds(t)
     first = nrows[0]
     row: dict[str, Any] = {
         "unit": t["unit"],
