@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
 import os
+import re
 import stat as stat_mod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +113,41 @@ def parse_name(name: str) -> tuple[dict[str, str], str | None, str, list[str]]:
         >>> parse_name("sub-01_foo-x_T1w.nii")[3]
         ["unknown entity 'foo'"]
     """
+    # Names repeat across subjects and sessions: the part after sub-X[_ses-Y] is parsed once.
+    if name[:4] == "sub-":
+        head, sep, rest = name.partition("_")
+        ses = None
+        if sep and rest[:4] == "ses-":
+            ses, sep, rest = rest.partition("_")
+        if sep and "-" not in rest.partition(".")[0].rpartition("_")[2] and not _EARLY.search(rest):
+            ents, suffix, ext, probs = _parse_rest(rest)
+            out = {"sub": head[4:]}
+            problems = []
+            if ses is not None:
+                out["ses"] = ses[4:]
+            for k, v in out.items():
+                if (k, v) in _VALID:
+                    continue
+                if not v or not bids_schema().patterns[k].fullmatch(v):
+                    problems.append(f"entity {k}-{v}: value does not match the BIDS format")
+                elif len(_VALID) < 1_000_000:
+                    _VALID.add((k, v))
+            out.update(ents)
+            return out, suffix, ext, problems + list(probs)
+    return _parse_full(name)
+
+
+_EARLY = re.compile(r"(^|_)(sub|ses|tpl)-")
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_rest(rest: str) -> tuple[dict[str, str], str | None, str, tuple[str, ...]]:
+    ents, suffix, ext, probs = _parse_full(rest)
+    return ents, suffix, ext, tuple(probs)
+
+
+def _parse_full(name: str) -> tuple[dict[str, str], str | None, str, list[str]]:
+    """Parse a whole name (see :func:`parse_name`)."""
     s = bids_schema()
     stem, dot, rest = name.partition(".")
     ext = "." + rest if dot else ""
