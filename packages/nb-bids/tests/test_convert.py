@@ -306,3 +306,17 @@ def test_process_pool_gives_the_same_files_as_inline(mri_tree, tmp_path):
     fa = {(f.path, f.sha256) for f in Manifest.read(tmp_path / "a").files}
     fb = {(f.path, f.sha256) for f in Manifest.read(tmp_path / "b").files}
     assert fa == fb and len(fa) > 4
+
+
+def test_resume_with_other_options_leaves_no_stale_shards(mri_tree, tmp_path, monkeypatch):
+    import nb_bids.converter as conv
+
+    out = tmp_path / "hf"
+    convert(mri_tree, out, split="train=0.5,test=0.5", seed=1, max_workers=0)
+    (out / "nb-manifest.json").unlink()  # as if interrupted before the manifest
+    report = convert(mri_tree, out, resume=True, max_workers=0)  # now everything in train
+    assert report["configs"]["mri"] == {"train": 15}  # 4 T1w, 8 bold, 3 dwi (sub-04 has none)
+    assert not list((out / "data").rglob("test-*"))
+    Manifest.read(out).verify(out)
+    assert _load(out, "mri", split="train").num_rows == 15
+    assert conv.REPORT_NAME in {f.path for f in Manifest.read(out).files}

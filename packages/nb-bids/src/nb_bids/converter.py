@@ -854,6 +854,15 @@ def _finish(
         for rel in res["shards"]:
             m.add_entry(FileEntry(rel, (out / rel).stat().st_size, sha256_file(out / rel)))
     m.add_file(out, REPORT_NAME)
+    # A resumed conversion whose options changed leaves shards of the old plan: they would still
+    # match the card's globs, so everything under data/ that this conversion did not write goes.
+    written = {rel for res in results for rel in res["shards"]}
+    for p in sorted((out / "data").rglob("*"), reverse=True) if (out / "data").is_dir() else []:
+        rel = p.relative_to(out).as_posix()
+        if p.is_file() and rel not in written:
+            p.unlink()
+        elif p.is_dir() and not any(p.iterdir()):
+            p.rmdir()
     remove_path(out / _LEDGER)
     m.write(out)
 
