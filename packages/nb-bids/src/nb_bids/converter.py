@@ -134,7 +134,10 @@ def _assign_from_column(
 
 def _features(kind: str, columns: dict[str, str]) -> Any:
     """A ``datasets.Features`` from column kinds (string/int/float/nifti/list kinds)."""
-    from datasets import Features, List, Nifti, Value
+    from nb_core.validation import soft_import
+
+    ds = soft_import("datasets", "Converting BIDS to a Hugging Face dataset", extra="nb-bids[datasets]")
+    Features, List, Nifti, Value = ds.Features, ds.List, ds.Nifti, ds.Value
 
     def one(k: str) -> Any:
         return {
@@ -310,6 +313,12 @@ def convert(
             "run without strict to convert and get them all in the report)"
         )
     _check_expect(expect, rep)
+    # Missing optional dependencies fail here, before anything is written.
+    from nb_core.validation import soft_import
+
+    soft_import("datasets", "Converting BIDS to a Hugging Face dataset", extra="nb-bids[datasets]")
+    if any(d in EEG_DATATYPES for d in table["datatype"].to_pylist()):
+        soft_import("mne_bids", "Reading EEG/MEG/iEEG recordings", extra="nb-bids[mne]")
     _prepare_out(out, overwrite=overwrite, resume=resume)
     all_rows = table.to_pylist()
     desc = _read_description(src)
