@@ -28,6 +28,8 @@ def test_push_and_load_back(mri_tree, tmp_path, hf_cache, request):
     nb_hub.push(out, "me/bids-mri", endpoint=hub.endpoint, preview=False)
     card = hub.repo_files("me/bids-mri")["README.md"].decode()
     assert "config_name: mri" in card and "license: cc0-1.0" in card
+    # dataset_description.json fields and the per-datatype counts are on the card
+    assert "Ada Lovelace" in card and "doi:10.0000/nb-bids.example" in card and "| anat/T1w | 4 |" in card
     ds = datasets.load_dataset("me/bids-mri", "mri", cache_dir=str(tmp_path / "ds-cache"))
     assert {k: v.num_rows for k, v in ds.items()} == report["configs"]["mri"]
     row = next(r for r in ds["train"] if r["suffix"] == "T1w")

@@ -856,7 +856,7 @@ def _finish(
         provenance={"source": str(src), "bids_version": report["bids_version"], "options": options},
         license=_spdx(lic) if isinstance(lic, str) and lic else None,
         citation=str(desc["DatasetDOI"]) if desc.get("DatasetDOI") else None,
-        description=f"BIDS dataset {title} converted by nb-bids",
+        description=_card_text(title, desc, report),
         extra={"hf_configs": configs, "nb_bids": {"rows": options["rows"], "dataset_description": desc}},
     )
     for res in results:
@@ -874,6 +874,37 @@ def _finish(
             p.rmdir()
     remove_path(out / _LEDGER)
     m.write(out)
+
+
+def _card_text(title: str, desc: dict[str, Any], report: dict[str, Any]) -> str:
+    """What the Hub card says about the dataset: dataset_description.json fields and counts."""
+    lines = [
+        f'BIDS dataset "{title}" (BIDS {desc.get("BIDSVersion", "?")}), converted by nb-bids: '
+        f"{report['n_subjects']} subjects, {report['n_sessions']} sessions, {report['n_files']} files.",
+        "",
+    ]
+    for key, label in (
+        ("Authors", "Authors"),
+        ("License", "License"),
+        ("DatasetDOI", "DOI"),
+        ("HowToAcknowledge", "How to acknowledge"),
+        ("Funding", "Funding"),
+        ("ReferencesAndLinks", "References"),
+    ):
+        v = desc.get(key)
+        if isinstance(v, list) and v:
+            lines.append(f"- {label}: " + "; ".join(str(x) for x in v))
+        elif isinstance(v, str) and v:
+            lines.append(f"- {label}: {v}")
+    lines += ["", "| datatype/suffix | files |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in report["files_per_datatype_suffix"].items()]
+    if report["missing_datatypes"]:
+        lines += [
+            "",
+            "Sessions with missing datatypes: "
+            + "; ".join(f"{u} ({', '.join(d)})" for u, d in report["missing_datatypes"].items()),
+        ]
+    return "\n".join(lines)
 
 
 def _spdx(lic: str) -> str:
