@@ -22,6 +22,9 @@ def test_index_convert_export_cli(mri_tree, tmp_path, capsys):
         ["bids", "convert", str(mri_tree), str(out), "--split", "train=0.5,test=0.5", "--workers", "0"]
     )
     assert code == 0 and "mri:" in capsys.readouterr().out
+    assert main(["bids", "inspect", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["n_subjects"] == 4 and sum(info["configs"]["mri"].values()) == 15
     assert main(["bids", "verify", str(out)]) == 0
     assert "checksums verified" in capsys.readouterr().out
     shard = next((out / "data" / "mri").glob("*.parquet"))
@@ -46,7 +49,7 @@ def test_errors_are_one_line(tmp_path, capsys):
     assert "NAME=FRACTION" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("cmd", ["index", "convert", "export", "verify", "bench"])
+@pytest.mark.parametrize("cmd", ["index", "convert", "export", "inspect", "verify", "bench"])
 def test_help_ends_with_examples(cmd, capsys):
     with pytest.raises(SystemExit):
         main(["bids", cmd, "--help"])

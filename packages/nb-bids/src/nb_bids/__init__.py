@@ -14,7 +14,7 @@ from importlib.metadata import version as _version
 
 from nb_bids.converter import ExpectationError, convert
 from nb_bids.discovery import NotBidsDatasetError, index, index_report, parse_name, read_tsv
-from nb_bids.exporter import export, verify
+from nb_bids.exporter import export, inspect_artifact, verify
 
 __version__ = _version("nb-bids")
 
@@ -26,6 +26,7 @@ __all__ = [
     "export",
     "index",
     "index_report",
+    "inspect_artifact",
     "parse_name",
     "read_tsv",
     "verify",

@@ -98,6 +98,16 @@ def register(subparsers: Any) -> None:
     e.add_argument("--overwrite", action="store_true", help="replace an existing bids_root")
     e.set_defaults(func=_export)
 
+    n = add_command(
+        sub,
+        "inspect",
+        "summarise a converted dataset: configs, rows per split, counts, unreadable files",
+        "nb bids inspect out/\nnb bids inspect out/ --json",
+    )
+    n.add_argument("artifact", help="a directory written by nb bids convert")
+    n.add_argument("--json", action="store_true", help="print JSON")
+    n.set_defaults(func=_inspect)
+
     v = add_command(
         sub,
         "verify",
@@ -188,6 +198,18 @@ def _export(args: argparse.Namespace) -> int:
 
     n = export(args.artifact, args.bids_root, overwrite=args.overwrite)
     print(f"wrote {n} files to {args.bids_root}")
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from nb_bids.exporter import inspect_artifact
+
+    info = inspect_artifact(args.artifact)
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True))
+        return 0
+    for k, v in info.items():
+        print(f"{k}: {json.dumps(v) if not isinstance(v, str) else v}")
     return 0
 
 

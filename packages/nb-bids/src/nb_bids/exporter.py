@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -31,7 +32,7 @@ from nb_core.errors import CorruptDataError, UnsupportedFormatError
 from nb_core.manifest import Manifest
 from nb_core.validation import check_relpath
 
-__all__ = ["export", "verify"]
+__all__ = ["export", "inspect_artifact", "verify"]
 
 
 def export(
@@ -157,3 +158,39 @@ def verify(artifact: str | os.PathLike[str]) -> dict[str, int]:
             f"{art}: rows per config and split {counts} differ from the report's {report['configs']}"
         )
     return {cfg: sum(v.values()) for cfg, v in counts.items()}
+
+
+def inspect_artifact(artifact: str | os.PathLike[str]) -> dict[str, Any]:
+    """Summarise a converted dataset (no checksums): name, configs with rows per split, counts,
+    unreadable files and the manifest's size.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from nb_bids import convert
+        >>> from nb_bids.testing import make_bids_tree
+        >>> src = make_bids_tree(tempfile.mkdtemp(), n_subjects=1, eeg=False, derivatives=False)
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "hf"
+        >>> _ = convert(src, out, max_workers=0)
+        >>> inspect_artifact(out)["configs"]["mri"]
+        {'train': 4}
+    """
+    import json
+
+    art = Path(artifact)
+    m = Manifest.read(art)
+    if m.writer.get("package") != "nb-bids":
+        raise UnsupportedFormatError(f"{art}: written by {m.writer.get('package')!r}, not nb-bids")
+    report = json.loads((art / "nb-bids-report.json").read_text(encoding="utf-8"))
+    return {
+        "name": m.name,
+        "rows": m.extra.get("nb_bids", {}).get("rows"),
+        "configs": report["configs"],
+        "n_subjects": report["n_subjects"],
+        "n_sessions": report["n_sessions"],
+        "n_files": report["n_files"],
+        "splits": report["splits"],
+        "unreadable": report["unreadable"],
+        "missing_datatypes": report["missing_datatypes"],
+        "files": len(m.files),
+        "bytes": m.total_size,
+    }
