@@ -35,7 +35,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Must not be installed by ``pip install nb-core`` (DESIGN.md: nb-core depends on numpy and little else).
+#: Must not be installed by ``pip install nb-core`` (nb-core depends on numpy and little else).
 NOT_IN_CORE = ["h5py", "zarr", "torch", "datasets", "huggingface-hub", "pyarrow", "mne"]
 
 

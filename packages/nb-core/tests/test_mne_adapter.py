@@ -64,9 +64,20 @@ def test_round_trip_float32_tolerance() -> None:
     assert rec.data is not None and rec.data.dtype == np.float32
     back = rec.to_mne()
     _assert_same_raw(raw, back, exact=False)
-    # float32 keeps ~7 significant digits: the relative error stays below 1e-7 of the signal range.
-    err = np.abs(back.get_data() - raw.get_data()).max() / np.abs(raw.get_data()).max()
-    assert err < 1e-7
+
+
+def test_float32_error_is_relative_to_magnitude_not_range() -> None:
+    """What the README states: float32 rounds each value to within 2**-24 of its own magnitude, so a
+    channel with a large DC offset loses far more of its (small) signal range than one without."""
+    raw = simulate_raw(n_channels=8, duration=10.0, seed=1)
+    raw._data[0] += 0.42  # a 0.42 V DC offset under a ~20 µV signal, as seen on a real file
+    x = raw.get_data()
+    err = np.abs(Recording.from_mne(raw, dtype=np.float32).to_mne().get_data() - x)
+    nz = x != 0
+    assert (err[nz] / np.abs(x[nz])).max() <= 2.0**-24
+    ranges = np.ptp(x, axis=1)
+    assert err[0].max() / ranges[0] > 1e-4  # offset channel: ~8e-4 of its range (README)
+    assert (err[1:].max(axis=1) / ranges[1:]).max() < 1e-7  # no offset: ~3e-8 of the range
 
 
 def test_round_trip_fif_file_with_first_samp(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -60,3 +62,42 @@ def test_fields() -> None:
         f.done()
     with pytest.raises(SchemaError, match="obj: must be an object; got list"):
         Fields([], "obj")
+
+
+def test_load_json_refuses_hostile_input() -> None:
+    from nb_core.errors import CorruptDataError
+    from nb_core.validation import MAX_JSON_DEPTH, load_json
+
+    assert load_json(b'{"a": [1, 2.5, "\xc3\xa9"]}', where="x.json") == {"a": [1, 2.5, "é"]}
+    assert load_json("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH, where="x") is not None
+    # Brackets and escaped quotes inside strings do not count as nesting.
+    tricky = ["[" * 500 + '\\"{{', {"k\\\\": "]" * 300}, "é" + "{" * 300]
+    assert load_json(json.dumps(tricky, ensure_ascii=False), where="x") == tricky
+    cases = {
+        b"\xff": "not UTF-8",
+        b"{": "line 1 column 2",
+        b"[" * 100_000: "nested deeper",
+        b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1): "nested deeper",
+        b"9" * 5000: "more than 4300 digits",
+        b"[NaN]": "NaN",
+        b"-Infinity": "Infinity",
+        b"[1e999]": "out of the float range",
+        b'{"k": 1, "k": 2}': "twice",
+    }
+    for text, msg in cases.items():
+        with pytest.raises(CorruptDataError, match=msg) as info:
+            load_json(text, where="shard-3.idx")
+        assert str(info.value).startswith("shard-3.idx: ")
+
+
+def test_check_dtype_and_relpath_limits() -> None:
+    from nb_core.validation import check_dtype
+
+    assert check_dtype("<f4", field="d") == "<f4"
+    for bad in ("not-a-dtype", "O", "f4,f4", "", None, "(2,)f4"):
+        with pytest.raises(SchemaError, match="d:"):
+            check_dtype(bad, field="d")
+    assert check_relpath("a/b.tar", field="p") == "a/b.tar"
+    for bad in ("x" * 5000, "a/" + "b" * 300, "a\nb", "a/./b"):
+        with pytest.raises(SchemaError, match="p:"):
+            check_relpath(bad, field="p")

@@ -73,6 +73,10 @@ def test_bench_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
             str(png),
             "--json",
             str(tmp_path / "b.json"),
+            "--stream-seconds",
+            "4",
+            "--stream-channels",
+            "3",
         ]
     )
     assert code == 0
@@ -84,6 +88,10 @@ def test_bench_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         "naive zarr",
         "naive Parquet",
         "MNE .fif",
+        "straddle chunks",
+        "nb_formats zarr blosc-lz4 |",
+        "streaming write",
+        "| nb_formats parquet | 4 s |",
     ):
         assert row in out
     assert png.stat().st_size > 1000
@@ -93,3 +101,70 @@ def test_nb_script(tmp_path: Path) -> None:
     nb = Path(sys.executable).with_name("nb")
     res = subprocess.run([str(nb), "formats", "--help"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "convert" in res.stdout and "bench" in res.stdout
+
+
+def test_write_input_errors_are_one_line(
+    tmp_path: Path, raws: list[Any], windowed: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fif = tmp_path / "sub-01_raw.fif"
+    raws[0].save(fif, verbose="error")
+    out = str(tmp_path / "out")
+    cases = [
+        ([str(tmp_path / "missing.edf"), out], "missing.edf: no such file"),
+        ([str(tmp_path / "notes.docx"), out], "notes.docx: not a recording MNE reads"),
+    ]
+    (tmp_path / "notes.docx").write_text("hello")
+    art = nb_formats.write(windowed, tmp_path / "art", format="hdf5")
+    cases.append(([str(art), out], "a neurobridge artifact, not a recording; .*nb formats convert"))
+    (tmp_path / "broken.edf").write_bytes(b"0       not an edf header" * 20)
+    cases.append(([str(tmp_path / "broken.edf"), out], "broken.edf: cannot be read"))
+    for argv, pattern in cases:
+        assert main(["formats", "write", *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("nb: error: "), err
+        assert __import__("re").search(pattern, err), err
+        assert not Path(out).exists()
+    assert main(["formats", "write", str(fif), str(art)]) == 2
+    err = capsys.readouterr().err
+    assert "pass --overwrite" in err and "overwrite=True" not in err
+    assert main(["formats", "convert", str(art), str(art), "--format", "zarr"]) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert main(["formats", "write", str(fif), out, "--format", "hdf5", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "--resume needs --format parquet" in err and "resume=True" not in err
+    assert main(["formats", "open", str(art), "--window-size", "100000"]) == 2
+    assert "--window-size 100000 is longer than every recording" in capsys.readouterr().err
+
+
+def test_reader_options_from_the_command_line(tmp_path: Path, raws: list[Any]) -> None:
+    fif = tmp_path / "sub-01_raw.fif"
+    raws[0].save(fif, verbose="error")
+    argv = ["formats", "write", str(fif), str(tmp_path / "a"), "--allow-maxshield"]
+    assert main([*argv, "--reader-option", "on_split_missing=warn"]) == 0
+    assert len(nb_formats.open(tmp_path / "a")) == 1
+    assert main([*argv, "--reader-option", "no_such_option=1", "--overwrite"]) == 2
+    assert main([*argv, "--reader-option", "novalue"]) == 2
+
+
+def test_every_help_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shlex
+
+    from nb_core.testing import simulate_raw
+
+    monkeypatch.chdir(tmp_path)
+    for k in (1, 2):
+        simulate_raw(n_channels=4, sfreq=250.0, duration=12.0, seed=k).save(
+            f"sub-0{k}_raw.fif", verbose="error"
+        )
+    examples: list[str] = []
+    for cmd in ([], ["write"], ["open"], ["convert"], ["info"], ["bench"]):
+        with pytest.raises(SystemExit):
+            main(["formats", *cmd, "--help"])
+        text = capsys.readouterr().out.split("examples:", 1)[1]
+        examples += [ln.strip() for ln in text.splitlines() if ln.strip().startswith("nb formats ")]
+    assert len(examples) >= 9
+    order = sorted(examples, key=lambda e: ("write" not in e, "bench" in e))  # writes first
+    for ex in order:
+        assert main(shlex.split(ex)[1:]) == 0, ex

@@ -40,6 +40,7 @@ from nb_core.schema import (
     Recording,
     Sample,
     Window,
+    annotation_spans,
 )
 
 __version__ = _version("nb-core")
@@ -63,6 +64,7 @@ __all__ = [
     "Sample",
     "Window",
     "__version__",
+    "annotation_spans",
     "atomic_open",
     "atomic_path",
     "atomic_write_bytes",

@@ -27,6 +27,7 @@ __all__ = [
     "HubNotFoundError",
     "IncompatibleDataError",
     "IndexOutOfRangeError",
+    "InputNotFoundError",
     "IntegrityError",
     "ManifestNotFoundError",
     "NBError",
@@ -64,7 +65,13 @@ class SchemaError(NBError, ValueError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         self.field = field
         self.reason = message
-        super().__init__(f"{field}: {message}" if field else message)
+        # Hostile input can hold megabytes where a name is expected: keep the message one short line.
+        message = _shorten(message.replace("\n", " "), 400)
+        super().__init__(f"{_shorten(field, 200)}: {message}" if field else message)
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 30]}… ({len(text)} characters)"
 
 
 class SchemaVersionError(SchemaError):
@@ -73,6 +80,10 @@ class SchemaVersionError(SchemaError):
 
 class ManifestNotFoundError(NBError, FileNotFoundError):
     """A directory or file has no ``nb-manifest.json``: it is not a neurobridge artifact."""
+
+
+class InputNotFoundError(NBError, FileNotFoundError):
+    """An input file or directory given by the user does not exist."""
 
 
 class IntegrityError(NBError, ValueError):

@@ -25,22 +25,32 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nb_core.atomic import atomic_write_bytes, dumps_json
 from nb_core.checksums import sha256_file
 from nb_core.errors import (
     ChecksumMismatchError,
-    CorruptDataError,
     ManifestNotFoundError,
     SchemaError,
     SchemaVersionError,
 )
-from nb_core.validation import Fields, check_json, check_modality_name, check_option, check_relpath
+from nb_core.validation import (
+    Fields,
+    check_dtype,
+    check_json,
+    check_modality_name,
+    check_option,
+    check_relpath,
+    load_json,
+)
+
+if TYPE_CHECKING:
+    from nb_core.schema import Recording
 
 __all__ = [
     "LAYOUTS",
@@ -91,16 +101,56 @@ class FileEntry:
         return cls(path=relpath, size=p.stat().st_size, sha256=sha256_file(p))
 
 
+_CH_TYPE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
 @dataclass
 class ModalitySpec:
     """What one modality looks like: dtype, per-sample shape (`None` for a free axis), unit,
-    sampling rate and channel names (where they apply)."""
+    sampling rate, channel names and (optionally) per-channel MNE types and units.
+
+    ``ch_types`` and ``units`` have one entry per channel, in row order (as
+    ``ch_names``); ``unit`` is the common unit when all channels share one.
+
+    Example:
+        >>> spec = ModalitySpec("float32", [3, 100], sfreq=100.0, ch_names=["MEG 0111", "MEG 0112", "STI 014"],
+        ...                     ch_types=["mag", "grad", "stim"], units=["T", "T/m", "V"])
+        >>> ModalitySpec.from_dict(spec.to_dict(), "eeg").ch_types
+        ['mag', 'grad', 'stim']
+    """
 
     dtype: str
     shape: list[int | None] = field(default_factory=list)
     unit: str | None = None
     sfreq: float | None = None
     ch_names: list[str] | None = None
+    ch_types: list[str] | None = None
+    units: list[str] | None = None
+
+    @classmethod
+    def from_recording(cls, rec: Recording, *, dtype: str, shape: list[int | None]) -> ModalitySpec:
+        """The spec of a recording's signals: its sfreq, channel names, types and units (``unit``
+        when all channels share one).
+
+        Example:
+            >>> import numpy as np
+            >>> from nb_core import Channel, Recording
+            >>> rec = Recording(id="r", sfreq=100.0, data=np.zeros((2, 10)),
+            ...                 channels=[Channel("MEG 0111", "mag", "T"), Channel("STI 014", "stim", "V")])
+            >>> spec = ModalitySpec.from_recording(rec, dtype="float32", shape=[2, None])
+            >>> spec.unit, spec.units, spec.ch_types
+            (None, ['T', 'V'], ['mag', 'stim'])
+        """
+        units = rec.units
+        return cls(
+            dtype=dtype,
+            shape=list(shape),
+            unit=units[0] if units and len(set(units)) == 1 else None,
+            sfreq=float(rec.sfreq),
+            ch_names=rec.ch_names,
+            ch_types=rec.ch_types,
+            units=units,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"dtype": self.dtype, "shape": list(self.shape)}
@@ -108,8 +158,10 @@ class ModalitySpec:
             d["unit"] = self.unit
         if self.sfreq is not None:
             d["sfreq"] = float(self.sfreq)
-        if self.ch_names is not None:
-            d["ch_names"] = list(self.ch_names)
+        for k in ("ch_names", "ch_types", "units"):
+            v = getattr(self, k)
+            if v is not None:
+                d[k] = list(v)
         return d
 
     @classmethod
@@ -122,12 +174,36 @@ class ModalitySpec:
                     f"must be a non-negative integer or null; got {s!r}",
                     field=f"{f.sub('shape')}[{i}]",
                 )
+        lists: dict[str, list[str] | None] = {}
+        for k in ("ch_names", "ch_types", "units"):
+            lists[k] = f.strings(k) if f.obj.get(k) is not None else None
+        for k in ("ch_types", "units"):
+            v, names = lists[k], lists["ch_names"]
+            if v is None:
+                continue
+            if names is not None and len(v) != len(names):
+                raise SchemaError(
+                    f"has {len(v)} entries but ch_names has {len(names)} (one per channel)", field=f.sub(k)
+                )
+            for i, x in enumerate(v):
+                if k == "ch_types" and not _CH_TYPE.match(x):
+                    raise SchemaError(
+                        f"{x[:40]!r} is not a channel type (MNE names such as 'eeg', 'mag', 'stim')",
+                        field=f"{f.sub(k)}[{i}]",
+                    )
+                if k == "units" and not 0 < len(x) <= 32:
+                    raise SchemaError(f"must be a unit such as 'V'; got {x[:40]!r}", field=f"{f.sub(k)}[{i}]")
+        unit = f.opt_string("unit")
+        if unit is not None and not 0 < len(unit) <= 32:
+            raise SchemaError(f"must be a unit such as 'V'; got {unit[:40]!r}", field=f.sub("unit"))
         out = cls(
-            dtype=f.string("dtype"),
+            dtype=check_dtype(f.any("dtype"), field=f.sub("dtype")),
             shape=shape,
-            unit=f.opt_string("unit"),
+            unit=unit,
             sfreq=f.opt_number("sfreq", positive=True),
-            ch_names=f.strings("ch_names") if f.obj.get("ch_names") is not None else None,
+            ch_names=lists["ch_names"],
+            ch_types=lists["ch_types"],
+            units=lists["units"],
         )
         f.done()
         return out
@@ -157,8 +233,13 @@ class RecordingEntry:
         for k, v in ents.items():
             if not isinstance(v, str):
                 raise SchemaError(f"BIDS entity values are strings; got {v!r}", field=f"{path}.entities.{k}")
+        rid = f.string("id")
+        if not rid or len(rid) > 1024:
+            raise SchemaError(
+                f"must be a non-empty id of at most 1024 characters; got {rid[:40]!r}", field=f.sub("id")
+            )
         out = cls(
-            id=f.string("id"),
+            id=rid,
             entities=ents,
             n_times=f.opt_integer("n_times", minimum=0),
             sfreq=f.opt_number("sfreq", positive=True),
@@ -310,26 +391,26 @@ class Manifest:
             license=f.opt_string("license"),
             citation=f.opt_string("citation"),
             description=f.opt_string("description"),
-            extra=f.free_json("extra"),
+            extra=_check_extra(f.free_json("extra"), f.sub("extra")),
             schema_version=version,
         )
+        ids = [r.id for r in out.recordings]
+        if len(set(ids)) != len(ids):
+            dup = sorted({i for i in ids if ids.count(i) > 1})[:5]
+            raise SchemaError(f"recording id(s) {dup} are listed twice", field=f.sub("recordings"))
         f.done()
         return out
 
     @classmethod
     def from_json(cls, text: str | bytes, *, source: str = "manifest") -> Manifest:
-        """Parse and validate JSON text. NaN/Infinity literals are refused."""
+        """Parse and validate JSON text (see :func:`nb_core.validation.load_json`).
 
-        def _no_constants(name: str) -> Any:
-            raise SchemaError(f"{name} is not valid JSON (non-finite numbers are not allowed)", field=source)
-
-        try:
-            obj = json.loads(text, parse_constant=_no_constants)
-        except json.JSONDecodeError as err:
-            raise CorruptDataError(f"{source}: not valid JSON ({err})") from None
-        except UnicodeDecodeError as err:
-            raise CorruptDataError(f"{source}: not UTF-8 text ({err})") from None
-        return cls.from_dict(obj, source=source)
+        Raises:
+            CorruptDataError: not UTF-8, not JSON, NaN/Infinity, too deep, huge integers.
+            SchemaError: the JSON does not follow the manifest schema (the field is named).
+            SchemaVersionError: written by a newer schema version.
+        """
+        return cls.from_dict(load_json(text, where=source), source=source)
 
     # -- files ------------------------------------------------------------------------------------
     def write(self, root: str | os.PathLike[str]) -> Path:
@@ -350,15 +431,80 @@ class Manifest:
         mpath = find_manifest(path)
         return cls.from_json(mpath.read_bytes(), source=str(mpath))
 
+    def check_consistency(self) -> None:
+        """Check that the manifest agrees with itself (no file access).
+
+        * every file a layout section of ``extra`` names (``path``/``index``, not the
+          ``hf_configs`` globs) is listed in ``files`` (so it is checksummed);
+        * where ``extra`` lists parts with a ``split`` and an ``n_samples`` (shards), their
+          sums per split equal ``splits``;
+        * a manifest with samples lists data files, and a layout section of ``extra``
+          (``nb_shards``, ``nb_formats``) matches ``layout``.
+
+        Raises:
+            SchemaError: the first disagreement, naming the field.
+        """
+        if self.n_samples > 0 and not self.files:
+            raise SchemaError(
+                f"declares {self.n_samples} samples but lists no data files", field="manifest.files"
+            )
+        for section, layouts in _SECTION_LAYOUTS.items():
+            if section in self.extra and self.layout not in layouts:
+                raise SchemaError(
+                    f"layout {self.layout!r} does not match the extra.{section} section "
+                    f"(written for {' or '.join(layouts)})",
+                    field="manifest.layout",
+                )
+        listed = {e.path for e in self.files}
+        per_split: dict[str, int] = {}
+        counted = False
+        for fld, key, value in _walk(self.extra, "manifest.extra"):
+            if fld.startswith("manifest.extra.hf_configs"):
+                continue
+            if (
+                key in ("path", "index")
+                and isinstance(value, str)
+                and not _GLOB.search(value)
+                and value not in listed
+            ):
+                raise SchemaError(
+                    f"{value!r} is not listed in manifest.files (every data file must be checksummed)",
+                    field=fld,
+                )
+            if (
+                isinstance(value, list)
+                and value
+                and all(
+                    isinstance(x, dict) and isinstance(x.get("split"), str) and "n_samples" in x
+                    for x in value
+                )
+            ):
+                counted = True
+                for x in value:
+                    per_split[x["split"]] = per_split.get(x["split"], 0) + int(x["n_samples"])
+        if counted:
+            for split in sorted(set(per_split) | set(self.splits)):
+                declared, found = self.splits.get(split), per_split.get(split, 0)
+                if declared != found:
+                    raise SchemaError(
+                        f"declares {declared} samples but its parts in manifest.extra hold {found}",
+                        field=f"manifest.splits.{split}",
+                    )
+
     def verify(self, root: str | os.PathLike[str], *, paths: list[str] | None = None) -> None:
         """Check that every listed file (or just ``paths``) exists with its size and sha256.
 
+        A full verify (``paths=None``) first runs :meth:`check_consistency`.
+
         Raises:
+            SchemaError: the manifest disagrees with itself (an unlisted file, wrong split counts).
             ChecksumMismatchError: a file is missing, or its size or sha256 differs (named).
         """
         base = Path(root)
         if base.is_file():
             base = base.parent
+        if paths is None:
+            self.check_consistency()
         entries = self.files if paths is None else [self.file(p) for p in paths]
         for e in entries:
             p = base / e.path
@@ -375,6 +521,50 @@ class Manifest:
                     f"{p}: sha256 {digest[:16]}… does not match the manifest's {e.sha256[:16]}… "
                     "(the file is corrupted or was changed)"
                 )
+
+
+_PATH_KEYS = ("path", "index", "data_files")
+# Layout sections of ``extra`` and the layouts they belong to.
+_SECTION_LAYOUTS = {"nb_shards": ("shards",), "nb_formats": ("hdf5", "zarr", "parquet")}
+_COUNT_KEYS = ("n_samples", "n_items", "n_times", "n_channels", "size", "tar_size", "offset")
+_GLOB = re.compile(r"[*?\[]")
+
+
+def _check_extra(extra: dict[str, Any], where: str) -> dict[str, Any]:
+    """Check the conventions every layout section of ``extra`` follows.
+
+    Every ``path``/``index``/``data_files`` value (a string or a list of them, at any depth) is a
+    relative path inside the artifact; counts and sizes (``n_samples``, ``size``, ...) are
+    non-negative integers; a ``format_version`` is an integer >= 1.
+    """
+    for fld, key, value in _walk(extra, where):
+        if key in _PATH_KEYS:
+            values = value if isinstance(value, list) else [value]
+            for i, v in enumerate(values):
+                if isinstance(v, dict) and key == "data_files":
+                    continue  # {"split": ..., "path": ...}: its "path" is checked on its own
+                check_relpath(v, field=fld if not isinstance(value, list) else f"{fld}[{i}]")
+        elif key in _COUNT_KEYS:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise SchemaError(f"must be a non-negative integer; got {value!r}", field=fld)
+        elif key == "format_version" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise SchemaError(f"must be an integer >= 1; got {value!r}", field=fld)
+    return extra
+
+
+def _walk(obj: Any, where: str) -> list[tuple[str, str, Any]]:
+    """``(field, key, value)`` of every object member under ``obj`` (depth-first, iterative)."""
+    out: list[tuple[str, str, Any]] = []
+    stack: list[tuple[Any, str]] = [(obj, where)]
+    while stack:
+        node, fld = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                out.append((f"{fld}.{k}", k, v))
+                stack.append((v, f"{fld}.{k}"))
+        elif isinstance(node, list):
+            stack.extend((v, f"{fld}[{i}]") for i, v in enumerate(node))
+    return out
 
 
 def find_manifest(path: str | os.PathLike[str]) -> Path:

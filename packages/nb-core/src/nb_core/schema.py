@@ -26,13 +26,19 @@ Example:
 
 from __future__ import annotations
 
+import base64
+import datetime as _dt
+import hashlib
 import math
+import re
+import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nb_core.errors import IncompatibleDataError, SchemaError
+from nb_core.errors import CorruptDataError, IncompatibleDataError, SchemaError
 from nb_core.validation import (
     Fields,
     check_finite_array,
@@ -55,6 +61,8 @@ __all__ = [
     "Sample",
     "Target",
     "Window",
+    "annotation_spans",
+    "check_mne_info",
 ]
 
 Target = int | float | str | None
@@ -121,14 +129,19 @@ class Channel:
 class Annotation:
     """An annotated interval, as in ``mne.Annotations``: onset and duration in seconds.
 
-    ``onset`` counts from the recording's ``annotations_orig_time`` when it is
-    set (as MNE does), else from the first sample.
+    ``onset`` is exactly what MNE holds in ``raw.annotations.onset``: seconds since the
+    recording's ``annotations_orig_time`` when it is set; else seconds since the time of
+    sample number 0 of the acquisition, so the first stored sample is at
+    ``first_samp / sfreq`` (MNE adds ``first_samp / sfreq`` to onsets when ``orig_time`` is
+    None). :func:`annotation_spans` turns onsets into sample spans of the stored data.
+    ``extras`` holds MNE's per-annotation extra fields (``Annotations.extras``).
     """
 
     onset: float
     duration: float
     description: str
     ch_names: list[str] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -138,6 +151,8 @@ class Annotation:
         }
         if self.ch_names:
             d["ch_names"] = list(self.ch_names)
+        if self.extras:
+            d["extras"] = check_json(self.extras, field="annotation.extras")
         return d
 
     @classmethod
@@ -148,6 +163,7 @@ class Annotation:
             duration=f.number("duration"),
             description=f.string("description"),
             ch_names=f.strings("ch_names"),
+            extras=f.free_json("extras"),
         )
         f.done()
         return out
@@ -243,6 +259,11 @@ class Recording:
         annotations (`list[Annotation]`): events and intervals.
         entities (`dict[str, str]`): BIDS entities (``subject``, ``session``, ``task``, ``run``...).
         history (`list[ProcessingStep]`): preprocessing applied, in order.
+        mne_info (`dict`, *optional*): MNE's complete measurement info in MNE's own FIF
+            serialisation, set by :meth:`from_mne` (``{"fif": base64, "sha256": hex, "unset":
+            [keys]}``, plus float64 ``cal``/``range`` per channel where float32 would change them); :meth:`to_mne` rebuilds ``raw.info`` from it, so whatever MNE knows
+            (projectors, SSS history, CTF compensation, HPI, transforms...) survives. The readable
+            fields above win where they differ from it.
     """
 
     id: str
@@ -266,6 +287,7 @@ class Recording:
     provenance: Provenance | None = None
     history: list[ProcessingStep] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    mne_info: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.data is not None:
@@ -354,6 +376,7 @@ class Recording:
             "provenance": None if self.provenance is None else self.provenance.to_dict(),
             "history": [s.to_dict() for s in self.history],
             "extra": check_json(self.extra, field="extra"),
+            "mne_info": None if self.mne_info is None else dict(self.mne_info),
         }
         return _drop_none(d)
 
@@ -388,11 +411,11 @@ class Recording:
             data=data,
             n_times=f.integer("n_times", minimum=0),
             first_samp=f.opt_integer("first_samp") or 0,
-            meas_date=f.opt_string("meas_date"),
+            meas_date=_opt_time(f, "meas_date"),
             annotations=[
                 Annotation.from_dict(a, f"{p}.annotations[{i}]") for i, a in enumerate(f.array("annotations"))
             ],
-            annotations_orig_time=f.opt_string("annotations_orig_time"),
+            annotations_orig_time=_opt_time(f, "annotations_orig_time"),
             dig=[DigPoint.from_dict(x, f"{p}.dig[{i}]") for i, x in enumerate(f.array("dig"))],
             bads=bads,
             description=f.opt_string("description"),
@@ -409,6 +432,7 @@ class Recording:
                 ProcessingStep.from_dict(s, f"{p}.history[{i}]") for i, s in enumerate(f.array("history"))
             ],
             extra=f.free_json("extra"),
+            mne_info=check_mne_info(f.any("mne_info", required=False), f"{p}.mne_info"),
         )
         f.done()
         return rec
@@ -422,6 +446,7 @@ class Recording:
         id: str | None = None,
         entities: dict[str, str] | None = None,
         dtype: Any = np.float64,
+        keep_info: bool = True,
     ) -> Recording:
         """Build a Recording from an MNE Raw (loads its data). Needs ``nb-core[mne]``.
 
@@ -429,7 +454,7 @@ class Recording:
         """
         from nb_core.mne_adapter import recording_from_mne
 
-        return recording_from_mne(raw, id=id, entities=entities, dtype=dtype)
+        return recording_from_mne(raw, id=id, entities=entities, dtype=dtype, keep_info=keep_info)
 
     def to_mne(self) -> mne.io.RawArray:
         """Return an ``mne.io.RawArray`` equal to the Raw this came from. Needs ``nb-core[mne]``."""
@@ -544,3 +569,168 @@ class Sample:
                 check_finite_array(arr, what=fld)
         self.metadata = check_json(self.metadata, field=f"sample[{self.key!r}].metadata")
         return self
+
+
+#: Largest FIF measurement info :func:`check_mne_info` accepts (decoded bytes).
+MAX_MNE_INFO_BYTES = 64 * 1024 * 1024
+#: Info keys that reading a FIF file fills in by itself; ``unset`` lists those that were None.
+MNE_INFO_UNSETTABLE = (
+    "file_id",
+    "meas_id",
+    "dev_head_t",
+    "ctf_head_t",
+    "dev_ctf_t",
+    "device_info",
+    "helium_info",
+)
+_B64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+
+
+def check_mne_info(obj: Any, path: str = "mne_info") -> dict[str, Any] | None:
+    """Validate the stored FIF measurement info of a Recording (see :attr:`Recording.mne_info`).
+
+    Checks the base64 text, its size (at most :data:`MAX_MNE_INFO_BYTES`), that the bytes start
+    like a FIF file and that their sha256 matches; returns the dict (or `None`).
+
+    Raises:
+        SchemaError: a field is missing or malformed.
+        CorruptDataError: the bytes do not match their sha256 or are not FIF.
+    """
+    if obj is None:
+        return None
+    f = Fields(obj, path)
+    text = f.string("fif")
+    sha = f.string("sha256")
+    unset = f.strings("unset")
+    scales = {}
+    for key in ("cal", "range"):
+        values = f.array(key)
+        if values:
+            scales[key] = [check_number(v, field=f"{f.sub(key)}[{i}]") for i, v in enumerate(values)]
+    f.done()
+    if len(text) > MAX_MNE_INFO_BYTES * 4 // 3 + 4 or len(text) % 4 or not _B64.match(text):
+        raise SchemaError(
+            f"must be base64 text of at most {MAX_MNE_INFO_BYTES} bytes; got {len(text)} characters",
+            field=f.sub("fif"),
+        )
+    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise SchemaError(f"must be 64 lower-case hex digits; got {sha[:70]!r}", field=f.sub("sha256"))
+    bad = [k for k in unset if k not in MNE_INFO_UNSETTABLE]
+    if bad:
+        raise SchemaError(
+            f"unknown info keys {bad}; allowed: {list(MNE_INFO_UNSETTABLE)}", field=f.sub("unset")
+        )
+    raw = base64.b64decode(text)
+    if hashlib.sha256(raw).hexdigest() != sha:
+        raise CorruptDataError(f"{path}: the stored FIF info does not match its sha256 (corrupted)")
+    # A FIF file starts with the FIFF_FILE_ID tag: kind 100, type 31 (id struct), 20 bytes.
+    if raw[:12] != b"\x00\x00\x00\x64\x00\x00\x00\x1f\x00\x00\x00\x14":
+        raise CorruptDataError(f"{path}: the stored info is not a FIF file")
+    _check_fif_tags(raw, path)
+    return {"fif": text, "sha256": sha, "unset": list(unset), **scales}
+
+
+def _check_fif_tags(raw: bytes, path: str) -> None:
+    """Accept only the tag layout ``mne.io.write_info`` produces: tags one after the other
+    (``next`` 0), the last with ``next`` -1 ending the bytes, and no directory (pointer -1), so
+    MNE reads it front to back and a hostile ``next``/``size``/directory cannot loop or jump."""
+    pos, n = 0, len(raw)
+    while True:
+        if pos + 16 > n:
+            raise CorruptDataError(f"{path}: the stored FIF info is truncated at byte {pos}")
+        kind, _type, size, nxt = struct.unpack(">iIii", raw[pos : pos + 16])
+        end = pos + 16 + size
+        if size < 0 or end > n or nxt not in (0, -1):
+            raise CorruptDataError(f"{path}: the stored FIF info has a malformed tag at byte {pos}")
+        if kind == 101 and raw[pos + 16 : end] != b"\xff\xff\xff\xff":  # FIFF_DIR_POINTER
+            raise CorruptDataError(
+                f"{path}: the stored FIF info points to a directory (not written by nb-core)"
+            )
+        if nxt == -1:
+            if end != n:
+                raise CorruptDataError(f"{path}: the stored FIF info has {n - end} bytes after its last tag")
+            return
+        pos = end
+
+
+def _opt_time(f: Fields, key: str) -> str | None:
+    text = f.opt_string(key)
+    if text is not None:
+        _parse_time(text, f.sub(key))
+    return text
+
+
+def _parse_time(text: Any, field: str) -> _dt.datetime:
+    if not isinstance(text, str):
+        raise SchemaError(f"must be an ISO 8601 time; got {text!r}", field=field)
+    try:
+        t = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise SchemaError(f"{text[:60]!r} is not an ISO 8601 time", field=field) from None
+    return t if t.tzinfo is not None else t.replace(tzinfo=_dt.UTC)
+
+
+def annotation_spans(rec: Recording | Mapping[str, Any]) -> list[tuple[int, int, str]]:
+    """``(first, stop, description)`` sample spans of a recording's annotations, in onset order.
+
+    Samples count from sample 0 of the stored data (the recording's first sample, whatever its
+    ``first_samp``); ``first`` is the sample ``mne.events_from_annotations`` gives for the
+    annotation on the original Raw, minus ``first_samp``. ``stop`` is ``first`` plus the duration
+    in samples (at least 1: a zero-duration annotation spans its onset sample). Spans are not
+    clipped: one may start before 0 or end after ``n_times``.
+
+    Args:
+        rec (`Recording` or `dict`): a Recording or its :meth:`Recording.to_dict` form.
+
+    Raises:
+        SchemaError: a field is missing or malformed, or ``annotations_orig_time`` is set while
+            ``meas_date`` is not (MNE cannot place such annotations either).
+
+    Example:
+        >>> rec = {"id": "r", "sfreq": 100.0, "first_samp": 50, "meas_date": None,
+        ...        "annotations_orig_time": None,
+        ...        "annotations": [{"onset": 1.5, "duration": 0.2, "description": "blink"}]}
+        >>> annotation_spans(rec)  # MNE holds onsets including first_samp / sfreq = 0.5 s here
+        [(100, 120, 'blink')]
+    """
+    d = rec.to_dict() if isinstance(rec, Recording) else rec
+    f = Fields(d, "recording")
+    sfreq = f.number("sfreq", positive=True)
+    first_samp = f.opt_integer("first_samp") or 0
+    orig, meas = d.get("annotations_orig_time"), d.get("meas_date")
+    annots = [
+        Annotation.from_dict(a, f"recording.annotations[{i}]") for i, a in enumerate(f.array("annotations"))
+    ]
+    delta: float | None = None
+    if orig is not None:
+        if meas is None:
+            raise SchemaError(
+                "annotations_orig_time is set but meas_date is not: the annotations cannot be placed "
+                "on the data (MNE refuses this too); set meas_date or clear annotations_orig_time",
+                field="recording.annotations_orig_time",
+            )
+        o = _parse_time(orig, "recording.annotations_orig_time")
+        m = _parse_time(meas, "recording.meas_date")
+        # As MNE's Raw.time_as_index(origin=orig_time): the first stored sample is at
+        # meas_date + first_samp / sfreq (as a timedelta, microsecond resolution).
+        try:
+            delta = (o - (m + _dt.timedelta(0, first_samp / sfreq))).total_seconds()
+        except OverflowError:
+            raise SchemaError(
+                f"first_samp {first_samp} at {sfreq} Hz is out of the date range",
+                field="recording.first_samp",
+            ) from None
+    out = []
+    for i, a in enumerate(annots):
+        at = (a.onset + delta) * sfreq if delta is not None else a.onset * sfreq
+        length = a.duration * sfreq
+        if not (abs(at) < 2**62 and abs(length) < 2**62):
+            raise SchemaError(
+                f"onset {a.onset} s / duration {a.duration} s at {sfreq} Hz is out of range",
+                field=f"recording.annotations[{i}]",
+            )
+        # With orig_time None, MNE holds onsets including first_samp / sfreq.
+        first = round(at) if delta is not None else round(at) - first_samp
+        out.append((first, first + max(1, round(length)), a.description))
+    out.sort(key=lambda t: t[0])
+    return out

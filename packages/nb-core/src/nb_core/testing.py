@@ -8,6 +8,8 @@
   :class:`~nb_core.schema.Recording`, and a windowed dataset with targets and
   braindecode window metadata.
 - :func:`make_nifti` / :func:`write_nifti`: small real NIfTI-1/2 images (3-D or 4-D) via nibabel.
+- :func:`write_brainvision` / :func:`write_edf`: real BrainVision and EDF files (no exporter
+  package needed), for testing readers of recording files.
 
 Everything is a pure function of its arguments and ``seed``; the small
 variants take well under a second.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +47,8 @@ __all__ = [
     "simulate_raw",
     "simulate_recordings",
     "simulate_windows",
+    "write_brainvision",
+    "write_edf",
     "write_nifti",
 ]
 
@@ -296,3 +301,108 @@ def write_nifti(path: str | os.PathLike[str], shape: tuple[int, ...] = (16, 16, 
     p.parent.mkdir(parents=True, exist_ok=True)
     nib.save(make_nifti(shape, **kwargs), p)
     return p
+
+
+def write_brainvision(
+    path: str | os.PathLike[str],
+    data: np.ndarray,
+    sfreq: float,
+    ch_names: list[str],
+    *,
+    markers: Sequence[tuple[str, int]] = (),
+    meas_date: _dt.datetime | None = None,
+) -> Path:
+    """Write a BrainVision recording (``path`` = the .vhdr, plus .vmrk and .eeg) without pybv.
+
+    Follows the BrainVision Core Data Format 1.0: multiplexed IEEE float32 samples in µV.
+
+    Args:
+        path (`Path`): the .vhdr file to write.
+        data (`np.ndarray`): channels × times, in volts.
+        sfreq (`float`): sampling rate in Hz.
+        ch_names (`list[str]`): one per row.
+        markers (*optional*): ``(description, sample)`` stimulus markers, 0-based samples.
+        meas_date (`datetime`, *optional*): written as the "New Segment" time.
+
+    Example:
+        >>> import tempfile
+        >>> p = write_brainvision(Path(tempfile.mkdtemp()) / "r.vhdr", np.zeros((2, 100)), 100.0, ["C3", "C4"])
+        >>> sorted(x.suffix for x in p.parent.iterdir())
+        ['.eeg', '.vhdr', '.vmrk']
+    """
+    path = Path(path)
+    eeg, vmrk = path.with_name(path.stem + ".eeg"), path.with_name(path.stem + ".vmrk")
+    (data.T * 1e6).astype("<f4").tofile(eeg)
+    chans = "\n".join(f"Ch{i + 1}={n},,1,µV" for i, n in enumerate(ch_names))
+    path.write_text(
+        "Brain Vision Data Exchange Header File Version 1.0\n"
+        f"[Common Infos]\nCodepage=UTF-8\nDataFile={eeg.name}\nMarkerFile={vmrk.name}\n"
+        "DataFormat=BINARY\nDataOrientation=MULTIPLEXED\n"
+        f"NumberOfChannels={len(ch_names)}\nSamplingInterval={1e6 / sfreq:g}\n"
+        "[Binary Infos]\nBinaryFormat=IEEE_FLOAT_32\n"
+        f"[Channel Infos]\n{chans}\n",
+        encoding="utf-8",
+    )
+    lines = []
+    if meas_date is not None:
+        lines.append(f"Mk1=New Segment,,1,1,0,{meas_date.strftime('%Y%m%d%H%M%S%f')}")
+    for desc, sample in markers:
+        lines.append(f"Mk{len(lines) + 1}=Stimulus,{desc},{sample + 1},1,0")
+    vmrk.write_text(
+        "Brain Vision Data Exchange Marker File, Version 1.0\n"
+        f"[Common Infos]\nCodepage=UTF-8\nDataFile={eeg.name}\n[Marker Infos]\n" + "\n".join(lines) + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def write_edf(path: str | os.PathLike[str], data: np.ndarray, sfreq: int, ch_names: list[str]) -> Path:
+    """Write a plain EDF file without edfio: 1-second records, 16-bit samples over ±1 mV (µV).
+
+    Follows the EDF specification (Kemp et al., 1992); the start time is 2020-01-01 12:00:00.
+    Samples beyond the last whole second are dropped.
+
+    Example:
+        >>> import tempfile
+        >>> p = write_edf(Path(tempfile.mkdtemp()) / "r.edf", np.zeros((2, 300)), 100, ["C3", "C4"])
+        >>> p.stat().st_size == 256 * 3 + 2 * 300 * 2
+        True
+    """
+    path = Path(path)
+    n_ch, n_times = data.shape
+    n_rec = n_times // sfreq
+    pmin, pmax, dmin, dmax = -1000.0, 1000.0, -32768, 32767
+
+    def f(text: object, width: int) -> bytes:
+        return str(text).ljust(width)[:width].encode("ascii")
+
+    head = (
+        f("0", 8)
+        + f("X X X X", 80)
+        + f("Startdate 01-JAN-2020 X X X", 80)
+        + f("01.01.20", 8)
+        + f("12.00.00", 8)
+        + f(256 * (n_ch + 1), 8)
+        + f("", 44)
+        + f(n_rec, 8)
+        + f(1, 8)
+        + f(n_ch, 4)
+    )
+    for field, width in (
+        (ch_names, 16),
+        (["AgAgCl electrode"] * n_ch, 80),
+        (["uV"] * n_ch, 8),
+        ([pmin] * n_ch, 8),
+        ([pmax] * n_ch, 8),
+        ([dmin] * n_ch, 8),
+        ([dmax] * n_ch, 8),
+        ([""] * n_ch, 80),
+        ([sfreq] * n_ch, 8),
+        ([""] * n_ch, 32),
+    ):
+        head += b"".join(f(v, width) for v in field)
+    digital = np.round((data[:, : n_rec * sfreq] * 1e6 - pmin) / (pmax - pmin) * (dmax - dmin) + dmin)
+    digital = np.clip(digital, dmin, dmax).astype("<i2")
+    records = digital.reshape(n_ch, n_rec, sfreq).transpose(1, 0, 2)
+    path.write_bytes(head + records.tobytes())
+    return path

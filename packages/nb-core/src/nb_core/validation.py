@@ -13,18 +13,29 @@ Example:
 from __future__ import annotations
 
 import importlib
+import json
 import math
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import Any, NoReturn
 
 import numpy as np
 
-from nb_core.errors import DependencyMissingError, NonFiniteDataError, SchemaError, UserError
+from nb_core.errors import (
+    CorruptDataError,
+    DependencyMissingError,
+    NonFiniteDataError,
+    SchemaError,
+    UserError,
+)
 
 __all__ = [
+    "MAX_JSON_DEPTH",
+    "MAX_PATH_LENGTH",
     "Fields",
+    "check_dtype",
     "check_finite_array",
     "check_json",
     "check_key",
@@ -32,8 +43,15 @@ __all__ = [
     "check_number",
     "check_option",
     "check_relpath",
+    "load_json",
     "soft_import",
 ]
+
+#: Deepest nesting :func:`load_json` accepts (lists and objects inside each other).
+MAX_JSON_DEPTH = 200
+#: Longest relative path (characters) a manifest or index may hold.
+MAX_PATH_LENGTH = 1024
+_MAX_PATH_PART = 255
 
 _EXTRA_OF = {
     "mne": "nb-core[mne]",
@@ -155,6 +173,7 @@ def check_finite_array(array: np.ndarray, *, what: str, channel_names: list[str]
 
 
 _KEY_BAD = re.compile(r"[\x00-\x1f\\.]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MODALITY = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -186,13 +205,161 @@ def check_modality_name(name: Any, *, field: str = "modality") -> str:
 
 
 def check_relpath(path: Any, *, field: str) -> str:
-    """Check a relative POSIX path that stays inside its root (no ``..``, no absolute path)."""
+    """Check a relative POSIX path that stays inside its root.
+
+    Refused: absolute paths, ``..`` or empty parts, backslashes, a drive (``c:``),
+    control characters, more than :data:`MAX_PATH_LENGTH` characters or a part
+    longer than 255 characters.
+
+    Example:
+        >>> check_relpath("shards/train-000000.tar", field="files[0].path")
+        'shards/train-000000.tar'
+    """
     if not isinstance(path, str) or not path:
         raise SchemaError(f"must be a non-empty relative path; got {path!r}", field=field)
+    if len(path) > MAX_PATH_LENGTH:
+        raise SchemaError(
+            f"path of {len(path)} characters is longer than the {MAX_PATH_LENGTH} allowed "
+            f"(starts {path[:40]!r})",
+            field=field,
+        )
     parts = path.split("/")
-    if path.startswith("/") or "\\" in path or ".." in parts or "" in parts or ":" in parts[0]:
+    if (
+        path.startswith("/")
+        or "\\" in path
+        or ".." in parts
+        or "" in parts
+        or "." in parts
+        or ":" in parts[0]
+        or _CONTROL.search(path)
+    ):
         raise SchemaError(f"{path!r} must be a relative POSIX path inside the artifact", field=field)
+    if max(len(p) for p in parts) > _MAX_PATH_PART:
+        raise SchemaError(f"a part of {path[:60]!r}… is longer than {_MAX_PATH_PART} characters", field=field)
     return path
+
+
+def check_dtype(value: Any, *, field: str) -> str:
+    """Check a NumPy dtype string (``"float32"``, ``"<f4"``, ``"int64"``, ``"<U8"``); return it.
+
+    Object and structured dtypes are refused (they cannot be stored without pickle).
+
+    Example:
+        >>> check_dtype("float32", field="modalities.eeg.dtype")
+        'float32'
+    """
+    if not isinstance(value, str) or not value or len(value) > 64:
+        raise SchemaError(f"must be a NumPy dtype string such as 'float32'; got {value!r}", field=field)
+    try:
+        dt = np.dtype(value)
+    except (TypeError, ValueError, SyntaxError):
+        raise SchemaError(
+            f"{value!r} is not a NumPy dtype (use e.g. 'float32', '<f4', 'int64')", field=field
+        ) from None
+    if dt.hasobject or dt.kind in "OV" or dt.fields is not None or dt.subdtype is not None:
+        raise SchemaError(
+            f"dtype {value!r} cannot be stored without pickle; use a plain numeric dtype", field=field
+        )
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (non-finite numbers are not allowed)")
+
+
+def _finite_float(text: str) -> float:
+    v = float(text)
+    if not math.isfinite(v):
+        raise ValueError(f"number {text[:40]} is out of the float range (non-finite numbers are not allowed)")
+    return v
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise ValueError(f"key {dup[:80]!r} appears twice in one object")
+    return out
+
+
+def _max_depth(text: str) -> int:
+    """Deepest nesting of *valid* JSON ``text``, vectorised.
+
+    Escaped backslashes, then escaped quotes, are dropped (backslashes occur only inside strings),
+    so every remaining ``"`` delimits a string; brackets outside strings (an even number of quotes
+    before them) are counted up and down. UTF-8 continuation bytes never equal ASCII brackets.
+    """
+    raw = np.frombuffer(text.replace("\\\\", "").replace('\\"', "").encode("utf-8"), dtype=np.uint8)
+    quotes = np.flatnonzero(raw == ord('"'))
+    opens = np.flatnonzero((raw == ord("[")) | (raw == ord("{")))
+    closes = np.flatnonzero((raw == ord("]")) | (raw == ord("}")))
+    # A bracket is outside every string when an even number of quotes precede it.
+    opens = opens[np.searchsorted(quotes, opens) % 2 == 0]
+    closes = closes[np.searchsorted(quotes, closes) % 2 == 0]
+    if not opens.size:
+        return 0
+    pos = np.concatenate([opens, closes])
+    step = np.concatenate([np.ones(opens.size, np.int64), -np.ones(closes.size, np.int64)])
+    return int(np.cumsum(step[np.argsort(pos, kind="stable")]).max())
+
+
+def load_json(data: bytes | bytearray | memoryview | str, *, where: str) -> Any:
+    """Parse untrusted JSON (a manifest, an index, a sample's metadata) safely.
+
+    The one JSON parser of neurobridge: whatever the bytes, it returns plain JSON
+    values or raises :class:`~nb_core.errors.CorruptDataError` whose message
+    starts with ``where``. Refused: bytes that are not UTF-8, malformed JSON,
+    ``NaN``/``Infinity`` literals and numbers out of the float range, integers
+    over Python's digit limit, the same key twice in an object, and nesting
+    deeper than :data:`MAX_JSON_DEPTH`.
+
+    Args:
+        data (`bytes` or `str`): the JSON text.
+        where (`str`): what is being read (a file path, ``"shard 3 index"``), named in errors.
+
+    Example:
+        >>> load_json(b'{"a": [1, 2.5]}', where="demo.json")
+        {'a': [1, 2.5]}
+        >>> load_json("[1, NaN]", where="demo.json")
+        Traceback (most recent call last):
+        ...
+        nb_core.errors.CorruptDataError: demo.json: not valid JSON: NaN is not valid JSON (non-finite numbers are not allowed)
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        try:
+            text = bytes(data).decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise CorruptDataError(
+                f"{where}: not UTF-8 text (invalid byte at offset {err.start}); the file is corrupt"
+            ) from None
+    elif isinstance(data, str):
+        text = data
+    else:
+        raise UserError(f"{where}: JSON must be given as bytes or str; got {_type_name(data)}")
+    try:
+        obj = json.loads(
+            text,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_no_duplicates,
+        )
+    except json.JSONDecodeError as err:
+        raise CorruptDataError(
+            f"{where}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})"
+        ) from None
+    except RecursionError:
+        raise CorruptDataError(
+            f"{where}: not valid JSON (nested deeper than {MAX_JSON_DEPTH} levels)"
+        ) from None
+    except ValueError as err:  # NaN, out-of-range numbers, >4300-digit integers, duplicate keys
+        msg = str(err)
+        if "digits" in msg and "integer" in msg:
+            msg = f"an integer has more than {sys.get_int_max_str_digits()} digits"
+        raise CorruptDataError(f"{where}: not valid JSON: {msg[:200]}") from None
+    if (text.count("[") + text.count("{")) > MAX_JSON_DEPTH and _max_depth(text) > MAX_JSON_DEPTH:
+        raise CorruptDataError(f"{where}: not valid JSON (nested deeper than {MAX_JSON_DEPTH} levels)")
+    return obj
 
 
 class Fields:

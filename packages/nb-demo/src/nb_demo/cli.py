@@ -10,10 +10,9 @@ from nb_core.cli import add_command
 __all__ = ["register"]
 
 EXAMPLES = """
-nb demo                                         simulate, convert, shard, push, pull, train
-nb demo --out /tmp/demo --format zarr           use the Zarr layout for the conversion step
-nb demo --subjects 4 --duration 30 --epochs 3   a quicker run
-nb demo --no-train                              everything but training (no torch needed)
+nb demo                                              # simulate, convert, shard, push, pull, train
+nb demo --subjects 3 --duration 20 --epochs 2        # a quicker run
+nb demo --out demo-zarr --format zarr --no-train     # Zarr layout; no training (no torch needed)
 """
 
 
@@ -26,10 +25,20 @@ def register(subparsers: Any) -> None:
         EXAMPLES,
         description="Simulate EEG with MNE, convert it with nb-formats, shard it with nb-shards, push it "
         "to the offline Hub emulator and pull it back with nb-hub, then train a small model from the "
-        "shards. Prints a timed report and writes OUT/report.json.",
+        "shards. Prints a timed report and writes OUT/report.json. A folder that is not empty and was "
+        "not written by nb demo is refused unless --overwrite; nothing but the demo's own entries "
+        "(listed in OUT/.nb-demo.json) is ever removed.",
     )
     p.add_argument(
-        "--out", default="nb-demo-out", help="output folder, replaced if it exists (default: %(default)s)"
+        "--out",
+        default="nb-demo-out",
+        help="output folder: new, empty, or an earlier demo output (default: %(default)s)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="also write into a non-empty folder that nb demo did not write (only the demo's own "
+        "entries in it are replaced)",
     )
     p.add_argument("--subjects", type=int, default=6, help="simulated subjects (default: %(default)s)")
     p.add_argument(
@@ -52,7 +61,12 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from nb_demo.pipeline import run_demo
+    import warnings
+
+    from nb_demo.pipeline import DemoSkipWarning, run_demo
+
+    # skipped steps are printed by the demo itself ("skipped: ...") and listed in the report
+    warnings.simplefilter("ignore", DemoSkipWarning)
 
     report = run_demo(
         args.out,
@@ -64,6 +78,7 @@ def _run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         seed=args.seed,
         train=not args.no_train,
+        overwrite=args.overwrite,
     )
     print()
     print(report.table())

@@ -13,6 +13,14 @@
    and report test accuracy (needs torch).
 
 Every step is timed; the report is printed and saved as ``report.json`` in the output folder.
+A step that cannot run because an optional package is missing (``load_dataset`` without
+``datasets``, the card's preview image without matplotlib) is reported as skipped, with the
+extra that enables it, in the report and as a :class:`DemoSkipWarning`.
+
+The output folder is never emptied blindly: the demo writes a marker file
+(``.nb-demo.json``) listing what it created, and a later run removes only those entries. A
+non-empty folder without the marker (``--out .`` in a project folder) is refused unless
+``overwrite=True`` (``--overwrite``), and even then only the demo's own entries are replaced.
 
 Example:
     >>> # doctest: +SKIP
@@ -24,8 +32,10 @@ Example:
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -35,9 +45,16 @@ from typing import Any
 import numpy as np
 
 from nb_core.atomic import atomic_write_json, remove_path
-from nb_core.errors import IntegrityError, UserError
+from nb_core.errors import IntegrityError, OutputExistsError, UserError
 
-__all__ = ["DemoReport", "StepResult", "run_demo"]
+__all__ = ["MARKER_NAME", "DemoReport", "DemoSkipWarning", "StepResult", "run_demo"]
+
+#: The file that marks a folder as written by the demo; it lists the entries the demo created.
+MARKER_NAME = ".nb-demo.json"
+
+
+class DemoSkipWarning(UserWarning):
+    """A demo step (or part of one) was skipped because an optional package is missing."""
 
 
 @dataclass
@@ -56,13 +73,58 @@ class DemoReport:
     out_dir: str
     steps: list[StepResult] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
 
     def table(self) -> str:
-        """The steps as a text table."""
+        """The steps as a text table, then what was skipped (and why)."""
         width = max(len(s.name) for s in self.steps) if self.steps else 4
         lines = [f"{'step':<{width}}  {'seconds':>8}  detail", f"{'-' * width}  {'-' * 8}  {'-' * 40}"]
         lines += [f"{s.name:<{width}}  {s.seconds:>8.2f}  {s.detail}" for s in self.steps]
+        lines += [f"skipped: {s}" for s in self.skipped]
         return "\n".join(lines)
+
+    def skip(self, what: str, say: Callable[[str], None]) -> None:
+        """Record a skipped step: in the report, as a progress line and as a warning."""
+        self.skipped.append(what)
+        say(f"    skipped: {what}")
+        warnings.warn(what, DemoSkipWarning, stacklevel=3)
+
+
+def _prepare_out(out: Path, names: list[str], *, overwrite: bool) -> None:
+    """Make ``out`` ready for the demo's entries ``names``; remove only what the demo wrote.
+
+    Raises:
+        OutputExistsError: ``out`` is a non-empty folder the demo did not write (no marker), or
+            a file, and ``overwrite`` is `False`.
+    """
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"{out}: exists and is not a folder; choose another --out")
+    marker = out / MARKER_NAME
+    previous: list[str] = []
+    if marker.is_file():
+        try:
+            listed = json.loads(marker.read_text(encoding="utf-8")).get("entries", [])
+        except (ValueError, AttributeError, OSError):
+            listed = []
+        # only plain names inside `out`: a tampered marker cannot point elsewhere
+        previous = [n for n in listed if isinstance(n, str) and n and "/" not in n and n not in (".", "..")]
+    elif out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise OutputExistsError(
+            f"{out}: the folder is not empty and was not written by nb demo (no {MARKER_NAME}); "
+            "choose a new or empty --out, or pass --overwrite (overwrite=True) to write the demo's "
+            f"entries ({', '.join(names)}) into it; nothing else in it is touched"
+        )
+    clash = [n for n in names if n not in previous and (out / n).exists()]
+    if clash and not overwrite:
+        raise OutputExistsError(
+            f"{out}: {', '.join(clash)} exist but were not written by nb demo; move them away or "
+            "pass --overwrite (overwrite=True) to replace them"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    for n in dict.fromkeys([*previous, *names]):
+        if n != MARKER_NAME:
+            remove_path(out / n)
+    atomic_write_json(marker, {"created_by": "nb demo", "entries": [*names, MARKER_NAME]})
 
 
 def _dir_size(path: Path) -> int:
@@ -91,22 +153,28 @@ def run_demo(
     epochs: int = 8,
     seed: int = 0,
     train: bool = True,
+    overwrite: bool = False,
     say: Callable[[str], None] = print,
 ) -> DemoReport:
-    """Run the whole pipeline into ``out_dir`` (replaced if it exists); return the report.
+    """Run the whole pipeline into ``out_dir``; return the report.
 
     Args:
-        out_dir (`str` or `os.PathLike`, *optional*): where every artifact goes.
+        out_dir (`str` or `os.PathLike`, *optional*): where every artifact goes. A new or empty
+            folder, or the output of an earlier run (recognised by its ``.nb-demo.json`` marker:
+            only what that run wrote is removed).
         n_subjects (`int`, *optional*, defaults to 6): simulated subjects (one recording each).
         n_test_subjects (`int`, *optional*, defaults to 2): subjects held out as the test split.
         duration (`float`, *optional*, defaults to 60.0): seconds per recording.
         format (`str`, *optional*, defaults to ``"hdf5"``): nb-formats layout (``hdf5``, ``zarr``, ``parquet``).
         epochs (`int`, *optional*, defaults to 8): training epochs.
         train (`bool`, *optional*, defaults to `True`): train the model (needs torch).
+        overwrite (`bool`, *optional*, defaults to `False`): also write into a non-empty folder
+            that is not a demo output; only the demo's own entries in it are replaced.
         say (`Callable`, *optional*): where progress lines go (`print`).
 
     Raises:
         UserError: bad options.
+        OutputExistsError: ``out_dir`` is not empty and was not written by the demo (see ``overwrite``).
         IntegrityError: a round trip did not give back what was written.
     """
     import nb_formats
@@ -119,8 +187,12 @@ def run_demo(
     if not 1 <= n_test_subjects < n_subjects:
         raise UserError(f"n_test_subjects must be between 1 and n_subjects - 1; got {n_test_subjects}")
     out = Path(out_dir)
-    remove_path(out)
-    out.mkdir(parents=True)
+    formats_dir = out / f"eeg-{format}"
+    shards_dir = out / "eeg-shards"
+    pulled = out / "pulled"
+    datasets_cache = out / "datasets-cache"
+    names = [formats_dir.name, shards_dir.name, pulled.name, datasets_cache.name, "report.json"]
+    _prepare_out(out, names, overwrite=overwrite)
     report = DemoReport(out_dir=str(out))
 
     with _step(report, "simulate", say) as d:
@@ -132,7 +204,6 @@ def run_demo(
             f"{len(windows)} labelled windows ({len(CLASSES)} classes)"
         )
 
-    formats_dir = out / f"eeg-{format}"
     with _step(report, "convert", say) as d:
         nb_formats.write((recordings, windows), formats_dir, format=format, name="nb-demo-motor-imagery")
         ds = nb_formats.open(formats_dir, verify=True)
@@ -150,7 +221,6 @@ def run_demo(
             "window 0 and the MNE Raw of recording 0 read back identical"
         )
 
-    shards_dir = out / "eeg-shards"
     test_subjects = {r.entities["subject"] for r in recordings[-n_test_subjects:]}
     with _step(report, "shard", say) as d:
         counts = {}
@@ -181,34 +251,50 @@ def run_demo(
         report.facts["samples"] = counts
 
     repo_id = "neurobridge/nb-demo-motor-imagery"
-    pulled = out / "pulled"
     # The emulator speaks Git LFS "basic" transfer, not Xet: configure_clients() sets
     # HF_HUB_DISABLE_XET and points huggingface_hub and datasets at it for this block.
     with HubEmulator(tokens={"hf_demo_token": "neurobridge"}) as hub, hub.configure_clients():
         with _step(report, "push", say) as d:
-            url = nb_hub.push(
-                shards_dir,
-                repo_id,
-                token="hf_demo_token",
-                endpoint=hub.endpoint,
-                commit_message="nb demo: simulated motor imagery",
-            )
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", nb_hub.PreviewSkippedWarning)
+                url = nb_hub.push(
+                    shards_dir,
+                    repo_id,
+                    token="hf_demo_token",
+                    endpoint=hub.endpoint,
+                    commit_message="nb demo: simulated motor imagery",
+                )
             d.append(
                 f"pushed to the Hub emulator at {hub.endpoint} (commit {url.rsplit('/', 1)[-1][:12]}), "
                 "dataset card generated"
             )
+        for caught_w in caught:
+            if issubclass(caught_w.category, nb_hub.PreviewSkippedWarning):
+                report.skip(f"the dataset card's preview image: {caught_w.message}", say)
+            else:
+                warnings.warn_explicit(
+                    caught_w.message, caught_w.category, caught_w.filename, caught_w.lineno
+                )
         with _step(report, "pull", say) as d:
             got = nb_hub.pull(repo_id, token="hf_demo_token", endpoint=hub.endpoint, local_dir=pulled)
             d.append(
                 f"{len(list(Path(got).glob('*.tar')))} shards downloaded into {pulled}, every sha256 verified"
             )
-        if importlib.util.find_spec("datasets") is not None:
+        if _has_module("datasets"):
             with _step(report, "load_dataset", say) as d:
                 import datasets
 
-                dsd = datasets.load_dataset(repo_id, token="hf_demo_token")
+                # its own cache inside the output folder: nothing of the emulator's repos lands in
+                # the user's Hugging Face cache
+                dsd = datasets.load_dataset(repo_id, token="hf_demo_token", cache_dir=str(datasets_cache))
                 sizes = ", ".join(f"{k}: {v.num_rows}" for k, v in dsd.items())
                 d.append(f"datasets.load_dataset({repo_id!r}) with no loading script: {sizes} rows")
+        else:
+            report.skip(
+                "load_dataset: the `datasets` package is not installed "
+                '(pip install "nb-hub[datasets]" enables this step)',
+                say,
+            )
     report.facts["hub_repo"] = repo_id
 
     if train:
@@ -227,6 +313,23 @@ def run_demo(
 
     atomic_write_json(
         out / "report.json",
-        {"out_dir": report.out_dir, "facts": report.facts, "steps": [asdict(s) for s in report.steps]},
+        {
+            "out_dir": report.out_dir,
+            "facts": report.facts,
+            "steps": [asdict(s) for s in report.steps],
+            "skipped": report.skipped,
+        },
     )
     return report
+
+
+def _has_module(name: str) -> bool:
+    """Is ``name`` importable? (`False` also when ``sys.modules[name]`` is `None`: blocked.)"""
+    import sys
+
+    if name in sys.modules:
+        return sys.modules[name] is not None
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False

@@ -35,7 +35,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BenchRow", "make_windows", "run_bench"]
+__all__ = [
+    "BenchRow",
+    "StreamRow",
+    "UnalignedRow",
+    "make_windows",
+    "run_bench",
+    "run_streaming",
+    "run_unaligned",
+]
 
 #: (layout, compression, zip_store) rows measured through nb_formats.
 CONFIGS: list[tuple[str, str, bool]] = [
@@ -241,7 +249,7 @@ def format_table(rows: list[BenchRow]) -> str:
     return "\n".join(lines)
 
 
-def rows_as_dicts(rows: list[BenchRow]) -> list[dict[str, Any]]:
+def rows_as_dicts(rows: list[Any]) -> list[dict[str, Any]]:
     return [asdict(r) for r in rows]
 
 
@@ -265,3 +273,174 @@ def _plot(rows: list[BenchRow], path: Path, n: int, c: int, t: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+#: (layout, compression) measured for windows that straddle chunks.
+UNALIGNED_CONFIGS: list[tuple[str, str]] = [
+    ("hdf5", "none"),
+    ("hdf5", "blosc-lz4"),
+    ("hdf5", "zstd"),
+    ("zarr", "none"),
+    ("zarr", "blosc-lz4"),
+    ("zarr", "zstd"),
+    ("parquet", "zstd"),
+]
+
+
+@dataclass
+class UnalignedRow:
+    name: str
+    aligned_ms: float
+    unaligned_ms: float
+    unaligned_nocache_ms: float
+    window_first_us: float
+    window_last_us: float
+
+
+def run_unaligned(
+    x: np.ndarray,
+    base: Path,
+    *,
+    n_reads: int = 500,
+    n_recordings: int = 4,
+    log: Callable[[str], None] = print,
+) -> list[UnalignedRow]:
+    """Random windows that straddle chunk edges, on the same signals as continuous recordings.
+
+    ``x`` (N×C×T windows) is stored as ``n_recordings`` continuous recordings chunked every ``T``
+    samples, then opened with ``window_size=T, stride=7`` (so almost every window straddles two
+    chunks) and read at random: with the default chunk cache, and with ``cache_chunks=0`` (every
+    read decodes its two chunks). ``aligned`` is the same store opened with ``stride=T`` (one chunk
+    per window). ``ds.window(i)`` is timed at the first and the last item.
+    """
+    import nb_formats
+    from nb_core.schema import Channel, Recording
+
+    n, c, t = x.shape
+    per = max(1, n // n_recordings)
+    recs = [
+        Recording(
+            id=f"rec{k}",
+            sfreq=250.0,
+            channels=[Channel(f"EEG{i:03d}") for i in range(c)],
+            data=x[k * per : (k + 1) * per].transpose(1, 0, 2).reshape(c, -1),
+        )
+        for k in range(n // per)
+    ]
+    rng = np.random.default_rng(2)
+    rows = []
+    for layout, comp in UNALIGNED_CONFIGS:
+        dst = base / f"unaligned-{layout}-{comp}"
+        nb_formats.write(
+            recs, dst, format=layout, compression=comp, chunk_samples=t, progress_bar=False, fsync=False
+        )
+
+        def timed(ds: Any, idx: np.ndarray) -> float:
+            for i in idx[: min(len(idx), 50)]:  # handles, maps, page cache
+                ds[int(i)]
+            t0 = time.perf_counter()
+            for i in idx:
+                ds[int(i)]
+            return (time.perf_counter() - t0) / len(idx) * 1e3
+
+        al = nb_formats.open(dst, window_size=t)
+        aligned = timed(al, rng.integers(0, len(al), n_reads))
+        ds = nb_formats.open(dst, window_size=t, stride=7)
+        idx = rng.integers(0, len(ds), n_reads)
+        unaligned = timed(ds, idx)
+        cold = timed(nb_formats.open(dst, window_size=t, stride=7, cache_chunks=0), idx)
+
+        def wtime(i: int, ds: Any = ds) -> float:
+            t0 = time.perf_counter()
+            for _ in range(200):
+                ds.window(i)
+            return (time.perf_counter() - t0) / 200 * 1e6
+
+        label = f"nb_formats {layout} {'npy' if layout == 'parquet' else comp}"
+        rows.append(UnalignedRow(label, aligned, unaligned, cold, wtime(0), wtime(len(ds) - 1)))
+        log(f"  unaligned {label}: {unaligned:.4f} ms/window (no cache {cold:.4f}, aligned {aligned:.4f})")
+        shutil.rmtree(dst, ignore_errors=True)
+    return rows
+
+
+def format_unaligned(rows: list[UnalignedRow]) -> str:
+    """Unaligned rows as a Markdown table."""
+    lines = [
+        "| layout | aligned ms/window | unaligned ms/window (default cache) | unaligned, no cache | "
+        "window(0) µs | window(last) µs |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.name} | {r.aligned_ms:.4f} | {r.unaligned_ms:.4f} | {r.unaligned_nocache_ms:.4f} | "
+            f"{r.window_first_us:.1f} | {r.window_last_us:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+@dataclass
+class StreamRow:
+    name: str
+    seconds: float
+    float64_mb: float
+    peak_mb: float
+    write_s: float
+
+
+def run_streaming(
+    base: Path,
+    *,
+    seconds: float = 600.0,
+    n_channels: int = 64,
+    sfreq: float = 250.0,
+    log: Callable[[str], None] = print,
+) -> list[StreamRow]:
+    """Peak memory of writing one long recording read lazily from a ``.fif`` (``preload=False``).
+
+    The peak is the ``tracemalloc`` Python/NumPy heap peak during ``nb_formats.write`` (C buffers of
+    HDF5/Blosc/zarr codecs are not counted); ``float64_mb`` is what reading the recording whole costs.
+    """
+    import mne
+    import pandas  # noqa: F401  (module code imported on first use: keep it out of the peak)
+    import pyarrow.parquet  # noqa: F401
+    import zarr  # noqa: F401
+
+    import nb_formats
+
+    n_times = int(seconds * sfreq)
+    info = mne.create_info([f"EEG{i:03d}" for i in range(n_channels)], sfreq, "eeg")
+    fif = base / "long_raw.fif"
+    rng = np.random.default_rng(3)
+    block = rng.normal(0, 1e-5, (n_channels, min(n_times, 60 * int(sfreq))))
+    reps = -(-n_times // block.shape[1])
+    raw = mne.io.RawArray(np.tile(block, reps)[:, :n_times], info, verbose="error")
+    raw.save(fif, verbose="error", overwrite=True)
+    del raw, block
+    rows = []
+    for layout in ("hdf5", "zarr", "parquet"):
+        rr = mne.io.read_raw_fif(fif, preload=False, verbose="error")
+        dst = base / f"stream-{layout}"
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        nb_formats.write(rr, dst, format=layout, progress_bar=False, fsync=False)
+        wt = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1] / 1e6
+        tracemalloc.stop()
+        rows.append(StreamRow(f"nb_formats {layout}", seconds, n_channels * n_times * 8 / 1e6, peak, wt))
+        log(f"  streaming {layout}: peak {peak:.1f} MB for a {rows[-1].float64_mb:.0f} MB recording")
+        shutil.rmtree(dst, ignore_errors=True)
+    fif.unlink()
+    return rows
+
+
+def format_streaming(rows: list[StreamRow]) -> str:
+    """Streaming rows as a Markdown table."""
+    lines = [
+        "| write | recording | as float64 MB | write peak MB | write s |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.name} | {r.seconds:.0f} s | {r.float64_mb:.1f} | {r.peak_mb:.1f} | {r.write_s:.2f} |"
+        )
+    return "\n".join(lines)

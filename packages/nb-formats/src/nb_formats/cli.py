@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,18 +21,35 @@ def register(subparsers: Any) -> None:
         "formats",
         help="HDF5 / Zarr / NumPy+Parquet codecs with lazy random access",
         description="Write, open, convert, inspect and benchmark nb-formats artifacts.",
-        examples="nb formats write sub-01_raw.fif out/ds --format zarr\nnb formats info out/ds --verify",
+        examples="nb formats write sub-01_raw.fif out/ds --format zarr --overwrite\nnb formats info out/ds --verify",
     )
 
     w = add_command(
         sub,
         "write",
-        "write MNE-readable recordings (.fif, .edf, ...) to an artifact",
-        "nb formats write sub-01_raw.fif sub-02_raw.fif out/ds --format hdf5 --compression blosc-zstd",
+        "write MNE-readable recordings (.fif, .edf, .vhdr, CTF .ds, ...) to an artifact",
+        "nb formats write sub-01_raw.fif sub-02_raw.fif out/ds --format hdf5 --compression blosc-zstd --overwrite\n"
+        "nb formats write sub-01_raw.fif out/ds-fif --allow-maxshield --reader-option on_split_missing=warn --overwrite",
     )
-    w.add_argument("inputs", nargs="+", help="recording files readable by mne.io.read_raw, then the output")
+    w.add_argument(
+        "inputs",
+        nargs="+",
+        help="recordings MNE reads (files, or CTF .ds / EGI .mff / BTi directories), then the output",
+    )
+    w.add_argument(
+        "--allow-maxshield",
+        action="store_true",
+        help="read MaxShield (IAS) FIF files not yet processed with SSS",
+    )
+    w.add_argument(
+        "--reader-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help='an option of the MNE reader (repeatable); VALUE is JSON (1, true, ["EOG"]) or text',
+    )
     _write_opts(w)
-    w.set_defaults(func=_cmd_write)
+    w.set_defaults(func=_cli_errors(_cmd_write))
 
     o = add_command(
         sub,
@@ -50,19 +68,19 @@ def register(subparsers: Any) -> None:
     )
     o.add_argument("--show", type=int, default=3, help="items to print (default 3)")
     o.add_argument("--verify", action="store_true", help="check checksums first")
-    o.set_defaults(func=_cmd_open)
+    o.set_defaults(func=_cli_errors(_cmd_open))
 
     c = add_command(
         sub,
         "convert",
         "convert an artifact to another layout or compression",
-        "nb formats convert out/ds out/ds-parquet --format parquet",
+        "nb formats convert out/ds out/ds-parquet --format parquet --overwrite",
     )
     c.add_argument("src")
     c.add_argument("dst")
     _write_opts(c, dtype_default=None)
     c.add_argument("--verify", action="store_true", help="check the source's checksums first")
-    c.set_defaults(func=_cmd_convert)
+    c.set_defaults(func=_cli_errors(_cmd_convert))
 
     i = add_command(
         sub,
@@ -73,13 +91,14 @@ def register(subparsers: Any) -> None:
     i.add_argument("path")
     i.add_argument("--verify", action="store_true", help="check size and sha256 of every data file")
     i.add_argument("--json", action="store_true", help="print the manifest as JSON")
-    i.set_defaults(func=_cmd_info)
+    i.set_defaults(func=_cli_errors(_cmd_info))
 
     b = add_command(
         sub,
         "bench",
         "benchmark every layout against memmap, naive h5py/zarr/Parquet and MNE .fif",
-        "nb formats bench --plot bench.png\nnb formats bench --n-windows 20000 --workdir /data/tmp",
+        "nb formats bench --n-windows 40 --channels 4 --times 100 --reads 20 --stream-seconds 10 --plot bench.png\n"
+        "nb formats bench --n-windows 40 --times 100 --no-mne --no-unaligned --stream-seconds 0 --workdir tmp --plot b.png",
     )
     b.add_argument("--n-windows", type=int, default=2000)
     b.add_argument("--channels", type=int, default=21)
@@ -91,7 +110,15 @@ def register(subparsers: Any) -> None:
     )
     b.add_argument("--json", default=None, help="also save the rows as JSON here")
     b.add_argument("--no-mne", action="store_true", help="skip the MNE .fif baseline")
-    b.set_defaults(func=_cmd_bench)
+    b.add_argument("--no-unaligned", action="store_true", help="skip random windows that straddle chunks")
+    b.add_argument(
+        "--stream-seconds",
+        type=float,
+        default=600.0,
+        help="length of the recording whose write memory is measured (default 600; 0 skips)",
+    )
+    b.add_argument("--stream-channels", type=int, default=64, help="its channels (default 64)")
+    b.set_defaults(func=_cli_errors(_cmd_bench))
 
 
 def _write_opts(p: argparse.ArgumentParser, *, dtype_default: str | None = "float32") -> None:
@@ -121,16 +148,98 @@ def _write_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+#: API keywords whose names appear in error messages, and their command-line flags.
+_FLAG_WORDS = (
+    "allow_maxshield",
+    "allow_nonfinite",
+    "chunk_samples",
+    "compression",
+    "dtype",
+    "format",
+    "overwrite",
+    "resume",
+    "stride",
+    "target_from",
+    "verify",
+    "window_size",
+    "zip_store",
+)
+_KW = re.compile(rf"\b({'|'.join(_FLAG_WORDS)})=(True|False|'[^']*'|\"[^\"]*\"|[\w.+-]+)")
+_BARE = re.compile(rf"(?<![-\w])({'|'.join(w for w in _FLAG_WORDS if '_' in w)})\b")
+
+
+def cli_message(text: str) -> str:
+    """An API error message in command-line terms: ``overwrite=True`` -> ``--overwrite``.
+
+    Example:
+        >>> cli_message("out exists; pass overwrite=True to replace it (format='zarr', window_size 5)")
+        'out exists; pass --overwrite to replace it (--format zarr, --window-size 5)'
+    """
+
+    def kw(m: re.Match[str]) -> str:
+        flag = "--" + m.group(1).replace("_", "-")
+        v = m.group(2)
+        if v == "True":
+            return flag
+        if v == "False":
+            return f"without {flag}"
+        return f"{flag} {v.strip(chr(39) + chr(34))}"
+
+    text = _KW.sub(kw, text)
+    return _BARE.sub(lambda m: "--" + m.group(1).replace("_", "-"), text)
+
+
+def _cli_errors(func: Any) -> Any:
+    """Run a command, rewording NBError messages with command-line flags."""
+
+    def run(args: argparse.Namespace) -> int:
+        from nb_core.errors import NBError
+
+        try:
+            return int(func(args) or 0)
+        except NBError as err:
+            msg = cli_message(str(err))
+            if msg != str(err):
+                err.args = (msg, *err.args[1:])
+            raise
+
+    return run
+
+
+def _reader_options(args: argparse.Namespace) -> dict[str, Any]:
+    from nb_core.mne_adapter import parse_reader_options
+
+    opts = parse_reader_options(args.reader_option)
+    if args.allow_maxshield:
+        opts["allow_maxshield"] = True
+    return opts
+
+
 def _cmd_write(args: argparse.Namespace) -> int:
     import nb_formats
-    from nb_core.errors import UserError
-    from nb_core.validation import soft_import
+    from nb_core.errors import OutputExistsError, UnsupportedFormatError, UserError
+    from nb_core.manifest import MANIFEST_NAME
+    from nb_core.mne_adapter import is_mne_input, read_raw
 
     if len(args.inputs) < 2:
         raise UserError("give one or more recording files, then the output directory")
     *srcs, dst = args.inputs
-    mne = soft_import("mne", "Reading recordings for `nb formats write`", extra="nb-formats[mne]")
-    raws = (mne.io.read_raw(s, preload=False, verbose="error") for s in srcs)
+    opts = _reader_options(args)
+    for src in srcs:  # everything is checked before anything is read or written
+        p = Path(src)
+        if (p / MANIFEST_NAME).is_file() or p.name == MANIFEST_NAME:
+            raise UserError(
+                f"{src}: a neurobridge artifact, not a recording; to change its layout use "
+                f"`nb formats convert {src} OUT --format ...`"
+            )
+        if p.exists() and not is_mne_input(p):
+            raise UnsupportedFormatError(
+                f"{src}: not a recording MNE reads (EDF, BDF, FIF, BrainVision .vhdr, EEGLAB .set, CTF .ds, "
+                "EGI .mff, ...; see `mne.io.read_raw`)"
+            )
+    if Path(dst).exists() and not args.overwrite:
+        raise OutputExistsError(f"{dst} already exists; pass --overwrite to replace it")
+    raws = (read_raw(s, preload=False, **opts) for s in srcs)
     out = nb_formats.write(raws, dst, **_write_kwargs(args))
     print(f"wrote {out}")
     return 0
@@ -166,9 +275,13 @@ def _cmd_open(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
+    import nb_formats
     from nb_core.manifest import Manifest
+    from nb_formats.verify import check_complete
 
-    m = Manifest.read(args.path)
+    root = Path(args.path)
+    check_complete(root.parent if root.is_file() else root)  # "incomplete" for an unfinished write
+    m = nb_formats.verify(args.path) if args.verify else Manifest.read(args.path)
     if args.json:
         print(m.to_json(), end="")
     else:
@@ -184,16 +297,28 @@ def _cmd_info(args: argparse.Namespace) -> int:
             f"  items {m.n_samples}, recordings {len(m.recordings)}, files {len(m.files)}, {m.total_size} bytes"
         )
     if args.verify:
-        root = Path(args.path)
-        m.verify(root if root.is_dir() else root.parent)
-        print(f"verified: {len(m.files)} file(s), sizes and sha256 match")
+        print(
+            f"verified: {len(m.files)} file(s), sizes and sha256 match; manifest, layout, metadata and "
+            "window table consistent"
+        )
     return 0
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     import os
+    import shutil
+    import tempfile
 
-    from nb_formats.bench import format_table, rows_as_dicts, run_bench
+    from nb_formats.bench import (
+        format_streaming,
+        format_table,
+        format_unaligned,
+        make_windows,
+        rows_as_dicts,
+        run_bench,
+        run_streaming,
+        run_unaligned,
+    )
 
     rows = run_bench(
         n_windows=args.n_windows,
@@ -211,8 +336,30 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n"
     )
     print(format_table(rows))
-    if args.plot:
+    extra: dict[str, Any] = {}
+    if not args.no_unaligned or args.stream_seconds > 0:
+        base = Path(tempfile.mkdtemp(prefix="nb-formats-bench-", dir=args.workdir))
+        try:
+            if not args.no_unaligned:
+                x = make_windows(args.n_windows, args.channels, args.times)
+                un = run_unaligned(x, base, n_reads=args.reads, log=lambda s: print(s, file=sys.stderr))
+                del x
+                print("\nrandom windows that straddle chunks (same signals as continuous recordings):\n")
+                print(format_unaligned(un))
+                extra["unaligned"] = rows_as_dicts(un)
+            if args.stream_seconds > 0:
+                st = run_streaming(
+                    base,
+                    seconds=args.stream_seconds,
+                    n_channels=args.stream_channels,
+                    log=lambda s: print(s, file=sys.stderr),
+                )
+                print("\nstreaming write of one recording read with preload=False (tracemalloc peak):\n")
+                print(format_streaming(st))
+                extra["streaming"] = rows_as_dicts(st)
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
         print(f"\nplot saved to {args.plot}")
     if args.json:
-        Path(args.json).write_text(json.dumps(rows_as_dicts(rows), indent=2) + "\n")
+        Path(args.json).write_text(json.dumps({"rows": rows_as_dicts(rows), **extra}, indent=2) + "\n")
     return 0

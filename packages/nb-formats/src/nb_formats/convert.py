@@ -13,6 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from nb_core.errors import CorruptDataError, NBError
+from nb_core.schema import Recording
+from nb_formats._store import Signals
 from nb_formats.dataset import LazyDataset
 from nb_formats.inputs import BLOCK_WINDOWS, Part, Source, WindowRow
 
@@ -46,9 +49,30 @@ def dataset_source(ds: LazyDataset) -> Source:
             )
         return out
 
+    def recording_part(j: int) -> Part:
+        meta = ds._rec_meta[j]
+        rec = Recording.from_dict(meta, data=None, path=f"{ds.path}:recordings[{j}]")
+        tc = ds._chunks[j]
+        if not tc:
+            return Part(recording=rec)
+        c = len(meta["channels"])
+
+        def read(a: int, b: int) -> np.ndarray:
+            try:
+                return ds._store.read_slice(j, a, b, c, tc, None)
+            except NBError:
+                raise
+            except Exception as err:  # h5py/zarr/numcodecs on damaged bytes
+                raise CorruptDataError(
+                    f"{ds.root}: cannot read recording {j} ({type(err).__name__}: {err}); the files are "
+                    "damaged (run `nb formats info --verify`)"
+                ) from None
+
+        return Part(recording=rec, signals=Signals(read, c, int(meta["n_times"])))
+
     def parts() -> Iterator[Part]:
         for j in range(ds.n_recordings):
-            yield Part(recording=ds.recording(j))
+            yield recording_part(j)
         if table is None:
             return
         n = len(table)

@@ -21,7 +21,6 @@ Items:
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import re
 from pathlib import Path
@@ -29,13 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from nb_core.errors import CorruptDataError, IndexOutOfRangeError, UserError
+from nb_core.errors import CorruptDataError, IndexOutOfRangeError, NBError, UserError
 from nb_core.manifest import Manifest
-from nb_core.schema import Recording, Sample, Target, Window
-from nb_formats._store import ChunkCache, Store
+from nb_core.schema import Recording, Sample, Target, Window, annotation_spans
+from nb_formats._store import DEFAULT_CACHE_BYTES, ChunkCache, Store
 from nb_formats.table import WindowTable
 
-__all__ = ["NO_TARGET", "LazyDataset", "open"]
+__all__ = ["NO_TARGET", "LazyDataset", "check_layout", "open"]
 
 _KEY_SAFE = re.compile(r"[^A-Za-z0-9_\-]+")
 #: Target of an open-time window that has none (an int, so that ``default_collate`` batches it).
@@ -70,7 +69,7 @@ class LazyDataset:
         window_size: int | None = None,
         stride: int | None = None,
         verify: bool = False,
-        cache_chunks: int = 8,
+        cache_chunks: int | None = None,
         target_from: str | None = None,
     ) -> None:
         self.path = Path(path)
@@ -88,22 +87,44 @@ class LazyDataset:
             raise UserError("target_from labels open-time windows: it needs window_size")
         #: Class names of open-time targets (``ds.classes[y]``); empty without ``target_from``.
         self.classes: list[str] = []
+        from nb_formats.verify import check_complete
+
+        check_complete(self.path.parent if self.path.is_file() else self.path)
         self.manifest = Manifest.read(self.path)
-        if self.manifest.layout not in ("hdf5", "zarr", "parquet") or "nb_formats" not in self.manifest.extra:
-            raise CorruptDataError(
-                f"{self.path}: a {self.manifest.layout!r} artifact not written by nb-formats"
-            )
         self.root = self.path if self.path.is_dir() else self.path.parent
+        check_layout(self.manifest, self.root)
         if verify:
             self.manifest.verify(self.root)
         self.info: dict[str, Any] = dict(self.manifest.extra["nb_formats"])
         self._store = _store_class(self.manifest.layout)(self.root, self.info)
-        meta, table = self._store.load()
-        self._store.close()
-        self._rec_meta: list[dict[str, Any]] = meta["recordings"]
-        self._chunks: list[int] = list(meta.get("chunks", [0] * len(self._rec_meta)))
+        try:
+            meta, table = self._store.load()
+        except NBError:
+            raise
+        except (Exception, RecursionError) as err:  # zstd/h5py/numcodecs/pyarrow on damaged bytes
+            raise CorruptDataError(
+                f"{self.root}: cannot read the artifact's metadata or window table "
+                f"({type(err).__name__}: {err}); the files are damaged (run `nb formats info --verify`)"
+            ) from None
+        finally:
+            self._store.close()
+        self._rec_meta, self._chunks = _check_meta(meta, self.root)
         self.table: WindowTable | None = table
-        self._cache = ChunkCache(cache_chunks) if cache_chunks else None
+        if table is not None:
+            _check_table(table, self._rec_meta, self._chunks, self.info, self.root)
+        n_stored = len(table) if table is not None else len(self._rec_meta)
+        if sum(self.manifest.splits.values()) != n_stored:
+            raise CorruptDataError(
+                f"{self.root}/nb-manifest.json: splits count {sum(self.manifest.splits.values())} items, "
+                f"the data holds {n_stored}; the manifest does not match the files"
+            )
+        if cache_chunks is None:
+            # Uncompressed chunks are slices of a memory map: copying them out is as fast as a
+            # cache, and a cache of cold chunks is slower (measured); compressed chunks are cached.
+            mapped = self.info["compression"] == "none" or self.manifest.layout == "parquet"
+            self._cache = None if mapped else ChunkCache(None, max_bytes=DEFAULT_CACHE_BYTES)
+        else:
+            self._cache = ChunkCache(cache_chunks) if cache_chunks else None
         self._materialized = bool(self.info.get("materialized"))
         self._wshape = self.info.get("window_shape")
         self._build_index(window_size, stride)
@@ -130,6 +151,12 @@ class LazyDataset:
             self._mode = "open-windows"
             self._rec = np.concatenate(rec)
             self._start = np.concatenate(start)
+            if len(self._start) == 0:
+                longest = max(int(r["n_times"]) for j, r in enumerate(self._rec_meta) if self._chunks[j])
+                raise UserError(
+                    f"{self.path}: window_size {window_size} is longer than every recording "
+                    f"(the longest has {longest} samples): no windows; use a smaller window size"
+                )
             self._stop = self._start + window_size
             self._labels = np.full(len(self._start), NO_TARGET, dtype=np.int64)
             if self._args["target_from"] == "annotations":
@@ -150,7 +177,7 @@ class LazyDataset:
         """Label each open-time window with the annotation containing its first sample."""
         spans: dict[int, list[tuple[int, int, str]]] = {}
         for j in np.unique(self._rec).tolist():
-            spans[j] = _annotation_spans(self._rec_meta[j])
+            spans[j] = annotation_spans(self._rec_meta[j])
         self.classes = sorted({d for v in spans.values() for _, _, d in v})
         code = {c: k for k, c in enumerate(self.classes)}
         for j, sp in spans.items():
@@ -197,6 +224,17 @@ class LazyDataset:
         return self._read(self._check(i, len(self), "item"))
 
     def _read(self, i: int) -> np.ndarray:
+        try:
+            return self._read_unchecked(i)
+        except NBError:
+            raise
+        except Exception as err:  # h5py/zarr/numcodecs on damaged bytes
+            raise CorruptDataError(
+                f"{self.root}: cannot read item {i} ({type(err).__name__}: {err}); the files are damaged "
+                "(run `nb formats info --verify`)"
+            ) from None
+
+    def _read_unchecked(self, i: int) -> np.ndarray:
         if self._mode == "materialized":
             c, t = self._wshape or (0, 0)
             return self._store.read_window(i, c, t)
@@ -244,7 +282,8 @@ class LazyDataset:
                 extra=row.get("extra", {}),
             )
         start, stop = int(self._start[i]), int(self._stop[i])
-        n_prev = int(np.count_nonzero(self._rec[:i] == j))
+        # Items of one recording are contiguous in these modes: the first one is found by bisection.
+        n_prev = i - int(np.searchsorted(self._rec, j, side="left"))
         target: Target = None
         if self._mode == "open-windows" and self._labels[i] >= 0:
             target = self.classes[int(self._labels[i])]  # the label itself (``ds[i]`` gives its index)
@@ -277,7 +316,15 @@ class LazyDataset:
         data = None
         if self._chunks[j]:
             c = len(meta["channels"])
-            data = self._store.read_slice(j, 0, int(meta["n_times"]), c, self._chunks[j], None)
+            try:
+                data = self._store.read_slice(j, 0, int(meta["n_times"]), c, self._chunks[j], None)
+            except NBError:
+                raise
+            except Exception as err:
+                raise CorruptDataError(
+                    f"{self.root}: cannot read recording {j} ({type(err).__name__}: {err}); the files are "
+                    "damaged (run `nb formats info --verify`)"
+                ) from None
         return Recording.from_dict(meta, data=data, path=f"{self.path}:recordings[{j}]")
 
     def close(self) -> None:
@@ -303,7 +350,7 @@ def open(
     window_size: int | None = None,
     stride: int | None = None,
     verify: bool = False,
-    cache_chunks: int = 8,
+    cache_chunks: int | None = None,
     target_from: str | None = None,
 ) -> LazyDataset:
     """Open an nb-formats artifact lazily.
@@ -313,8 +360,10 @@ def open(
         window_size (`int`, *optional*): window the stored recordings now, in samples.
         stride (`int`, *optional*): samples between window starts (defaults to ``window_size``).
         verify (`bool`, *optional*, defaults to `False`): check size and sha256 of every file first.
-        cache_chunks (`int`, *optional*, defaults to 8): decoded chunks kept for windows that overlap
-            or straddle chunk edges (`0` disables).
+        cache_chunks (`int`, *optional*): decoded chunks kept (per process) for windows that overlap
+            or straddle chunk edges; by default, for compressed layouts, as many as fit in 64 MiB
+            (:data:`DEFAULT_CACHE_BYTES`), none for uncompressed ones (read from a memory map);
+            `0` disables.
         target_from (`str`, *optional*): with ``window_size``, ``"annotations"`` labels each window
             with the annotation that contains its first sample: ``y`` is the index of its description
             in ``ds.classes`` (sorted descriptions of all annotations), ``-1`` when none contains it.
@@ -328,7 +377,9 @@ def open(
     Raises:
         ManifestNotFoundError: ``path`` is not an artifact.
         ChecksumMismatchError: with ``verify=True``, a file is missing, truncated or changed (named).
-        CorruptDataError: a data file cannot be read.
+        CorruptDataError: a data file cannot be read, the manifest does not match the files, or the
+            window table points outside the recordings.
+        UserError: bad options, or window options that give no item.
 
     Example:
         >>> import tempfile, nb_formats
@@ -349,26 +400,148 @@ def open(
     )
 
 
-def _annotation_spans(rec: dict[str, Any]) -> list[tuple[int, int, str]]:
-    """``(first, stop, description)`` sample spans of a recording's annotations, in onset order.
+#: Data files each layout must list in its manifest (a Zarr directory store: its root ``zarr.json``).
+_LAYOUT_FILES = {"hdf5": "data.h5", "parquet": "meta.json"}
 
-    Onsets count from ``annotations_orig_time`` when set (as MNE's), else from the first sample;
-    sample 0 of the stored data is the recording's ``first_samp``. A zero-duration annotation spans
-    its onset sample only.
+
+def check_layout(manifest: Manifest, root: Path) -> dict[str, Any]:
+    """Check that ``manifest`` describes an nb-formats artifact whose files match its layout.
+
+    Cheap (no file is read): the layout is one of nb-formats', ``extra["nb_formats"]`` has a known
+    ``format_version``, dtype, kind and compression, and ``files`` lists the layout's data file(s).
+
+    Returns:
+        `dict`: ``extra["nb_formats"]``.
+
+    Raises:
+        CorruptDataError: any of the above does not hold (what and where are named).
+
+    Example:
+        >>> import tempfile, nb_formats
+        >>> from nb_core.manifest import Manifest
+        >>> from nb_core.testing import simulate_recordings
+        >>> out = nb_formats.write(simulate_recordings(1, duration=1.0), tempfile.mkdtemp() + "/ds")
+        >>> check_layout(Manifest.read(out), out)["kind"]
+        'continuous'
     """
-    sfreq = float(rec["sfreq"])
-    shift = 0.0
-    orig, meas = rec.get("annotations_orig_time"), rec.get("meas_date")
-    if orig is not None:
-        if meas is not None:
-            shift = (_dt.datetime.fromisoformat(orig) - _dt.datetime.fromisoformat(meas)).total_seconds()
-        first = int(rec.get("first_samp") or 0)
+    from nb_formats.codecs import COMPRESSIONS
+
+    where = f"{root}/nb-manifest.json"
+    layout = manifest.layout
+    info = manifest.extra.get("nb_formats")
+    if layout not in COMPRESSIONS or not isinstance(info, dict):
+        raise CorruptDataError(
+            f"{where}: a {layout!r} artifact not written by nb-formats (layouts hdf5, zarr, parquet with "
+            "extra.nb_formats); open it with the package that wrote it"
+        )
+    version = info.get("format_version")
+    if version != 1:
+        raise CorruptDataError(
+            f"{where}: extra.nb_formats.format_version is {version!r}; this nb-formats reads version 1 "
+            "(upgrade nb-formats if the artifact is newer)"
+        )
+    checks = {
+        "dtype": ("float32", "float64"),
+        "kind": ("continuous", "windowed"),
+        "compression": COMPRESSIONS[layout],
+    }
+    for key, allowed in checks.items():
+        if info.get(key) not in allowed:
+            raise CorruptDataError(
+                f"{where}: extra.nb_formats.{key} is {info.get(key)!r}; expected one of {', '.join(allowed)}"
+            )
+    shape = info.get("window_shape")
+    if shape is not None and not (
+        isinstance(shape, list)
+        and len(shape) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)
+    ):
+        raise CorruptDataError(
+            f"{where}: extra.nb_formats.window_shape is {shape!r}; expected [C, T] or null"
+        )
+    for key in ("materialized", "zip_store"):
+        if not isinstance(info.get(key, False), bool):
+            raise CorruptDataError(
+                f"{where}: extra.nb_formats.{key} is {info.get(key)!r}; expected true or false"
+            )
+    if info.get("materialized") and shape is None:
+        raise CorruptDataError(f"{where}: materialized windows without extra.nb_formats.window_shape")
+    if not isinstance(info.get("modality", "eeg"), str):
+        raise CorruptDataError(
+            f"{where}: extra.nb_formats.modality is {info.get('modality')!r}; expected a name"
+        )
+    listed = {f.path for f in manifest.files}
+    if layout == "zarr":
+        need = "data.zarr.zip" if info.get("zip_store") else "data.zarr/zarr.json"
     else:
-        first = 0
-    out = []
-    for a in rec.get("annotations", []):
-        on = round((float(a["onset"]) + shift) * sfreq) - first
-        n = max(1, round(float(a["duration"]) * sfreq))
-        out.append((on, on + n, str(a["description"])))
-    out.sort(key=lambda t: t[0])
-    return out
+        need = _LAYOUT_FILES[layout]
+    if need not in listed:
+        raise CorruptDataError(
+            f"{where}: the manifest of a {layout} artifact does not list {need!r} (it lists "
+            f"{len(listed)} file(s)); the manifest does not match the layout's files"
+        )
+    return info
+
+
+def _check_meta(meta: dict[str, Any], root: Path) -> tuple[list[dict[str, Any]], list[int]]:
+    """The recordings and chunk sizes of the metadata blob, with their types checked."""
+    recs = meta.get("recordings")
+    chunks = meta.get("chunks")
+    where = f"{root}: metadata"
+    if not isinstance(recs, list) or not all(isinstance(r, dict) for r in recs):
+        raise CorruptDataError(f"{where}: 'recordings' is not a list of objects")
+    if chunks is None:
+        chunks = [0] * len(recs)
+    if (
+        not isinstance(chunks, list)
+        or len(chunks) != len(recs)
+        or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in chunks)
+    ):
+        raise CorruptDataError(f"{where}: 'chunks' is not one non-negative integer per recording")
+    for j, r in enumerate(recs):
+        n, ch, sf = r.get("n_times"), r.get("channels"), r.get("sfreq")
+        if (
+            not isinstance(n, int)
+            or isinstance(n, bool)
+            or n < 0
+            or not isinstance(ch, list)
+            or not all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in ch)
+            or not isinstance(sf, (int, float))
+            or isinstance(sf, bool)
+            or not sf > 0
+            or not isinstance(r.get("id"), str)
+        ):
+            raise CorruptDataError(
+                f"{where}: recordings[{j}] lacks a valid id, n_times, sfreq or channel list"
+            )
+        if chunks[j] and (n == 0 or not ch):
+            raise CorruptDataError(f"{where}: recordings[{j}] has stored signals but no samples or channels")
+    return recs, chunks
+
+
+def _check_table(
+    table: WindowTable, recs: list[dict[str, Any]], chunks: list[int], info: dict[str, Any], root: Path
+) -> None:
+    """Vectorised checks that every window points inside a stored recording (or is materialized)."""
+    ri = table.columns["recording_index"]
+    start, stop = table.columns["start"], table.columns["stop"]
+    n_rec = len(recs)
+    materialized = bool(info.get("materialized"))
+    where = f"{root}: window table"
+
+    def fail(mask: np.ndarray, what: str) -> None:
+        if mask.any():
+            i = int(np.flatnonzero(mask)[0])
+            raise CorruptDataError(
+                f"{where}: window {i} (recording_index {int(ri[i])}, span [{int(start[i])}, {int(stop[i])})) "
+                f"{what}; {int(mask.sum())} window(s) are affected; the artifact is damaged"
+            )
+
+    fail((ri < (-1 if materialized else 0)) | (ri >= n_rec), f"points to no recording (there are {n_rec})")
+    fail((start < 0) | (stop <= start), "has an empty or negative span")
+    n_times = np.asarray([int(r["n_times"]) for r in recs] + [0], dtype=np.int64)
+    stored = np.asarray([c > 0 for c in chunks] + [False], dtype=bool)
+    idx = np.where(ri < 0, n_rec, ri)  # -1 maps to the sentinel (no recording)
+    if not materialized:
+        fail(~stored[idx], "points to a recording without stored signals")
+    fail(stored[idx] & (stop > n_times[idx]), "runs past the end of its recording")

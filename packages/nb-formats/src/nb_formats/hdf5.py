@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from nb_core.errors import CorruptDataError
-from nb_formats._store import Sink, Store, decode_meta, encode_meta
+from nb_formats._store import Signals, Sink, Store, _buffer, decode_meta, encode_meta
 from nb_formats.codecs import decode_into, hdf5_filter_kwargs
 from nb_formats.table import INT_COLUMNS, WindowTable
 
@@ -56,11 +56,13 @@ class HDF5Sink(Sink):
     def write_windows(self, start: int, block: np.ndarray) -> None:
         self.f["windows"][start : start + len(block)] = block
 
-    def write_recording(self, j: int, data: np.ndarray, chunk_samples: int) -> None:
-        c = data.shape[0]
-        self.f.create_dataset(
-            f"recordings/{j:06d}", data=data, dtype=self.dtype, chunks=(c, chunk_samples), **self.filters
+    def write_recording(self, j: int, signals: Signals, chunk_samples: int) -> None:
+        c, t = signals.n_channels, signals.n_times
+        d = self.f.create_dataset(
+            f"recordings/{j:06d}", shape=(c, t), dtype=self.dtype, chunks=(c, chunk_samples), **self.filters
         )
+        for a, blk in signals.blocks(signals.block_samples(chunk_samples), self.dtype):
+            d[:, a : a + blk.shape[1]] = blk
 
     def finish(self, meta: dict[str, Any], table: WindowTable | None) -> list[str]:
         if table is not None:
@@ -154,11 +156,13 @@ class HDF5Store(Store):
             self._index[name] = idx
         return idx
 
-    def _read_chunk(self, name: str, coord: tuple[int, ...], shape: tuple[int, int]) -> np.ndarray:
+    def _read_chunk(
+        self, name: str, coord: tuple[int, ...], shape: tuple[int, int], out: np.ndarray | None = None
+    ) -> np.ndarray:
         """Chunk ``coord`` of dataset ``name`` as a new array of ``shape`` (the full chunk)."""
         if self.compression == "lzf":  # no standalone decoder: h5py does it
             dset = self._file()[name]
-            out = np.empty(shape, dtype=self.dtype)
+            out = _buffer(out, shape, self.dtype)
             if len(coord) == 3:
                 out[...] = dset[coord[0]]
             else:
@@ -181,8 +185,10 @@ class HDF5Store(Store):
             nbytes = shape[0] * shape[1] * self.dtype.itemsize
             if size != nbytes:
                 raise CorruptDataError(f"{self.path}:/{name} chunk {coord}: {size} bytes, expected {nbytes}")
-            return mm[off : off + size].view(self.dtype).reshape(shape).copy()
-        out = np.empty(shape, dtype=self.dtype)
+            dst = _buffer(out, shape, self.dtype)
+            np.copyto(dst, mm[off : off + size].view(self.dtype).reshape(shape))
+            return dst
+        out = _buffer(out, shape, self.dtype)
         decode_into(
             "none" if masks[p] else self.compression,
             mm[off : off + size],
@@ -195,6 +201,6 @@ class HDF5Store(Store):
         self._check_pid()
         return self._read_chunk("windows", (i, 0, 0), (c, t))
 
-    def read_chunk(self, j: int, k: int, c: int, tc: int) -> np.ndarray:
+    def read_chunk(self, j: int, k: int, c: int, tc: int, out: np.ndarray | None = None) -> np.ndarray:
         self._check_pid()
-        return self._read_chunk(f"recordings/{j:06d}", (0, k * tc), (c, tc))
+        return self._read_chunk(f"recordings/{j:06d}", (0, k * tc), (c, tc), out)

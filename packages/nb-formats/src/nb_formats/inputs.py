@@ -38,6 +38,7 @@ import numpy as np
 
 from nb_core.errors import IncompatibleDataError, SchemaError, UnsupportedFormatError
 from nb_core.schema import Recording, Window
+from nb_formats._store import Signals
 
 __all__ = ["Part", "Source", "WindowRow", "as_source"]
 
@@ -67,6 +68,8 @@ class Part:
     recording: Recording | None = None
     windows: list[WindowRow] = field(default_factory=list)
     block: np.ndarray | None = None
+    #: The recording's signals, read block by block (else ``recording.data`` when set).
+    signals: Signals | None = None
 
 
 @dataclass
@@ -95,11 +98,10 @@ def _is_epochs(obj: Any) -> bool:
 
 
 def _raw_id(raw: Any, j: int, seen: set[str]) -> str:
-    names = [f for f in (getattr(raw, "filenames", None) or []) if f]
-    base = (
-        str(names[0]).replace("\\", "/").rsplit("/", 1)[-1].split(".")[0] if names else f"recording-{j:04d}"
-    )
-    rid = base or f"recording-{j:04d}"
+    from nb_core.mne_adapter import recording_id, source_path
+
+    src = source_path(raw)  # the .mff/.ds/BTi directory of directory formats, not a file inside
+    rid = recording_id(src) if src else f"recording-{j:04d}"
     if rid in seen:
         rid = f"{rid}-{j:04d}"
     seen.add(rid)
@@ -112,6 +114,18 @@ def _raw_to_recording(raw: Any, rid: str, entities: dict[str, str] | None = None
     return recording_from_mne(raw, id=rid, entities=entities, dtype=np.float64)
 
 
+def _raw_part(raw: Any, rid: str, entities: dict[str, str] | None = None, **kw: Any) -> Part:
+    """A Raw as metadata plus :class:`Signals` read lazily with ``raw.get_data(start=, stop=)``."""
+    from nb_core.mne_adapter import recording_from_mne
+
+    rec = recording_from_mne(raw, id=rid, entities=entities, load_data=False)
+
+    def read(a: int, b: int) -> np.ndarray:
+        return np.asarray(raw.get_data(start=a, stop=b, verbose="error"))
+
+    return Part(recording=rec, signals=Signals(read, len(raw.ch_names), int(raw.n_times)), **kw)
+
+
 def _continuous(items: Iterable[Any], description: str) -> Source:
     def parts() -> Iterator[Part]:
         seen: set[str] = set()
@@ -119,7 +133,7 @@ def _continuous(items: Iterable[Any], description: str) -> Source:
             if isinstance(item, Recording):
                 yield Part(recording=item)
             elif _is_raw(item):
-                yield Part(recording=_raw_to_recording(item, _raw_id(item, j, seen)))
+                yield _raw_part(item, _raw_id(item, j, seen))
             else:
                 raise UnsupportedFormatError(
                     f"item {j} of the input is a {type(item).__name__}; expected an MNE Raw or an "
@@ -301,13 +315,14 @@ def _braindecode(concat: Any) -> Source:
             n = counts[j]
             if getattr(d, "raw", None) is not None:
                 rid = _raw_id(d.raw, j, seen)
-                rec = _raw_to_recording(d.raw, rid, ents)
                 cols = _columns(md, n, f"datasets[{j}].metadata")
                 rows = _rows_from_columns(cols, n, rid, None, None, f"datasets[{j}]")
-                block = None
-                if materialized:
-                    assert rec.data is not None
-                    block = np.stack([rec.data[:, r.start : r.stop] for r in rows]) if rows else None
+                if not materialized:
+                    yield _raw_part(d.raw, rid, ents, windows=rows)
+                    continue
+                rec = _raw_to_recording(d.raw, rid, ents)
+                assert rec.data is not None
+                block = np.stack([rec.data[:, r.start : r.stop] for r in rows]) if rows else None
                 yield Part(recording=rec, windows=rows, block=block)
             else:
                 epochs = d.windows

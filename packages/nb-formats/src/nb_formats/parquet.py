@@ -26,8 +26,7 @@ from typing import Any
 import numpy as np
 
 from nb_core.errors import CorruptDataError, UnsafeContentError
-from nb_formats._store import Sink, Store, decode_meta, encode_meta
-from nb_formats.resume import digest
+from nb_formats._store import Signals, Sink, Store, decode_meta, encode_meta
 from nb_formats.table import INT_COLUMNS, WindowTable
 
 __all__ = ["META_FILE", "RECORDINGS_TABLE", "WINDOWS_TABLE", "ParquetSink", "ParquetStore"]
@@ -80,15 +79,22 @@ class ParquetSink(Sink):
         assert self._windows is not None
         self._windows[start : start + len(block)] = block
 
-    def write_recording(self, j: int, data: np.ndarray, chunk_samples: int) -> None:
+    def write_recording(self, j: int, signals: Signals, chunk_samples: int) -> None:
         rel = _rec_path(j)
         self.files.append(rel)
-        dig = digest(data) if self.ledger is not None else ""
+        length = signals.block_samples(chunk_samples)
+        dig = signals.digest(length, self.dtype) if self.ledger is not None else ""
         if self.ledger is not None and self.ledger.done("recording", j, dig) and (self.root / rel).is_file():
             return  # finished before an interruption: kept
         (self.root / "recordings").mkdir(exist_ok=True)
-        with open(self.root / rel, "wb") as fh:
-            np.lib.format.write_array(fh, np.ascontiguousarray(data, dtype=self.dtype), allow_pickle=False)
+        shape = (signals.n_channels, signals.n_times)
+        out = np.lib.format.open_memmap(self.root / rel, mode="w+", dtype=self.dtype, shape=shape)
+        try:
+            for a, blk in signals.blocks(length, self.dtype):
+                out[:, a : a + blk.shape[1]] = blk
+            out.flush()
+        finally:
+            del out
         if self.ledger is not None:
             self.ledger.add("recording", j, dig, [self.root / rel])
 
@@ -188,7 +194,7 @@ class ParquetStore(Store):
     def read_window(self, i: int, c: int, t: int) -> np.ndarray:
         return np.array(self._map(WINDOWS_NPY)[i])
 
-    def read_chunk(self, j: int, k: int, c: int, tc: int) -> np.ndarray:
+    def read_chunk(self, j: int, k: int, c: int, tc: int, out: np.ndarray | None = None) -> np.ndarray:
         return self.read_slice(j, k * tc, (k + 1) * tc, c, tc, None)
 
     def read_slice(self, j: int, start: int, stop: int, c: int, tc: int, cache: Any) -> np.ndarray:

@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from nb_core.atomic import TMP_PREFIX, atomic_write_json, fsync_path, remove_path
-from nb_core.errors import UserError
+from nb_core.errors import CorruptDataError, UserError
+from nb_core.validation import load_json
 
 __all__ = ["LEDGER_NAME", "ResumeLedger", "digest", "resume_dir"]
 
@@ -83,8 +84,8 @@ class ResumeLedger:
         state: dict[str, Any] = {"options": options, "pieces": {}}
         if path.is_file():
             try:
-                old = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                old = load_json(path.read_bytes(), where=str(path))
+            except (OSError, CorruptDataError):
                 old = None
             if isinstance(old, dict) and isinstance(old.get("pieces"), dict):
                 if old.get("options") != options:

@@ -14,16 +14,18 @@ from typing import Any
 
 import numpy as np
 
-from nb_core.atomic import atomic_path
-from nb_core.errors import IncompatibleDataError, OutputExistsError, UserError
+from nb_core.atomic import atomic_path, clean_temporaries, remove_path
+from nb_core.errors import IncompatibleDataError, NonFiniteDataError, OutputExistsError, UserError
 from nb_core.manifest import Manifest, ModalitySpec, RecordingEntry
+from nb_core.mne_adapter import modality_of
 from nb_core.progress import progress
 from nb_core.validation import check_finite_array, check_option
-from nb_formats._store import Sink
+from nb_formats._store import Signals, Sink
 from nb_formats.codecs import resolve_compression
 from nb_formats.inputs import Source, as_source
 from nb_formats.resume import ResumeLedger, resume_dir
 from nb_formats.table import INT_COLUMNS, TableBuilder, WindowTable
+from nb_formats.verify import stale_temporaries
 
 __all__ = ["DEFAULT_CHUNK_SAMPLES", "FORMATS", "write"]
 
@@ -31,7 +33,6 @@ __all__ = ["DEFAULT_CHUNK_SAMPLES", "FORMATS", "write"]
 FORMATS = ("hdf5", "zarr", "parquet")
 #: Time chunk of continuous recordings when no window size suggests one.
 DEFAULT_CHUNK_SAMPLES = 1000
-_MEG_TYPES = {"mag", "grad", "ref_meg"}
 
 
 def _sink_class(fmt: str) -> type[Sink]:
@@ -130,7 +131,11 @@ def write(
     if resume and (format == "hdf5" or zip_store):
         raise UserError("resume=True needs format='parquet' or a Zarr directory store (zip_store=False)")
     final = Path(path)
+    if not overwrite and final.exists():
+        raise OutputExistsError(f"{final} already exists; pass overwrite=True to replace it")
     source = as_source(data, sfreq=sfreq, ch_names=ch_names)
+    for stale in stale_temporaries(final):  # left by an interrupted (killed) write of the same path
+        remove_path(stale)
 
     def write_into(root: Path, ledger: ResumeLedger | None) -> None:
         sink = _sink_class(format)(root, compression=comp, dtype=dt, zip_store=zip_store, ledger=ledger)
@@ -161,7 +166,9 @@ def write(
         "allow_nonfinite": allow_nonfinite,
         "format_version": 1,
     }
-    write_into(work, ResumeLedger.open(work, options, fsync=fsync))  # on error, the work stays
+    ledger = ResumeLedger.open(work, options, fsync=fsync)
+    clean_temporaries(work)  # half-written manifests / ledgers of the interrupted run
+    write_into(work, ledger)  # on error, the work stays
     with atomic_path(final, overwrite=overwrite, fsync=fsync) as tmp:
         os.replace(work, tmp)
     return final
@@ -192,14 +199,18 @@ def _stream(
                 raise IncompatibleDataError(f"recording id {rec.id!r} appears twice; ids must be unique")
             rec.validate(allow_nonfinite=True)
             tc = 0
-            if rec.data is not None:
-                if rec.n_channels == 0 or (rec.n_times or 0) == 0:
+            sig = part.signals
+            if sig is None and rec.data is not None:
+                sig = _in_memory(rec.data)
+            if sig is not None:
+                if rec.n_channels == 0 or sig.n_times == 0 or sig.n_channels != rec.n_channels:
                     raise IncompatibleDataError(
-                        f"recording {rec.id!r} is empty ({rec.n_channels} channels × {rec.n_times} samples)"
+                        f"recording {rec.id!r} is empty or inconsistent ({rec.n_channels} channels, "
+                        f"signals {sig.n_channels} × {sig.n_times} samples)"
                     )
-                arr = np.ascontiguousarray(rec.data, dtype=dt)
+                sig.where = f"recording {rec.id!r}"
                 if not allow_nonfinite:
-                    check_finite_array(arr, what=f"recording {rec.id!r}", channel_names=rec.ch_names)
+                    sig.check = _finite_check(f"recording {rec.id!r}", rec.ch_names)
                 if source.kind == "windowed":
                     if ref is None:
                         ref = (rec.id, rec.ch_names, rec.sfreq)
@@ -210,9 +221,9 @@ def _stream(
                             "needs one channel set and sampling rate (write them as continuous recordings, "
                             "which may differ, and window at open time)"
                         )
-                tc = int(min(chunk_samples or source.window_size or DEFAULT_CHUNK_SAMPLES, arr.shape[1]))
-                sink.write_recording(j, arr, tc)
-                del arr
+                tc = int(min(chunk_samples or source.window_size or DEFAULT_CHUNK_SAMPLES, sig.n_times))
+                sink.write_recording(j, sig, tc)
+                rec.n_times = sig.n_times
             elif not source.materialized:
                 raise IncompatibleDataError(f"recording {rec.id!r} has no data to write")
             chunks.append(tc)
@@ -277,6 +288,31 @@ def _stream(
     return meta, table, {"window_shape": shape}
 
 
+def _in_memory(data: np.ndarray) -> Signals:
+    """:class:`Signals` over an in-memory C×T array (converted block by block, never copied whole)."""
+    arr = np.asarray(data)
+    if arr.ndim != 2:
+        raise IncompatibleDataError(
+            f"recording signals must be 2-D (channels × times); got shape {arr.shape}"
+        )
+    return Signals(lambda a, b: arr[:, a:b], int(arr.shape[0]), int(arr.shape[1]))
+
+
+def _finite_check(what: str, ch_names: list[str]) -> Any:
+    def check(block: np.ndarray, start: int) -> None:
+        finite = np.isfinite(block)
+        if finite.all():
+            return
+        bad = np.argwhere(~finite)[0]
+        name = ch_names[bad[0]] if bad[0] < len(ch_names) else str(bad[0])
+        raise NonFiniteDataError(
+            f"{what}: non-finite value(s) (NaN/Inf), first in channel {name!r}, sample {start + int(bad[1])}; "
+            "clean the data or pass allow_nonfinite=True to keep them"
+        )
+
+    return check
+
+
 def hdf5_hf_configs(
     table: WindowTable, dt: np.dtype[Any], window_shape: tuple[int, int] | None
 ) -> list[dict[str, Any]]:
@@ -338,8 +374,11 @@ def _manifest(
     with_data = [r for r, c in zip(recs, meta["chunks"], strict=True) if c]
     names = {tuple(c["name"] for c in r["channels"]) for r in (with_data or recs)}
     sfreqs = {r["sfreq"] for r in (with_data or recs)}
-    units = {c.get("unit", "V") for r in recs for c in r["channels"]}
-    types = {c.get("type", "eeg") for r in recs for c in r["channels"]}
+    base = with_data or recs
+    units = {c.get("unit", "V") for r in base for c in r["channels"]}
+    types = [c.get("type", "eeg") for r in base for c in r["channels"]]
+    type_sets = {tuple(c.get("type", "eeg") for c in r["channels"]) for r in base}
+    unit_sets = {tuple(c.get("unit", "V") for c in r["channels"]) for r in base}
     ch_names = list(next(iter(names))) if len(names) == 1 else source.ch_names
     n_ch: int | None = len(ch_names) if ch_names is not None else None
     wshape = facts["window_shape"]
@@ -352,7 +391,8 @@ def _manifest(
         shape = [n_ch, None]
         n_items = len(recs)
     sfreq = sfreqs.pop() if len(sfreqs) == 1 else source.sfreq
-    modality = "meg" if types and types <= _MEG_TYPES else "eeg"
+    modality = modality_of(types) if types else "eeg"  # the channel types decide (MEG + stim is MEG)
+    one_set = len(names) == 1 and len(type_sets) == 1 and len(unit_sets) == 1
     info = {
         "format_version": 1,
         "kind": source.kind,
@@ -394,6 +434,8 @@ def _manifest(
                 unit=units.pop() if len(units) == 1 else None,
                 sfreq=sfreq,
                 ch_names=ch_names,
+                ch_types=list(next(iter(type_sets))) if one_set and ch_names is not None else None,
+                units=list(next(iter(unit_sets))) if one_set and ch_names is not None else None,
             )
         },
         recordings=[

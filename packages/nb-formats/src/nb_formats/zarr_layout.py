@@ -10,8 +10,8 @@ Inside the store (a Zarr v3 group)::
 Written with zarr-python and the Zarr v3 **sharding codec** (``sharding_indexed``,
 index at the end of each shard, ``bytes`` + ``crc32c`` index codecs): chunks are
 one window, or ``chunk_samples`` samples of all channels, and a shard file holds
-up to :data:`SHARD_BYTES` (32 MiB) of them — ``S`` windows, or a whole
-recording up to that size. A store therefore has a few files instead of one
+up to :data:`SHARD_BYTES` (32 MiB) of windows — ``S`` windows — or
+:data:`RECORDING_SHARD_BYTES` (8 MiB) of a recording. A store therefore has a few files instead of one
 per window (faster to write, list and upload). Inner chunks are compressed
 with the ``blosc`` (lz4 or zstd, byte shuffle), ``zstd`` or ``gzip`` codec.
 Any Zarr v3 reader (``zarr.open``) reads the store.
@@ -27,7 +27,6 @@ chunk key.
 
 from __future__ import annotations
 
-import json
 import math
 import mmap
 import struct
@@ -39,12 +38,13 @@ from typing import Any
 import numpy as np
 
 from nb_core.errors import CorruptDataError, UnsupportedFormatError
-from nb_formats._store import Sink, Store, decode_meta, encode_meta
+from nb_core.validation import load_json
+from nb_formats._store import Signals, Sink, Store, _buffer, decode_meta, encode_meta
 from nb_formats.codecs import decode_into, zarr_compressors
 from nb_formats.resume import digest
 from nb_formats.table import INT_COLUMNS, WindowTable
 
-__all__ = ["DIR_STORE", "SHARD_BYTES", "ZIP_STORE", "ZarrSink", "ZarrStore"]
+__all__ = ["DIR_STORE", "RECORDING_SHARD_BYTES", "SHARD_BYTES", "ZIP_STORE", "ZarrSink", "ZarrStore"]
 
 #: Directory store name.
 DIR_STORE = "data.zarr"
@@ -52,15 +52,19 @@ DIR_STORE = "data.zarr"
 ZIP_STORE = "data.zarr.zip"
 #: Uncompressed bytes per shard (upper bound; at least one chunk): also the write buffer of windows.
 SHARD_BYTES = 32 * 2**20
+#: Uncompressed bytes per shard of a continuous recording: a recording is written one shard at a
+#: time (whole shards only), so this bounds the write buffer of long recordings.
+RECORDING_SHARD_BYTES = 8 * 2**20
 #: Shards kept memory-mapped per process (least recently used are dropped).
 MAX_MAPPED_SHARDS = 256
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zip local file header (30 bytes)
 _MISSING = np.uint64(2**64 - 1)
 
 
-def _per_shard(chunk_nbytes: int, n_chunks: int) -> int:
-    """Chunks per shard along the sharded axis: as many as fit :data:`SHARD_BYTES` (≥ 1, ≤ n_chunks)."""
-    return max(1, min(n_chunks, SHARD_BYTES // max(1, chunk_nbytes)))
+def _per_shard(chunk_nbytes: int, n_chunks: int, limit: int | None = None) -> int:
+    """Chunks per shard along the sharded axis: as many as fit ``limit`` (default :data:`SHARD_BYTES`;
+    ≥ 1, ≤ n_chunks)."""
+    return max(1, min(n_chunks, (SHARD_BYTES if limit is None else limit) // max(1, chunk_nbytes)))
 
 
 class ZarrSink(Sink):
@@ -141,16 +145,23 @@ class ZarrSink(Sink):
         self._buf_start += m
         self._buf_fill = 0
 
-    def write_recording(self, j: int, data: np.ndarray, chunk_samples: int) -> None:
+    def write_recording(self, j: int, signals: Signals, chunk_samples: int) -> None:
         if self._recs is None:
             self._recs = self.g.require_group("recordings")
-        c, t = data.shape
-        dig = digest(data, chunk_samples) if self.ledger is not None else ""
+        c, t = signals.n_channels, signals.n_times
+        k = _per_shard(
+            c * chunk_samples * self.dtype.itemsize, math.ceil(t / chunk_samples), RECORDING_SHARD_BYTES
+        )
+        # Whole shards per block: a partial shard write would make zarr read-modify-write it (and a
+        # zip store would get a duplicate member). A block is one shard (RECORDING_SHARD_BYTES),
+        # filled from reads of about BLOCK_BYTES each.
+        length = k * chunk_samples
+        dig = signals.digest(length, self.dtype, chunk_samples) if self.ledger is not None else ""
         if self.ledger is not None and self.ledger.done("recording", j, dig) and f"{j:06d}" in self._recs:
             return  # finished before an interruption: kept
-        k = _per_shard(c * chunk_samples * self.dtype.itemsize, math.ceil(t / chunk_samples))
-        arr = self._array(self._recs, f"{j:06d}", data.shape, (c, chunk_samples), (c, k * chunk_samples))
-        arr[...] = data
+        arr = self._array(self._recs, f"{j:06d}", (c, t), (c, chunk_samples), (c, length))
+        for a, blk in signals.blocks(length, self.dtype):
+            arr[:, a : a + blk.shape[1]] = blk
         if self.ledger is not None:
             d = self.path / "recordings" / f"{j:06d}"
             self.ledger.add("recording", j, dig, [p for p in d.rglob("*") if p.is_file()])
@@ -309,10 +320,9 @@ class ZarrStore(Store):
             raw = self._object(f"{name}/zarr.json", small=True)
             if raw is None:
                 raise CorruptDataError(f"{self.path}/{name}/zarr.json: missing")
-            try:
-                doc = json.loads(raw.tobytes())
-            except (UnicodeDecodeError, json.JSONDecodeError) as err:
-                raise CorruptDataError(f"{self.path}/{name}/zarr.json: not JSON ({err})") from None
+            doc = load_json(raw.tobytes(), where=f"{self.path}/{name}/zarr.json")
+            if not isinstance(doc, dict):
+                raise CorruptDataError(f"{self.path}/{name}/zarr.json: not a JSON object")
             lay = _Layout(name, doc, f"{self.path}/{name}")
             self._layouts[name] = lay
         return lay
@@ -347,7 +357,9 @@ class ZarrStore(Store):
             self._shards.popitem(last=False)
         return hit
 
-    def _read_chunk(self, name: str, coords: tuple[int, ...], shape: tuple[int, int]) -> np.ndarray:
+    def _read_chunk(
+        self, name: str, coords: tuple[int, ...], shape: tuple[int, int], out: np.ndarray | None = None
+    ) -> np.ndarray:
         """Chunk ``coords`` of array ``name`` as a new C-contiguous array of ``shape``."""
         lay = self._layouts.get(name) or self._layout(name)
         if not lay.sharded:
@@ -357,7 +369,7 @@ class ZarrStore(Store):
                 raise CorruptDataError(
                     f"{self.path}/{key}: chunk is missing (the store is incomplete or damaged)"
                 )
-            out = np.empty(shape, dtype=self.dtype)
+            out = _buffer(out, shape, self.dtype)
             decode_into(self.compression, raw, out, where=f"{self.path}/{key}")
             return out
         ps = lay.per_shard
@@ -378,8 +390,10 @@ class ZarrStore(Store):
                 raise CorruptDataError(
                     f"{self.path}/{lay.key(shard)} chunk {coords}: has {size} bytes, expected {nbytes}"
                 )
-            return buf[off : off + size].view(self.dtype).reshape(shape).copy()
-        out = np.empty(shape, dtype=self.dtype)
+            dst = _buffer(out, shape, self.dtype)
+            np.copyto(dst, buf[off : off + size].view(self.dtype).reshape(shape))
+            return dst
+        out = _buffer(out, shape, self.dtype)
         decode_into(
             self.compression,
             buf[off : off + size],
@@ -392,6 +406,6 @@ class ZarrStore(Store):
         self._check_pid()
         return self._read_chunk("windows", (i, 0, 0), (c, t))
 
-    def read_chunk(self, j: int, k: int, c: int, tc: int) -> np.ndarray:
+    def read_chunk(self, j: int, k: int, c: int, tc: int, out: np.ndarray | None = None) -> np.ndarray:
         self._check_pid()
-        return self._read_chunk(f"recordings/{j:06d}", (0, k), (c, tc))
+        return self._read_chunk(f"recordings/{j:06d}", (0, k), (c, tc), out)

@@ -1,29 +1,35 @@
 """nb-hub: push, pull and dataset cards for neurobridge artifacts on the Hugging Face Hub.
 
 Public API: :func:`push`, :func:`pull`, :func:`open`, :func:`card`, :class:`HubMixin`,
-:class:`RepoLimits`/:func:`check_limits`, and the offline Hub emulator in
+:class:`RepoLimits`/:func:`check_limits`, the errors :class:`HubConnectionError` and
+:class:`HubServerError` (besides those of ``nb_core.errors``), and the offline Hub emulator in
 :mod:`nb_hub.testing`. Importing ``nb_hub`` does not import ``huggingface_hub``,
 ``datasets``, ``torch`` or ``mne``; they are loaded when used.
 
 Example:
     >>> import nb_hub
     >>> sorted(nb_hub.__all__)[:3]
-    ['HubMixin', 'RepoLimits', 'TooManySmallFilesWarning']
+    ['HubConnectionError', 'HubMixin', 'HubServerError']
 """
 
 from importlib.metadata import version as _version
 
+from nb_hub._errors import HubConnectionError, HubServerError
 from nb_hub.card import card
 from nb_hub.limits import RepoLimits, TooManySmallFilesWarning, check_limits
 from nb_hub.mixin import HubMixin
 from nb_hub.opener import open
+from nb_hub.preview import PreviewSkippedWarning
 from nb_hub.pull import pull
 from nb_hub.push import push
 
 __version__ = _version("nb-hub")
 
 __all__ = [
+    "HubConnectionError",
     "HubMixin",
+    "HubServerError",
+    "PreviewSkippedWarning",
     "RepoLimits",
     "TooManySmallFilesWarning",
     "__version__",

@@ -3,6 +3,10 @@
 Tokens come from the usual ``huggingface_hub`` sources (``HF_TOKEN``, ``hf auth login``);
 there is deliberately no ``--token`` option, so a token never lands in shell history or logs.
 
+Commands that talk to a loopback endpoint (the emulator) disable Xet themselves, and files
+pulled from any endpoint other than huggingface.co are cached in a folder of that endpoint
+(``<HF_HUB_CACHE>/../nb-endpoints/<host>-<port>``), never among the real Hub's repos.
+
 Example:
     $ nb hub push out/eeg-shards me/eeg --private
     $ nb hub pull me/eeg --include "train-*"
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from typing import Any
 
 from nb_core.cli import add_command, add_group
@@ -22,6 +27,7 @@ __all__ = ["register"]
 
 
 def _emulator(args: argparse.Namespace) -> int:
+    from nb_core.errors import UserError
     from nb_hub.testing import HubEmulator, HubLimits
 
     tokens = None
@@ -29,9 +35,22 @@ def _emulator(args: argparse.Namespace) -> int:
         tokens = {}
         for t in args.token:
             tok, _, user = t.partition(":")
+            if not tok:
+                raise UserError(f"--token {t!r}: expected TOKEN or TOKEN:USER")
             tokens[tok] = user or tok
-    emu = HubEmulator(port=args.port, storage=args.storage, tokens=tokens, limits=HubLimits())
-    emu.start()
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port {args.port}: a TCP port is 0..65535 (0 picks a free one)")
+    try:
+        emu = HubEmulator(port=args.port, storage=args.storage, tokens=tokens, limits=HubLimits())
+        emu.start()
+    except OSError as err:
+        what = f"--storage {args.storage}" if args.storage and err.filename else f"127.0.0.1:{args.port}"
+        hint = (
+            "choose another --port (0 picks a free one) or stop what is serving there"
+            if not err.filename
+            else "choose a folder you can write to"
+        )
+        raise UserError(f"cannot serve the Hub emulator on {what}: {err.strerror or err}; {hint}") from None
     print(f"Hub emulator serving at {emu.endpoint} (Ctrl-C to stop)", flush=True)
     print(f"  export HF_ENDPOINT={emu.endpoint} HF_HUB_DISABLE_XET=1", flush=True)
     try:
@@ -41,18 +60,21 @@ def _emulator(args: argparse.Namespace) -> int:
     return 0
 
 
-def _push(args: argparse.Namespace) -> int:
-    import warnings
+def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
+    for w in caught:
+        print(f"nb: warning: {w.message}", file=sys.stderr)
 
-    from nb_hub.limits import RepoLimits, TooManySmallFilesWarning
+
+def _push(args: argparse.Namespace) -> int:
+    from nb_hub.limits import RepoLimits
     from nb_hub.push import push
 
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", TooManySmallFilesWarning)
+        warnings.simplefilter("always")
         url = push(
             args.path,
             args.repo_id,
-            private=args.private,
+            private=True if args.private else None,
             revision=args.revision,
             commit_message=args.message,
             create_pr=args.create_pr,
@@ -61,8 +83,7 @@ def _push(args: argparse.Namespace) -> int:
             preview=not args.no_preview,
             show_progress=None,
         )
-    for w in caught:
-        print(f"nb: warning: {w.message}", file=sys.stderr)
+    _print_warnings(caught)
     print(url)
     return 0
 
@@ -96,10 +117,16 @@ def _card(args: argparse.Namespace) -> int:
     text = str(
         card(m, repo_id=args.repo_id, existing=existing, preview=PREVIEW_NAME if args.preview else None)
     )
+    if args.output:
+        # the folder of --output is created (a card often goes next to a new artifact)
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     if args.preview and args.output:
         from nb_hub.preview import render_preview
 
-        render_preview(args.path, Path(args.output).parent / PREVIEW_NAME, manifest=m)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            render_preview(args.path, Path(args.output).parent / PREVIEW_NAME, manifest=m)
+        _print_warnings(caught)
     if args.output:
         atomic_write_bytes(args.output, text.encode("utf-8"))
         print(args.output)
@@ -124,13 +151,16 @@ def register(subparsers: Any) -> None:
         "push an artifact (a directory with nb-manifest.json) to a Hub dataset repo",
         """
         nb hub push out/eeg-shards me/eeg-demo --private
-        HF_ENDPOINT=http://127.0.0.1:8765 nb hub push out/eeg-shards me/eeg-demo   # to an emulator
+        HF_ENDPOINT=http://127.0.0.1:8765 nb hub push out/eeg-shards me/eeg-demo   # to `nb hub emulator`
         """,
-        note="The token comes from HF_TOKEN or `hf auth login`. Re-running resumes an interrupted push.",
+        note="The token comes from HF_TOKEN or `hf auth login`. Re-running resumes an interrupted push.\n"
+        "--private also makes an existing public repo private (before uploading anything).",
     )
     push.add_argument("path", help="artifact directory")
     push.add_argument("repo_id", help="namespace/name of the dataset repo (created if needed)")
-    push.add_argument("--private", action="store_true", help="create the repo private")
+    push.add_argument(
+        "--private", action="store_true", help="make the repo private (new, or existing and public)"
+    )
     push.add_argument("--revision", default=None, help="branch to push to (created if missing)")
     push.add_argument("--message", default=None, help="commit message")
     push.add_argument(
@@ -181,11 +211,12 @@ def register(subparsers: Any) -> None:
         "emulator",
         "serve an offline emulator of the Hub API on 127.0.0.1",
         """
-        nb hub emulator --port 8765 --storage /tmp/hub --token hf_test:alice
+        nb hub emulator --port 8765 --storage hub-data --token hf_test:alice
         # in another shell:
-        HF_ENDPOINT=http://127.0.0.1:8765 HF_HUB_DISABLE_XET=1 HF_TOKEN=hf_test nb hub push out/ alice/demo
+        HF_ENDPOINT=http://127.0.0.1:8765 HF_TOKEN=hf_test nb hub push out/eeg-shards alice/demo
         """,
-        description="Serve an HTTP emulator of the Hugging Face Hub API on 127.0.0.1 (Git LFS, no Xet).",
+        description="Serve an HTTP emulator of the Hugging Face Hub API on 127.0.0.1 (Git LFS, no Xet). "
+        "With --token, a token may write only to its user's namespace (alice/...), as on the Hub.",
     )
     emu.add_argument("--port", type=int, default=8765, help="TCP port (0: any free port; default 8765)")
     emu.add_argument("--storage", default=None, help="keep repos under this directory (default: in memory)")

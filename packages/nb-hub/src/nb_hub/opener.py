@@ -14,6 +14,7 @@ from typing import Any
 from nb_core.errors import UnsupportedFormatError, UserError
 from nb_core.manifest import MANIFEST_NAME, Manifest
 from nb_core.validation import check_option, soft_import
+from nb_hub._endpoint import hub_cache_dir, resolve_endpoint
 from nb_hub._errors import hub_errors
 from nb_hub.pull import _offline, pull, resolve_commit
 
@@ -60,7 +61,7 @@ def open(
         The dataset object of the reader.
 
     Raises:
-        HubNotFoundError, HubAuthError: as for :func:`nb_hub.pull`.
+        HubNotFoundError, HubAuthError, HubConnectionError, HubServerError: as for :func:`nb_hub.pull`.
         UnsupportedFormatError: the layout has no reader here.
         DependencyMissingError: the reader's package (nb-shards, nb-formats, datasets) is missing.
     """
@@ -69,9 +70,17 @@ def open(
     commit = (
         revision if _offline() else resolve_commit(repo_id, revision=revision, token=token, endpoint=endpoint)
     )
-    with hub_errors(f"open {repo_id}@{revision or 'main'}", token=token):
+    what = f"open {repo_id}@{revision or 'main'}"
+    where = resolve_endpoint(endpoint)
+    with hub_errors(what, token=token, endpoint=where):
         mpath = hub.hf_hub_download(
-            repo_id, MANIFEST_NAME, repo_type="dataset", revision=commit, token=token, endpoint=endpoint
+            repo_id,
+            MANIFEST_NAME,
+            repo_type="dataset",
+            revision=commit,
+            token=token,
+            endpoint=endpoint,
+            cache_dir=hub_cache_dir(endpoint, None),
         )
     manifest = Manifest.read(mpath)
     layout = manifest.layout
@@ -79,9 +88,10 @@ def open(
         datasets = soft_import("datasets", "reading with the datasets library", extra="nb-hub[datasets]")
         if streaming:
             # datasets talks to datasets.config.HF_ENDPOINT (read from HF_ENDPOINT at import).
-            return datasets.load_dataset(
-                repo_id, revision=commit, split=split, streaming=True, token=token, **kwargs
-            )
+            with hub_errors(what, token=token, endpoint=where):
+                return datasets.load_dataset(
+                    repo_id, revision=commit, split=split, streaming=True, token=token, **kwargs
+                )
         root = pull(repo_id, revision=commit, local_dir=local_dir, token=token, endpoint=endpoint)
         return datasets.load_dataset(str(root), split=split, **kwargs)
     if layout == "shards":
@@ -89,7 +99,9 @@ def open(
         storage = {"endpoint": endpoint or hub.constants.ENDPOINT, "token": token}
         if streaming is None or streaming:
             url = f"hf://datasets/{repo_id}@{commit}"
-            return nb_shards.ShardDataset(url, split=split, storage_options=storage, **kwargs)
+            # opening reads the manifest and indexes over hf://: Hub and network errors become HubErrors
+            with hub_errors(what, token=token, endpoint=where):
+                return nb_shards.ShardDataset(url, split=split, storage_options=storage, **kwargs)
         root = pull(
             repo_id,
             revision=commit,

@@ -23,7 +23,12 @@ import numpy as np
 
 from nb_core.manifest import Manifest
 
-__all__ = ["first_sample_arrays", "render_preview"]
+__all__ = ["PreviewSkippedWarning", "first_sample_arrays", "render_preview"]
+
+
+class PreviewSkippedWarning(UserWarning):
+    """No preview image was made because matplotlib is missing (``pip install "nb-hub[plot]"``)."""
+
 
 _SECONDS = 3.0
 _MAX_CHANNELS = 8
@@ -101,8 +106,8 @@ def render_preview(
     """Render the preview PNG of an artifact to ``out``.
 
     Returns:
-        `Path` or `None`: ``out``, or `None` when matplotlib is missing or no sample could be
-        read (the card then has no preview).
+        `Path` or `None`: ``out``, or `None` when matplotlib is missing (with a
+        :class:`PreviewSkippedWarning`) or no sample could be read (the card then has no preview).
     """
     try:
         import matplotlib
@@ -110,6 +115,13 @@ def render_preview(
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
     except ImportError:
+        import warnings
+
+        warnings.warn(
+            'no preview image: matplotlib is not installed (pip install "nb-hub[plot]" adds it)',
+            PreviewSkippedWarning,
+            stacklevel=2,
+        )
         return None
     m = manifest or Manifest.read(path)
     arrays = {k: v for k, v in first_sample_arrays(path, m).items() if v.dtype.kind in "fiub" and v.size > 1}

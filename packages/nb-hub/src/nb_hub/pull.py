@@ -14,7 +14,8 @@ from pathlib import Path
 from nb_core.errors import HubNotFoundError
 from nb_core.manifest import MANIFEST_NAME, Manifest
 from nb_core.validation import soft_import
-from nb_hub._errors import hub_errors
+from nb_hub._endpoint import hub_cache_dir, resolve_endpoint
+from nb_hub._errors import HubConnectionError, hub_errors
 
 __all__ = ["pull", "resolve_commit"]
 
@@ -41,7 +42,9 @@ def resolve_commit(
     """
     hub = soft_import("huggingface_hub", "reading from the Hub", extra="nb-hub")
     api = hub.HfApi(endpoint=endpoint, token=token)
-    with hub_errors(f"resolve {repo_id}@{revision or 'main'}", token=token):
+    with hub_errors(
+        f"resolve {repo_id}@{revision or 'main'}", token=token, endpoint=resolve_endpoint(endpoint)
+    ):
         info = api.repo_info(repo_id, repo_type=_REPO_TYPE, revision=revision)
     if not info.sha:
         raise HubNotFoundError(f"resolve {repo_id}@{revision or 'main'}: the Hub returned no commit id")
@@ -66,9 +69,12 @@ def pull(
     """Download an artifact (or part of it) and verify it against its manifest.
 
     The revision is resolved to a commit id once and every file is downloaded from that
-    commit (the snapshot directory is named by it), so a push happening at the same time cannot mix versions. Files go to the
-    ``huggingface_hub`` cache (or ``local_dir``); files already there are not downloaded
-    again. With ``HF_HUB_OFFLINE=1`` nothing is requested and the cached snapshot is used.
+    commit (the snapshot directory is named by it), so a push happening at the same time cannot
+    mix versions. Files go to the ``huggingface_hub`` cache (or ``local_dir``); files already
+    there are not downloaded again. With ``HF_HUB_OFFLINE=1`` nothing is requested and the cached
+    snapshot is used. An endpoint other than huggingface.co (an emulator, a mirror) has a cache
+    folder of its own, ``<HF_HUB_CACHE>/../nb-endpoints/<host>-<port>``, so its repos never mix
+    with the real Hub's in the usual cache.
 
     Args:
         repo_id (`str`): dataset repository (``"namespace/name"``).
@@ -81,7 +87,8 @@ def pull(
             downloaded data file against the manifest.
         token (`str`, *optional*): Hub token (default: the usual ``huggingface_hub`` sources).
         endpoint (`str`, *optional*): Hub URL.
-        cache_dir (`str` or `os.PathLike`, *optional*): ``huggingface_hub`` cache directory.
+        cache_dir (`str` or `os.PathLike`, *optional*): ``huggingface_hub`` cache directory
+            (default: the usual cache for huggingface.co, the endpoint's own folder otherwise).
 
     Returns:
         `Path`: the artifact directory (with ``nb-manifest.json``).
@@ -89,25 +96,22 @@ def pull(
     Raises:
         HubNotFoundError: repo, revision or file missing (or not cached when offline).
         HubAuthError: the token was refused.
+        HubConnectionError: the Hub cannot be reached (and nothing is cached), or dropped the connection.
+        HubServerError, HubLimitError: the Hub kept answering 5xx, or 429 (rate limit).
         ChecksumMismatchError: a downloaded file does not match the manifest (named).
     """
     hub = soft_import("huggingface_hub", "pulling from the Hub", extra="nb-hub")
     patterns = [allow_patterns] if isinstance(allow_patterns, str) else list(allow_patterns or [])
     what = f"pull {repo_id}@{revision or 'main'}"
     offline = _offline()
+    cache_dir = hub_cache_dir(endpoint, cache_dir)
     if not offline:
         # Ask the Hub first: snapshot_download would silently fall back to a cached copy on a
-        # refused token or a deleted repo; nb-hub reports those (a network failure still falls back).
-        network: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
-        try:
-            import httpx2
-
-            network = (*network, httpx2.ConnectError, httpx2.TimeoutException)
-        except ImportError:  # older huggingface_hub (requests/httpx based)
-            pass
-        with contextlib.suppress(*network):
+        # refused token or a deleted repo; nb-hub reports those (a network failure still falls
+        # back to the cache, and is reported if nothing is cached).
+        with contextlib.suppress(HubConnectionError):
             resolve_commit(repo_id, revision=revision, token=token, endpoint=endpoint)
-    with hub_errors(what, token=token):
+    with hub_errors(what, token=token, endpoint=resolve_endpoint(endpoint)):
         # snapshot_download resolves the revision to one commit id and downloads every file from
         # that commit (the snapshot directory is named by it); it also records the branch -> commit
         # ref in the cache, which offline pulls use.

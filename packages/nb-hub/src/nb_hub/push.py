@@ -30,6 +30,7 @@ from nb_core.errors import ChecksumMismatchError, HubLimitError, UserError
 from nb_core.manifest import MANIFEST_NAME, Manifest, find_manifest
 from nb_core.progress import progress
 from nb_core.validation import soft_import
+from nb_hub._endpoint import hub_cache_dir, resolve_endpoint, xet_off_for
 from nb_hub._errors import hub_errors
 from nb_hub.card import PREVIEW_NAME, card
 from nb_hub.limits import RepoLimits, check_limits
@@ -63,7 +64,7 @@ def push(
     path: str | os.PathLike[str],
     repo_id: str,
     *,
-    private: bool = False,
+    private: bool | None = None,
     revision: str | None = None,
     commit_message: str | None = None,
     token: str | None = None,
@@ -78,7 +79,10 @@ def push(
     Args:
         path (`str` or `os.PathLike`): the artifact directory (or its manifest).
         repo_id (`str`): ``"namespace/name"``; created (as a dataset repo) if needed.
-        private (`bool`, *optional*, defaults to `False`): create the repo private.
+        private (`bool`, *optional*): the repo's visibility. `True`: private (a new repo is
+            created private, an existing public one is made private before any file is
+            uploaded); `False`: public (an existing private repo is made public); `None` (the
+            default): a new repo is public, an existing one keeps its visibility.
         revision (`str`, *optional*): branch to push to (created from ``main`` if missing).
         commit_message (`str`, *optional*): summary of the commits (numbered per batch).
         token (`str`, *optional*): Hub token; by default the usual ``huggingface_hub``
@@ -97,8 +101,13 @@ def push(
         ManifestNotFoundError: ``path`` is not an artifact.
         ChecksumMismatchError: a listed file is missing or has another size than the manifest says.
         HubLimitError: the artifact or the push would break a Hub limit (nothing is uploaded).
-        HubAuthError: the token is missing, wrong, or cannot write to the repo.
+        HubAuthError: the token is missing, wrong, or cannot write to the repo (or change its
+            visibility).
+        HubConnectionError: the Hub cannot be reached or dropped the connection (a re-run resumes).
         HubError: any other Hub failure (a re-run resumes where it stopped).
+
+    A loopback ``endpoint`` (the emulator) is talked to without Xet; files read back from an
+    endpoint other than huggingface.co are cached in that endpoint's own folder (see the README).
     """
     hub = soft_import("huggingface_hub", "pushing to the Hub", extra="nb-hub")
     mpath = find_manifest(path)
@@ -120,8 +129,14 @@ def push(
     api = hub.HfApi(endpoint=endpoint, token=token)
     what = f"push {root} to {repo_id}"
     message = commit_message or f"Upload {manifest.name} with nb-hub"
-    with hub_errors(what, token=token):
-        api.create_repo(repo_id, repo_type=_REPO_TYPE, private=private, exist_ok=True)
+    cache_dir = hub_cache_dir(endpoint, None)
+    with (
+        xet_off_for(endpoint),
+        hub_errors(what, token=token, write=True, endpoint=resolve_endpoint(endpoint)),
+    ):
+        api.create_repo(repo_id, repo_type=_REPO_TYPE, private=bool(private), exist_ok=True)
+        if private is not None:
+            _apply_visibility(api, repo_id, private=private, what=what)
         target = revision or "main"
         if revision is not None and not create_pr:
             refs = api.list_repo_refs(repo_id, repo_type=_REPO_TYPE)
@@ -143,13 +158,17 @@ def push(
         old_manifest: Manifest | None = None
         existing_card: str | None = None
         if MANIFEST_NAME in remote:
-            local = api.hf_hub_download(repo_id, MANIFEST_NAME, repo_type=_REPO_TYPE, revision=target)
+            local = api.hf_hub_download(
+                repo_id, MANIFEST_NAME, repo_type=_REPO_TYPE, revision=target, cache_dir=cache_dir
+            )
             try:
                 old_manifest = Manifest.read(local)
             except Exception:
                 old_manifest = None
         if "README.md" in remote:
-            readme = api.hf_hub_download(repo_id, "README.md", repo_type=_REPO_TYPE, revision=target)
+            readme = api.hf_hub_download(
+                repo_id, "README.md", repo_type=_REPO_TYPE, revision=target, cache_dir=cache_dir
+            )
             existing_card = Path(readme).read_text(encoding="utf-8")
 
         last = None
@@ -216,6 +235,37 @@ def push(
             return str(last.commit_url)
         info = api.repo_info(repo_id, repo_type=_REPO_TYPE, revision=target)
         return f"{api.endpoint}/datasets/{repo_id}/commit/{info.sha}"
+
+
+def _apply_visibility(api: Any, repo_id: str, *, private: bool, what: str) -> None:
+    """Make an existing repo private (or public) as asked, before anything is uploaded."""
+    info = api.repo_info(repo_id, repo_type=_REPO_TYPE)
+    if info.private is None or bool(info.private) == private:
+        return
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        api.update_repo_settings(repo_id, repo_type=_REPO_TYPE, private=private)
+    except HfHubHTTPError as err:
+        status = err.response.status_code if err.response is not None else None
+        if status in (401, 403, 404, 405, 501):
+            from nb_core.errors import HubAuthError
+
+            now, want = ("private", "public") if info.private else ("public", "private")
+            raise HubAuthError(
+                f"{what}: the repository exists and is {now}; making it {want} was refused "
+                f"(HTTP {status}); nothing was uploaded. Change its visibility in the repo settings, "
+                f"or push to another repo"
+            ) from None
+        raise
+    info = api.repo_info(repo_id, repo_type=_REPO_TYPE)
+    if info.private is not None and bool(info.private) != private:
+        from nb_core.errors import HubError
+
+        raise HubError(
+            f"{what}: the Hub accepted the visibility change but the repository is still "
+            f"{'private' if info.private else 'public'}; nothing was uploaded"
+        )
 
 
 def _off(show: bool | None) -> bool | None:

@@ -49,6 +49,7 @@ route                                                 method        log name
 ``/api/{type}/{id}/refs``                             GET           ``refs``
 ``/api/{type}/{id}/commits/{rev}``                    GET           ``commits``
 ``/api/{type}/{id}/branch/{name}``                    POST, DELETE  ``branch``
+``/api/{type}/{id}/settings``                         PUT           ``settings``
 ``/api/{type}/{id}/tag/{name}``                       POST, DELETE  ``tag``
 ``/{prefix}{id}.git/info/lfs/objects/batch``          POST          ``lfs-batch``
 ``/_lfs/{type}/{id}/{oid}?sig=...``                  PUT           ``lfs-upload``
@@ -61,7 +62,10 @@ Errors carry ``X-Error-Code`` (``RepoNotFound``, ``RevisionNotFound``,
 ``EntryNotFound``) and ``X-Error-Message`` headers and a JSON ``{"error": ...}`` body,
 as the Hub does; a wrong token gets ``401`` with ``X-Error-Message: Invalid credentials
 in Authorization header``. Private repos are invisible (``404 RepoNotFound``) to any
-other user.
+other user. With tokens, a user writes only to its own namespace (``alice/...``) and to the
+organizations it belongs to (``orgs=``): creating or writing a repo elsewhere gets ``403``,
+as on the Hub. ``PUT .../settings`` changes a repo's visibility (``{"visibility": "private"}``
+or ``{"private": true}``), as ``HfApi.update_repo_settings`` sends it.
 
 Example:
     >>> import os; os.environ["HF_HUB_DISABLE_XET"] = "1"
@@ -563,6 +567,13 @@ class _Handler(BaseHTTPRequestHandler):
             raise _HTTPError(401, "You must be authenticated to do this: pass a token")
         return self._user
 
+    def _may_write(self, user: str | None, namespace: str) -> bool:
+        """May ``user`` write to repos of ``namespace`` (its own, or an organization of its)?"""
+        emu = self.emu
+        if emu.tokens is None:
+            return True  # no tokens: every request is the one (all-powerful) default user
+        return user is not None and (namespace == user or user in emu.orgs.get(namespace, ()))
+
     # -- routing --------------------------------------------------------------------------------
     def _route(self, method: str, s: list[str]) -> tuple[str, Any, tuple[Any, ...]] | None:
         if not s:
@@ -593,6 +604,8 @@ class _Handler(BaseHTTPRequestHandler):
                     return "paths-info", self._paths_info, (rtype, rid, rest[1])
                 if rest == ["refs"] and method == "GET":
                     return "refs", self._refs, (rtype, rid)
+                if rest == ["settings"] and method == "PUT":
+                    return "settings", self._settings, (rtype, rid)
                 if len(rest) == 2 and rest[0] == "commits" and method == "GET":
                     return "commits", self._commits, (rtype, rid, rest[1])
                 if len(rest) >= 2 and rest[0] == "branch" and method in ("POST", "DELETE"):
@@ -627,12 +640,17 @@ class _Handler(BaseHTTPRequestHandler):
     # -- helpers --------------------------------------------------------------------------------
     def _repo(self, rtype: str, rid: str, *, write: bool = False) -> Repo:
         repo = self.emu.store.repos.get((rtype, rid))
-        if repo is None or (repo.private and self._user != repo.owner):
+        ns = rid.split("/")[0]
+        if repo is None or (
+            repo.private and self._user != repo.owner and not self._may_write(self._user, ns)
+        ):
             raise _HTTPError(404, f"Repository Not Found: {rtype} {rid}", code="RepoNotFound")
         if write:
             user = self._need_user()
-            if user != repo.owner and rid.split("/")[0] != user:
-                raise _HTTPError(403, f"You don't have the rights to write to {rid}")
+            if not self._may_write(user, ns):
+                raise _HTTPError(
+                    403, f"You don't have the rights to write to {rid}: {ns!r} is not your namespace"
+                )
         return repo
 
     def _commit_of(self, repo: Repo, revision: str | None) -> Commit:
@@ -691,7 +709,11 @@ class _Handler(BaseHTTPRequestHandler):
                 "id": hashlib.sha1(user.encode(), usedforsecurity=False).hexdigest()[:24],
                 "name": user,
                 "fullname": user,
-                "orgs": [],
+                "orgs": [
+                    {"type": "org", "name": org, "fullname": org}
+                    for org, members in sorted(self.emu.orgs.items())
+                    if user in members
+                ],
                 "auth": {"type": "access_token", "accessToken": {"displayName": "emulator", "role": "write"}},
             },
         )
@@ -708,6 +730,12 @@ class _Handler(BaseHTTPRequestHandler):
             raise _HTTPError(400, f"invalid repo type {rtype!r}")
         rid = f"{ns}/{name}"
         self._repo_id = rid
+        if not self._may_write(user, ns):
+            raise _HTTPError(
+                403,
+                f"You don't have the rights to create a {rtype} under the namespace {ns!r}: "
+                f"the token belongs to {user!r}",
+            )
         visibility = body.get("visibility")
         private = bool(body.get("private")) or visibility == "private"
         store = self.emu.store
@@ -1142,6 +1170,28 @@ class _Handler(BaseHTTPRequestHandler):
             ]
         self._send_json(200, out)
 
+    def _settings(self, method: str, rtype: str, rid: str) -> None:
+        repo = self._repo(rtype, rid, write=True)
+        body = self._json_body()
+        if not isinstance(body, dict):
+            raise _HTTPError(400, "settings must be a JSON object")
+        private: bool | None = None
+        if "visibility" in body:
+            if body["visibility"] not in ("public", "private"):
+                raise _HTTPError(400, f"invalid visibility {body['visibility']!r}: 'public' or 'private'")
+            private = body["visibility"] == "private"
+        elif "private" in body:
+            if not isinstance(body["private"], bool):
+                raise _HTTPError(400, '"private" must be a boolean')
+            private = body["private"]
+        if "gated" in body and body["gated"] not in ("auto", "manual", False):
+            raise _HTTPError(400, f"invalid gated value {body['gated']!r}")
+        if private is not None:
+            with self.emu.store.lock:
+                repo.private = private
+                self.emu.store.save()
+        self._send_json(200, {"private": repo.private})
+
     def _commits(self, method: str, rtype: str, rid: str, revision: str) -> None:
         repo = self._repo(rtype, rid)
         commit: Commit | None = self._commit_of(repo, revision)
@@ -1274,10 +1324,13 @@ class HubEmulator:
         tokens (`dict[str, str]` or `Iterable[str]`, *optional*): accepted Bearer tokens, as
             ``{token: user}`` (an iterable makes each token its own user name). With tokens,
             any other token gets 401, requests without one are anonymous (public reads only).
-            Without tokens every request acts as ``default_user``.
+            Without tokens every request acts as ``default_user``, who may write anywhere; with
+            tokens, a user writes only to its own namespace and to its ``orgs``.
         limits (`HubLimits`, *optional*): repository limits to enforce.
         default_user (`str`, *optional*, defaults to ``"nb-user"``): the user when no tokens
             are configured (the namespace of ``create_repo("name")``).
+        orgs (`dict[str, list[str]]`, *optional*): organizations and their members
+            (``{"neurobridge": ["alice"]}``): members may write to the organization's repos.
 
     Attributes:
         requests (`list[RequestRecord]`): every request served, in order.
@@ -1297,6 +1350,7 @@ class HubEmulator:
         tokens: Mapping[str, str] | Iterable[str] | None = None,
         limits: HubLimits | None = None,
         default_user: str = "nb-user",
+        orgs: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         self.port = port
         self.store = RepoStore(storage)
@@ -1308,6 +1362,7 @@ class HubEmulator:
             self.tokens = {t: t for t in tokens}
         self.limits = limits or HubLimits()
         self.default_user = default_user
+        self.orgs: dict[str, set[str]] = {k: set(v) for k, v in (orgs or {}).items()}
         self.requests: list[RequestRecord] = []
         self.validations: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
