@@ -3,10 +3,10 @@
 Heavy libraries are imported inside the handlers, so ``nb --help`` stays fast.
 
 Example:
-    $ nb bids index ds000001/
-    $ nb bids convert ds000001/ out/ --split train=0.8,test=0.2 --seed 0
-    $ nb bids export out/ rebuilt/
-    $ nb bids verify out/
+    $ nb bids index bids-ds/
+    $ nb bids convert bids-ds/ bids-hf/ --split train=0.8,test=0.2 --seed 0
+    $ nb bids export bids-hf/ rebuilt/
+    $ nb bids verify bids-hf/
     $ nb bids bench --sizes 1000
 """
 
@@ -29,16 +29,16 @@ def register(subparsers: Any) -> None:
         "bids",
         help="fast BIDS indexing and BIDS → Hugging Face conversion",
         description="Index BIDS datasets, convert them to Hugging Face datasets and back.",
-        examples="nb bids index ds/\nnb bids convert ds/ out/",
+        examples="nb bids index bids-ds/\nnb bids convert bids-ds/ bids-hf/",
     )
     i = add_command(
         sub,
         "index",
         "index a BIDS dataset: one row per file with entities and inherited metadata",
         """
-        nb bids index ds/                          # summary and problems
-        nb bids index ds/ -o index.parquet         # the whole table
-        nb bids index ds/ --derivatives --json
+        nb bids index bids-ds/                          # summary and problems
+        nb bids index bids-ds/ -o index.parquet         # the whole table
+        nb bids index bids-ds/ --derivatives --json
         """,
     )
     i.add_argument("root", help="BIDS dataset root (with dataset_description.json)")
@@ -53,11 +53,11 @@ def register(subparsers: Any) -> None:
         "convert",
         "convert a BIDS dataset into a Hugging Face dataset directory (Parquet, no loading script)",
         """
-        nb bids convert ds/ out/
-        nb bids convert ds/ out/ --rows session --derivatives
-        nb bids convert ds/ out/ --split train=0.8,test=0.2 --seed 1 --expect counts.json
-        nb bids convert ds/ out/ --resume --workers 4
-        nb bids convert ds/ out/ --split-column participant_group
+        nb bids convert bids-ds/ bids-hf/
+        nb bids convert bids-ds/ bids-hf/ --rows session --derivatives
+        nb bids convert bids-ds/ bids-hf/ --split train=0.5,test=0.5 --seed 1 --expect bids-counts.json
+        nb bids convert bids-ds/ bids-hf/ --resume --workers 2
+        nb bids convert bids-ds/ bids-hf/ --split-column participant_group
         """,
     )
     c.add_argument("root", help="BIDS dataset root")
@@ -91,7 +91,7 @@ def register(subparsers: Any) -> None:
         sub,
         "export",
         "rebuild the BIDS tree from a converted dataset (byte-identical files)",
-        "nb bids export out/ rebuilt/",
+        "nb bids export bids-hf/ rebuilt/",
     )
     e.add_argument("artifact", help="a directory written by nb bids convert")
     e.add_argument("bids_root", help="where to write the BIDS dataset")
@@ -102,7 +102,7 @@ def register(subparsers: Any) -> None:
         sub,
         "inspect",
         "summarise a converted dataset: configs, rows per split, counts, unreadable files",
-        "nb bids inspect out/\nnb bids inspect out/ --json",
+        "nb bids inspect bids-hf/\nnb bids inspect bids-hf/ --json",
     )
     n.add_argument("artifact", help="a directory written by nb bids convert")
     n.add_argument("--json", action="store_true", help="print JSON")
@@ -112,7 +112,7 @@ def register(subparsers: Any) -> None:
         sub,
         "verify",
         "check a converted dataset: checksums, Parquet shards, row counts",
-        "nb bids verify out/",
+        "nb bids verify bids-hf/",
     )
     v.add_argument("artifact", help="a directory written by nb bids convert")
     v.set_defaults(func=_verify)
@@ -122,12 +122,14 @@ def register(subparsers: Any) -> None:
         "bench",
         "benchmark indexing against pybids (and ancpbids/bids2table if installed) and the scandir floor",
         """
-        nb bids bench                              # 1,000 files, quick
-        nb bids bench --sizes 1000,10000,50000 --json bench.json
+        nb bids bench --sizes 300 --repeat 1 --no-convert     # a quick look at indexing speed
+        nb bids bench --sizes 300 --repeat 1 --json bench.json
         """,
+        note="The README table: nb bids bench --sizes 1000,5000,20000 (pybids takes minutes there).",
     )
     b.add_argument("--sizes", default="1000", help="tree sizes in files, comma-separated (default 1000)")
     b.add_argument("--no-pybids", action="store_true", help="skip pybids (slow on large trees)")
+    b.add_argument("--no-convert", action="store_true", help="skip the conversion-speed row")
     b.add_argument("--repeat", type=int, default=3, help="runs per tool, best kept (default 3)")
     b.add_argument("--dir", default=None, help="where to generate the trees (default: temp directory)")
     b.add_argument("--json", default=None, help="also write the result as JSON to this file")
@@ -235,6 +237,7 @@ def _bench(args: argparse.Namespace) -> int:
     result = run_bench(
         sizes=sizes,
         pybids=not args.no_pybids,
+        convert=not args.no_convert,
         directory=args.dir,
         repeat=args.repeat,
         log=lambda m: print(m, file=sys.stderr),
