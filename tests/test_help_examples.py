@@ -222,6 +222,21 @@ def _nwb(d: Path, name: str) -> None:
         io.write(nwb)
 
 
+def _bids(d: Path, name: str) -> None:
+    from nb_bids.testing import make_bids_tree
+
+    make_bids_tree(d / name, n_subjects=2, eeg=False)
+
+
+def _bids_hf(d: Path, name: str) -> None:
+    import nb_bids
+
+    src = d / "bids-ds"
+    if not src.exists():
+        _bids(d, "bids-ds")
+    nb_bids.convert(src, d / name, max_workers=0)
+
+
 #: path as the examples write it -> (file or folder to make, maker)
 INPUTS: dict[str, tuple[str, Callable[[Path, str], None]]] = {
     "sub-01_raw.fif": ("sub-01_raw.fif", lambda d, n: _fif(d, n, 1)),
@@ -235,6 +250,9 @@ INPUTS: dict[str, tuple[str, Callable[[Path, str], None]]] = {
     "shards/": ("shards", _shards),
     "X.npz": ("X.npz", _npz),
     "*.nwb": ("sub-01.nwb", _nwb),
+    "bids-ds/": ("bids-ds", _bids),
+    "bids-hf/": ("bids-hf", _bids_hf),
+    "bids-counts.json": ("bids-counts.json", lambda d, n: (d / n).write_text('{"n_subjects": 2}')),
 }
 
 
