@@ -284,7 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
             register = ep.load()
             register(sub)
             loaded.add(ep.name)
-        except Exception as err:
+        # An installed package whose commands fail to load (any error from its import or its
+        # register()) must not break `nb` for the other packages: warn and go on.
+        except Exception as err:  # noqa: BLE001
             print(
                 f"nb: warning: could not load the {ep.name!r} commands ({ep.value}): {err}",
                 file=sys.stderr,
