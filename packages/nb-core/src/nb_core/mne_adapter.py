@@ -584,49 +584,55 @@ def _bti_pdf(directory: Path) -> Path | None:
     return pdfs[0] if pdfs else None
 
 
-def _resolve(path: Path) -> tuple[str, tuple[str, ...], Path, dict[str, Any]]:
+_Resolved = tuple[str, tuple[str, ...], Path, dict[str, Any]]
+
+
+def _resolve(path: Path) -> _Resolved:
     """``(format, reader names, path to pass, default reader kwargs)`` for an input, or raise."""
+    return _resolve_dir(path) if path.is_dir() else _resolve_file(path)
+
+
+def _bti(pdf: Path, run_dir: Path) -> _Resolved:
+    hs = run_dir / "hs_file"
+    return (
+        *_BTI,
+        pdf,
+        {"config_fname": str(run_dir / "config"), "head_shape_fname": str(hs) if hs.exists() else None},
+    )
+
+
+def _resolve_dir(path: Path) -> _Resolved:
+    from nb_core.errors import UnsupportedFormatError
+    from nb_core.manifest import MANIFEST_NAME
+
+    if (path / MANIFEST_NAME).is_file():
+        raise UnsupportedFormatError(
+            f"{path}: is a neurobridge artifact, not a recording; open it with its package "
+            "(nb_formats.open / nb_shards) or convert it"
+        )
+    ext = _suffix(path.name)
+    if ext in (".ds", ".mff"):
+        fmt, readers = _READERS[ext]
+        return fmt, readers, path, {}
+    pdf = _bti_pdf(path)
+    if pdf is not None:
+        return _bti(pdf, path)
+    if any(p.suffix.lower() == ".ncs" for p in path.iterdir()):
+        return (*_NEURALYNX, path, {})
+    if any(p.suffix.lower() == ".hdr" for p in path.iterdir()):
+        fmt, readers = _READERS[".hdr"]
+        return fmt, readers, path, {}
+    raise UnsupportedFormatError(
+        f"{path}: a directory that is not an MNE-readable recording (CTF .ds, EGI .mff, a BTi/4D "
+        "run with c,rf*, Neuralynx .ncs or NIRx folders are)"
+    )
+
+
+def _resolve_file(path: Path) -> _Resolved:
     from nb_core.errors import UnsupportedFormatError
 
-    if path.is_dir():
-        from nb_core.manifest import MANIFEST_NAME
-
-        if (path / MANIFEST_NAME).is_file():
-            raise UnsupportedFormatError(
-                f"{path}: is a neurobridge artifact, not a recording; open it with its package "
-                "(nb_formats.open / nb_shards) or convert it"
-            )
-        ext = _suffix(path.name)
-        if ext in (".ds", ".mff"):
-            fmt, readers = _READERS[ext]
-            return fmt, readers, path, {}
-        pdf = _bti_pdf(path)
-        if pdf is not None:
-            hs = path / "hs_file"
-            return (
-                *_BTI,
-                pdf,
-                {"config_fname": str(path / "config"), "head_shape_fname": str(hs) if hs.exists() else None},
-            )
-        if any(p.suffix.lower() == ".ncs" for p in path.iterdir()):
-            return (*_NEURALYNX, path, {})
-        if any(p.suffix.lower() == ".hdr" for p in path.iterdir()):
-            fmt, readers = _READERS[".hdr"]
-            return fmt, readers, path, {}
-        raise UnsupportedFormatError(
-            f"{path}: a directory that is not an MNE-readable recording (CTF .ds, EGI .mff, a BTi/4D "
-            "run with c,rf*, Neuralynx .ncs or NIRx folders are)"
-        )
     if path.name.startswith("c,rf"):
-        hs = path.parent / "hs_file"
-        return (
-            *_BTI,
-            path,
-            {
-                "config_fname": str(path.parent / "config"),
-                "head_shape_fname": str(hs) if hs.exists() else None,
-            },
-        )
+        return _bti(path, path.parent)
     ext = _suffix(path.name)
     if ext in _COMPANIONS:
         main = path.with_name(path.name[: -len(ext)] + _COMPANIONS[ext])
