@@ -22,11 +22,15 @@ The output folder is never emptied blindly: the demo writes a marker file
 non-empty folder without the marker (``--out .`` in a project folder) is refused unless
 ``overwrite=True`` (``--overwrite``), and even then only the demo's own entries are replaced.
 
-Example:
-    >>> # doctest: +SKIP
-    >>> report = run_demo("nb-demo-out", n_subjects=4, duration=30.0, epochs=3)
-    >>> report.steps[-1].name
-    'train'
+Example (a small run without training; a few seconds):
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "demo"
+    >>> report = run_demo(out, n_subjects=2, n_test_subjects=1, duration=8.0, n_channels=4,
+    ...                   train=False, say=lambda line: None)
+    >>> [s.name for s in report.steps][:5]
+    ['simulate', 'convert', 'shard', 'push', 'pull']
+    >>> (out / "report.json").is_file()
+    True
 """
 
 from __future__ import annotations
