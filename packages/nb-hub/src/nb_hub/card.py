@@ -26,6 +26,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from nb_core.manifest import MANIFEST_NAME, Manifest
+from nb_hub._cardyaml import size_category, split_front_matter
 
 if TYPE_CHECKING:
     from huggingface_hub import DatasetCard
@@ -57,25 +58,6 @@ _MODALITY_TAGS = {
     "nifti": ["mri"],
     "bold": ["fmri", "mri"],
 }
-
-_SIZE_BOUNDS = [
-    (1_000, "n<1K"),
-    (10_000, "1K<n<10K"),
-    (100_000, "10K<n<100K"),
-    (1_000_000, "100K<n<1M"),
-    (10_000_000, "1M<n<10M"),
-    (100_000_000, "10M<n<100M"),
-    (1_000_000_000, "100M<n<1B"),
-]
-
-
-def size_category(n: int) -> str:
-    """The Hub's ``size_categories`` value for ``n`` samples."""
-    for bound, name in _SIZE_BOUNDS:
-        if n < bound:
-            return name
-    return "1B<n<10B"
-
 
 def _tags(manifest: Manifest) -> list[str]:
     tags = ["neuroscience"]
@@ -226,8 +208,6 @@ def merge_card_text(generated_meta: dict[str, Any], generated_body: str, existin
     markers keeps its whole body after the generated block.
     """
     import yaml
-
-    from nb_hub.testing.emulator import split_front_matter
 
     meta: dict[str, Any] = {}
     before, after = "", ""
