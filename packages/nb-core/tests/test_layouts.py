@@ -95,6 +95,17 @@ def test_register_refuses_silent_replacement(monkeypatch: pytest.MonkeyPatch) ->
     assert get_layout("t") is b
     with pytest.raises(UserError, match="takes a nb_core.layouts.Layout"):
         register({"name": "t"})  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="must be a layout name"):
+        register(Layout(name="Not A Name", package="b", open=lambda p: p))
+
+
+def test_section_owners_come_from_the_layouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(layouts, "_REGISTRY", {})
+    monkeypatch.setattr(layouts, "_entry_points", dict)
+    register(Layout(name="a", package="p", open=Path, section_name="sec"))
+    register(Layout(name="b", package="p", open=Path, section_name="sec"))
+    register(Layout(name="c", package="p", open=Path))
+    assert layouts.section_owners() == {"sec": ["a", "b"]}
 
 
 def test_hfconfig_round_trip_and_errors() -> None:

@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -48,14 +49,38 @@ __all__ = [
     "HFConfig",
     "Layout",
     "available_layouts",
+    "check_layout_name",
     "get_layout",
     "register",
+    "section_owners",
 ]
 
 #: Entry-point group through which packages declare their layouts.
 ENTRY_POINT_GROUP = "nb.layouts"
 
 _REGISTRY: dict[str, Layout] = {}
+_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+
+
+def check_layout_name(name: Any, *, field: str = "layout") -> str:
+    """A layout name: lower-case letters, digits, ``_``, ``.``, ``-``, starting with a letter (at
+    most 64 characters). Any such name is valid in a manifest; whether a package can read it is
+    the registry's business (:func:`get_layout`).
+
+    Example:
+        >>> check_layout_name("shards")
+        'shards'
+
+    Raises:
+        SchemaError: not a string, or not of that form (``field`` is named).
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise SchemaError(
+            f"must be a layout name (lower-case letters, digits, '_', '.', '-', starting with a letter, "
+            f"e.g. 'shards'); got {name!r}",
+            field=field,
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -143,6 +168,10 @@ class Layout:
         verify (`Callable`, *optional*): ``verify(path, manifest)``: layout-specific checks beyond
             the manifest's checksums (raises an :class:`~nb_core.errors.IntegrityError`).
         description (`str`, *optional*): one line for listings.
+        section_name (`str`, *optional*): the key of the layout's own section in the manifest's
+            ``extra`` (``"nb_shards"``); a manifest of another layout that carries this section
+            is refused by :meth:`~nb_core.manifest.Manifest.check_consistency`. Several layouts
+            may share one section (``hdf5``, ``zarr`` and ``parquet`` share ``"nb_formats"``).
     """
 
     name: str
@@ -154,6 +183,7 @@ class Layout:
     preview: Callable[[Path, Manifest], dict[str, Any]] | None = None
     verify: Callable[[Path, Manifest], None] | None = None
     description: str = ""
+    section_name: str | None = None
 
     def configs(self, manifest: Manifest | None) -> list[HFConfig]:
         """The card ``configs:`` of an artifact of this layout."""
@@ -168,6 +198,10 @@ def register(layout: Layout, *, replace: bool = False) -> Layout:
     """
     if not isinstance(layout, Layout):
         raise UserError(f"register() takes a nb_core.layouts.Layout, not {type(layout).__name__}")
+    try:
+        check_layout_name(layout.name, field="Layout.name")
+    except SchemaError as err:
+        raise UserError(str(err)) from None
     old = _REGISTRY.get(layout.name)
     if old is not None and old is not layout and not replace:
         raise UserError(
@@ -217,6 +251,28 @@ def get_layout(name: str) -> Layout:
 def available_layouts() -> list[str]:
     """Names of every layout registered or declared by an installed package (nothing is imported)."""
     return sorted(set(_REGISTRY) | set(_entry_points()))
+
+
+def section_owners() -> dict[str, list[str]]:
+    """``extra`` section name → the layouts that declare it (:attr:`Layout.section_name`).
+
+    Every declared layout is loaded (this imports the packages that provide them); one whose
+    entry point is broken is left out here (asking for it by name reports the problem).
+
+    Example:
+        >>> owners = section_owners()
+        >>> all(isinstance(v, list) for v in owners.values())
+        True
+    """
+    out: dict[str, list[str]] = {}
+    for name in available_layouts():
+        try:
+            layout = get_layout(name)
+        except UnsupportedFormatError:
+            continue
+        if layout.section_name:
+            out.setdefault(layout.section_name, []).append(name)
+    return out
 
 
 #: The package that usually provides each of the workspace's layouts, for install hints only.
