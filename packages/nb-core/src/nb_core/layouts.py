@@ -51,6 +51,7 @@ __all__ = [
     "available_layouts",
     "check_layout_name",
     "get_layout",
+    "manifest_configs",
     "register",
     "section_owners",
 ]
@@ -146,6 +147,30 @@ class HFConfig:
 
 def _no_configs(manifest: Manifest | None) -> list[HFConfig]:
     return []
+
+
+def manifest_configs(manifest: Manifest | None) -> list[HFConfig]:
+    """The ``configs:`` a writer stored in ``manifest.extra["hf_configs"]``, checked.
+
+    A layout whose writer records its card configs in the manifest uses this as its
+    ``hf_configs``; nb-hub also falls back on it when a layout's package is not installed.
+
+    Example:
+        >>> from nb_core.manifest import Manifest
+        >>> m = Manifest(name="x", layout="shards", extra={"hf_configs": [
+        ...     {"config_name": "default", "data_files": [{"split": "train", "path": "train-*.tar"}]}]})
+        >>> manifest_configs(m)[0].data_files
+        {'train': 'train-*.tar'}
+
+    Raises:
+        SchemaError: a malformed entry (the field is named, ``manifest.extra.hf_configs[0]...``).
+    """
+    raw = manifest.extra.get("hf_configs") if manifest is not None else None
+    if not raw:
+        return []
+    if not isinstance(raw, list):
+        raise SchemaError("must be a list of configs", field="manifest.extra.hf_configs")
+    return [HFConfig.from_dict(c, f"manifest.extra.hf_configs[{i}]") for i, c in enumerate(raw)]
 
 
 @dataclass(frozen=True)
