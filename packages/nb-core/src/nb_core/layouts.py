@@ -197,6 +197,8 @@ class Layout:
             ``extra`` (``"nb_shards"``); a manifest of another layout that carries this section
             is refused by :meth:`~nb_core.manifest.Manifest.check_consistency`. Several layouts
             may share one section (``hdf5``, ``zarr`` and ``parquet`` share ``"nb_formats"``).
+        card_tags (`tuple[str, ...]`, *optional*): tags the dataset card adds (``"webdataset"``).
+        card_text (`str`, *optional*): a paragraph (Markdown) for the card's "How to load" section.
     """
 
     name: str
@@ -209,6 +211,8 @@ class Layout:
     verify: Callable[[Path, Manifest], None] | None = None
     description: str = ""
     section_name: str | None = None
+    card_tags: tuple[str, ...] = ()
+    card_text: str = ""
 
     def configs(self, manifest: Manifest | None) -> list[HFConfig]:
         """The card ``configs:`` of an artifact of this layout."""

@@ -1,9 +1,9 @@
 """Dataset cards generated from an artifact's manifest.
 
 :func:`card` builds a ``huggingface_hub.DatasetCard`` whose YAML metadata the Hub
-validates (license, tags, task categories, size category, ``configs:`` copied verbatim
-from ``manifest.extra["hf_configs"]`` so that ``datasets.load_dataset(repo_id)`` works
-without a loading script) and whose body describes the data: modalities with shapes,
+validates (license, tags, task categories, size category, and the ``configs:`` that the
+artifact's layout declares in :mod:`nb_core.layouts`, so that ``datasets.load_dataset(repo_id)``
+works without a loading script) and whose body describes the data: modalities with shapes,
 channels and sampling rates, recording/subject/session counts, splits, a preview image,
 how to load it with nb and with plain ``datasets``, provenance, preprocessing and citation.
 
@@ -25,18 +25,31 @@ import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from nb_core.errors import UnsupportedFormatError
+from nb_core.layouts import HFConfig, Layout, get_layout, manifest_configs
 from nb_core.manifest import MANIFEST_NAME, Manifest
 from nb_hub._cardyaml import size_category, split_front_matter
 
 if TYPE_CHECKING:
     from huggingface_hub import DatasetCard
 
-__all__ = ["BEGIN_MARKER", "END_MARKER", "PREVIEW_NAME", "card", "merge_card_text"]
+__all__ = [
+    "BEGIN_MARKER",
+    "END_MARKER",
+    "PREVIEW_NAME",
+    "UNKNOWN_LICENSE",
+    "card",
+    "card_configs",
+    "card_license",
+    "merge_card_text",
+]
 
 #: Start of the generated part of the card body.
 BEGIN_MARKER = "<!-- nb-hub:begin (generated from nb-manifest.json; edit outside these markers) -->"
 #: End of the generated part of the card body.
 END_MARKER = "<!-- nb-hub:end -->"
+#: What a card says when no license is known (the Hub's own value for it).
+UNKNOWN_LICENSE = "unknown"
 #: File name of the preview image uploaded with the card.
 PREVIEW_NAME = "nb-preview.png"
 
@@ -59,6 +72,31 @@ _MODALITY_TAGS = {
     "bold": ["fmri", "mri"],
 }
 
+
+def _layout(manifest: Manifest) -> Layout | None:
+    """The registered layout of the manifest, or `None` when no installed package provides it."""
+    try:
+        return get_layout(manifest.layout)
+    except UnsupportedFormatError:
+        return None
+
+
+def card_configs(manifest: Manifest) -> list[HFConfig]:
+    """The card's ``configs:``: what the manifest's layout declares
+    (:meth:`nb_core.layouts.Layout.configs`), or, when no installed package provides the layout,
+    the configs its writer stored in ``manifest.extra["hf_configs"]``.
+
+    Example:
+        >>> from nb_core import Manifest
+        >>> m = Manifest(name="x", layout="not-installed", extra={"hf_configs": [
+        ...     {"config_name": "default", "data_files": [{"split": "train", "path": "*.parquet"}]}]})
+        >>> [c.config_name for c in card_configs(m)]
+        ['default']
+    """
+    layout = _layout(manifest)
+    return layout.configs(manifest) if layout is not None else manifest_configs(manifest)
+
+
 def _tags(manifest: Manifest) -> list[str]:
     tags = ["neuroscience"]
     for name in manifest.modalities:
@@ -66,8 +104,9 @@ def _tags(manifest: Manifest) -> list[str]:
         for key, extra in _MODALITY_TAGS.items():
             if key in low:
                 tags.extend(extra)
-    if manifest.layout == "shards":
-        tags.append("webdataset")
+    layout = _layout(manifest)
+    if layout is not None:
+        tags.extend(layout.card_tags)
     tags.append("neurobridge")
     user = manifest.extra.get("hf_tags")
     if isinstance(user, list):
@@ -83,23 +122,21 @@ def _human(n: float) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def _metadata(manifest: Manifest) -> dict[str, Any]:
-    meta: dict[str, Any] = {}
-    if manifest.license:
-        meta["license"] = manifest.license
+def _metadata(manifest: Manifest, license: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"license": license}
     meta["pretty_name"] = manifest.name
     meta["tags"] = _tags(manifest)
     tasks = manifest.extra.get("hf_task_categories")
     meta["task_categories"] = list(tasks) if isinstance(tasks, list) and tasks else ["other"]
     n = manifest.n_samples or len(manifest.recordings) or len(manifest.files)
     meta["size_categories"] = [size_category(n)]
-    configs = manifest.extra.get("hf_configs")
+    configs = card_configs(manifest)
     if configs:
-        meta["configs"] = configs
+        meta["configs"] = [c.to_dict() for c in configs]
     return meta
 
 
-def _body(manifest: Manifest, repo_id: str | None, preview: str | None) -> str:
+def _body(manifest: Manifest, repo_id: str | None, preview: str | None, license: str) -> str:
     rid = repo_id or "<namespace>/<name>"
     out: list[str] = [f"# {manifest.name}", ""]
     if manifest.description:
@@ -159,7 +196,7 @@ def _body(manifest: Manifest, repo_id: str | None, preview: str | None) -> str:
         "```",
         "",
     ]
-    if manifest.extra.get("hf_configs"):
+    if card_configs(manifest):
         out += [
             "With plain `datasets`, no loading script:",
             "",
@@ -170,12 +207,9 @@ def _body(manifest: Manifest, repo_id: str | None, preview: str | None) -> str:
             "```",
             "",
         ]
-    if manifest.layout == "shards":
-        out += [
-            "The shards are WebDataset tar files (`key.<modality>.npy` + `key.json` per sample); they can "
-            "be streamed with `nb_shards.ShardDataset` over `hf://` URLs without a full download.",
-            "",
-        ]
+    layout = _layout(manifest)
+    if layout is not None and layout.card_text:
+        out += [layout.card_text.strip(), ""]
     history = manifest.provenance.get("preprocessing") or manifest.provenance.get("history")
     prov = {k: v for k, v in manifest.provenance.items() if k not in ("preprocessing", "history")}
     if prov or history:
@@ -194,8 +228,10 @@ def _body(manifest: Manifest, repo_id: str | None, preview: str | None) -> str:
             out.append("")
     if manifest.citation:
         out += ["## Citation", "", "```bibtex", manifest.citation.strip(), "```", ""]
-    if manifest.license:
-        out += [f"License: `{manifest.license}`.", ""]
+    if license == UNKNOWN_LICENSE:
+        out += ["License: not stated (`unknown`); ask the dataset's authors before reusing it.", ""]
+    else:
+        out += [f"License: `{license}`.", ""]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -242,6 +278,7 @@ def card(
     repo_id: str | None = None,
     existing: str | None = None,
     preview: str | None = None,
+    license: str | None = None,
 ) -> DatasetCard:
     """Build the dataset card of an artifact.
 
@@ -252,6 +289,9 @@ def card(
             and extra YAML keys are kept (see :func:`merge_card_text`).
         preview (`str`, *optional*): relative path of a preview image to show
             (``"nb-preview.png"``).
+        license (`str`, *optional*): the license to state (an SPDX id such as ``"cc-by-4.0"``, or
+            a Hub license id); by default the manifest's, else the one of the ``existing`` card,
+            else ``"unknown"`` (the card always states one; see :func:`card_license`).
 
     Returns:
         `huggingface_hub.DatasetCard`: ``str(card)`` is the README text.
@@ -262,5 +302,35 @@ def card(
     from nb_core.validation import soft_import
 
     hub = soft_import("huggingface_hub", "building a dataset card", extra="nb-hub")
-    text = merge_card_text(_metadata(manifest), _body(manifest, repo_id, preview), existing)
+    lic = card_license(manifest, license=license, existing=existing)
+    text = merge_card_text(_metadata(manifest, lic), _body(manifest, repo_id, preview, lic), existing)
     return hub.DatasetCard(text)
+
+
+def card_license(manifest: Manifest, *, license: str | None = None, existing: str | None = None) -> str:
+    """The license a card states: ``license``, else the manifest's, else the one already in the
+    ``existing`` card (set by hand on the Hub), else ``"unknown"``.
+
+    Example:
+        >>> from nb_core import Manifest
+        >>> card_license(Manifest(name="x", layout="shards"))
+        'unknown'
+        >>> card_license(Manifest(name="x", layout="shards"), existing="---\nlicense: mit\n---\n")
+        'mit'
+    """
+    if license:
+        return license
+    if manifest.license:
+        return manifest.license
+    if existing:
+        import yaml
+
+        front, _ = split_front_matter(existing)
+        try:
+            meta = yaml.safe_load(front) if front else None
+        except yaml.YAMLError:
+            meta = None
+        old = meta.get("license") if isinstance(meta, dict) else None
+        if isinstance(old, str) and old.strip():
+            return old
+    return UNKNOWN_LICENSE

@@ -64,4 +64,9 @@ SHARDS = Layout(
     preview=_preview,
     verify=_verify,
     description="WebDataset tar shards (nb-shards): streaming, shuffled, distributed reads",
+    card_tags=("webdataset",),
+    card_text=(
+        "The shards are WebDataset tar files (`key.<modality>.npy` + `key.json` per sample); they can "
+        "be streamed with `nb_shards.ShardDataset` over `hf://` URLs without a full download."
+    ),
 )
