@@ -93,7 +93,12 @@ def open(
             cache_dir=hub_cache_dir(endpoint, None),
         )
     manifest = Manifest.read(mpath)
-    pulled = {"revision": commit, "local_dir": local_dir, "token": token, "endpoint": endpoint}
+    pulled: dict[str, Any] = {
+        "revision": commit,
+        "local_dir": local_dir,
+        "token": token,
+        "endpoint": endpoint,
+    }
     if reader == "datasets":
         return _open_datasets(repo_id, what, where, split, streaming, pulled, kwargs)
     layout = _layout_of(manifest, repo_id)
