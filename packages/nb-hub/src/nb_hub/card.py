@@ -137,7 +137,26 @@ def _metadata(manifest: Manifest, license: str) -> dict[str, Any]:
 
 
 def _body(manifest: Manifest, repo_id: str | None, preview: str | None, license: str) -> str:
-    rid = repo_id or "<namespace>/<name>"
+    """The generated Markdown body: one small function per section."""
+    out: list[str] = [*_intro(manifest), *_modalities(manifest), *_recordings(manifest)]
+    if manifest.splits:
+        out += ["## Splits", "", "| split | samples |", "|---|---|"]
+        out += [f"| {k} | {v} |" for k, v in manifest.splits.items()]
+        out.append("")
+    if preview:
+        out += ["## Preview", "", f"![A few seconds of each modality]({preview})", ""]
+    out += _how_to_load(manifest, repo_id or "<namespace>/<name>")
+    out += _provenance(manifest)
+    if manifest.citation:
+        out += ["## Citation", "", "```bibtex", manifest.citation.strip(), "```", ""]
+    if license == UNKNOWN_LICENSE:
+        out += ["License: not stated (`unknown`); ask the dataset's authors before reusing it.", ""]
+    else:
+        out += [f"License: `{license}`.", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _intro(manifest: Manifest) -> list[str]:
     out: list[str] = [f"# {manifest.name}", ""]
     if manifest.description:
         out += [manifest.description.strip(), ""]
@@ -148,42 +167,49 @@ def _body(manifest: Manifest, repo_id: str | None, preview: str | None, license:
         f"{_human(manifest.total_size)}, every file listed with its sha256 in `{MANIFEST_NAME}`.",
         "",
     ]
-    if manifest.modalities:
-        out += [
-            "## Modalities",
-            "",
-            "| modality | dtype | shape per sample | unit | sampling rate | channels |",
-        ]
-        out += ["|---|---|---|---|---|---|"]
-        for name, spec in manifest.modalities.items():
-            shape = "×".join("?" if s is None else str(s) for s in spec.shape) or "scalar"
-            sf = f"{spec.sfreq:g} Hz" if spec.sfreq else ""
-            nch = str(len(spec.ch_names)) if spec.ch_names else ""
-            out.append(f"| `{name}` | {spec.dtype} | {shape} | {spec.unit or ''} | {sf} | {nch} |")
-        out.append("")
-        for name, spec in manifest.modalities.items():
-            if spec.ch_names:
-                out += [f"Channels of `{name}`: " + ", ".join(spec.ch_names), ""]
-    if manifest.recordings:
-        ents: dict[str, Counter[str]] = {}
-        for r in manifest.recordings:
-            for k, v in r.entities.items():
-                ents.setdefault(k, Counter())[v] += 1
-        facts = [f"{len(manifest.recordings)} recordings"]
-        for key in ("subject", "session", "task", "run"):
-            if key in ents:
-                facts.append(f"{len(ents[key])} {key}s" if key != "session" else f"{len(ents[key])} sessions")
-        sfreqs = sorted({r.sfreq for r in manifest.recordings if r.sfreq})
-        if sfreqs:
-            facts.append("sampling rate " + ", ".join(f"{s:g} Hz" for s in sfreqs))
-        out += ["## Recordings", "", "; ".join(facts) + ".", ""]
-    if manifest.splits:
-        out += ["## Splits", "", "| split | samples |", "|---|---|"]
-        out += [f"| {k} | {v} |" for k, v in manifest.splits.items()]
-        out.append("")
-    if preview:
-        out += ["## Preview", "", f"![A few seconds of each modality]({preview})", ""]
-    out += [
+    return out
+
+
+def _modalities(manifest: Manifest) -> list[str]:
+    if not manifest.modalities:
+        return []
+    out = [
+        "## Modalities",
+        "",
+        "| modality | dtype | shape per sample | unit | sampling rate | channels |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, spec in manifest.modalities.items():
+        shape = "×".join("?" if s is None else str(s) for s in spec.shape) or "scalar"
+        sf = f"{spec.sfreq:g} Hz" if spec.sfreq else ""
+        nch = str(len(spec.ch_names)) if spec.ch_names else ""
+        out.append(f"| `{name}` | {spec.dtype} | {shape} | {spec.unit or ''} | {sf} | {nch} |")
+    out.append("")
+    for name, spec in manifest.modalities.items():
+        if spec.ch_names:
+            out += [f"Channels of `{name}`: " + ", ".join(spec.ch_names), ""]
+    return out
+
+
+def _recordings(manifest: Manifest) -> list[str]:
+    if not manifest.recordings:
+        return []
+    ents: dict[str, Counter[str]] = {}
+    for r in manifest.recordings:
+        for k, v in r.entities.items():
+            ents.setdefault(k, Counter())[v] += 1
+    facts = [f"{len(manifest.recordings)} recordings"]
+    for key in ("subject", "session", "task", "run"):
+        if key in ents:
+            facts.append(f"{len(ents[key])} {key}s" if key != "session" else f"{len(ents[key])} sessions")
+    sfreqs = sorted({r.sfreq for r in manifest.recordings if r.sfreq})
+    if sfreqs:
+        facts.append("sampling rate " + ", ".join(f"{s:g} Hz" for s in sfreqs))
+    return ["## Recordings", "", "; ".join(facts) + ".", ""]
+
+
+def _how_to_load(manifest: Manifest, rid: str) -> list[str]:
+    out = [
         "## How to load",
         "",
         "With neurobridge (`pip install nb-hub`), checksums verified:",
@@ -210,29 +236,28 @@ def _body(manifest: Manifest, repo_id: str | None, preview: str | None, license:
     layout = _layout(manifest)
     if layout is not None and layout.card_text:
         out += [layout.card_text.strip(), ""]
+    return out
+
+
+def _provenance(manifest: Manifest) -> list[str]:
     history = manifest.provenance.get("preprocessing") or manifest.provenance.get("history")
     prov = {k: v for k, v in manifest.provenance.items() if k not in ("preprocessing", "history")}
-    if prov or history:
-        out += ["## Provenance", ""]
-        if prov:
-            out += ["```json", json.dumps(prov, indent=2, sort_keys=True), "```", ""]
-        if history:
-            out += ["Preprocessing history:", ""]
-            steps = history if isinstance(history, list) else [history]
-            for i, step in enumerate(steps, 1):
-                if isinstance(step, dict) and "name" in step:
-                    params = json.dumps(step.get("params", {}), sort_keys=True)
-                    out.append(f"{i}. `{step['name']}` {params}")
-                else:
-                    out.append(f"{i}. {json.dumps(step, sort_keys=True)}")
-            out.append("")
-    if manifest.citation:
-        out += ["## Citation", "", "```bibtex", manifest.citation.strip(), "```", ""]
-    if license == UNKNOWN_LICENSE:
-        out += ["License: not stated (`unknown`); ask the dataset's authors before reusing it.", ""]
-    else:
-        out += [f"License: `{license}`.", ""]
-    return "\n".join(out).rstrip() + "\n"
+    if not (prov or history):
+        return []
+    out = ["## Provenance", ""]
+    if prov:
+        out += ["```json", json.dumps(prov, indent=2, sort_keys=True), "```", ""]
+    if history:
+        out += ["Preprocessing history:", ""]
+        steps = history if isinstance(history, list) else [history]
+        for i, step in enumerate(steps, 1):
+            if isinstance(step, dict) and "name" in step:
+                params = json.dumps(step.get("params", {}), sort_keys=True)
+                out.append(f"{i}. `{step['name']}` {params}")
+            else:
+                out.append(f"{i}. {json.dumps(step, sort_keys=True)}")
+        out.append("")
+    return out
 
 
 def merge_card_text(generated_meta: dict[str, Any], generated_body: str, existing: str | None) -> str:
