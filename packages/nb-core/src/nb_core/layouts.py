@@ -7,7 +7,7 @@ that must act on "any artifact" — ``nb_hub.open``, the dataset card's ``config
 declaring a :class:`Layout` object in the ``nb.layouts`` entry-point group::
 
     [project.entry-points."nb.layouts"]
-    shards = "nb_shards.layout:LAYOUT"
+    shards = "nb_shards.registry:SHARDS"
 
 Nothing is imported until a layout is asked for by name, so ``import nb_core`` stays light and
 asking for ``shards`` never imports nb-formats. Tests and scripts can also :func:`register` a
