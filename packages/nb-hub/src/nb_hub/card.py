@@ -333,7 +333,7 @@ def card(
 
 
 def card_license(manifest: Manifest, *, license: str | None = None, existing: str | None = None) -> str:
-    """The license a card states: ``license``, else the manifest's, else the one already in the
+    r"""The license a card states: ``license``, else the manifest's, else the one already in the
     ``existing`` card (set by hand on the Hub), else ``"unknown"``.
 
     Example:
