@@ -68,12 +68,16 @@ def test_broken_entry_point_is_a_clear_error(tmp_path: Path, monkeypatch: pytest
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-layout\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text(
         f"[{layouts.ENTRY_POINT_GROUP}]\nbroken = not_a_module_anywhere:LAYOUT\nwrong = json:dumps\n"
+        "noattr = json:no_such_layout\n"
     )
     monkeypatch.syspath_prepend(str(site))
     with pytest.raises(UnsupportedFormatError, match="cannot be imported"):
         get_layout("broken")
     with pytest.raises(UnsupportedFormatError, match="must give a Layout named 'wrong'"):
         get_layout("wrong")
+    with pytest.raises(UnsupportedFormatError, match="cannot be imported"):
+        get_layout("noattr")
+    assert "broken" not in layouts.section_owners()  # a broken plugin does not break manifest checks
 
 
 def test_unknown_layout_names_installed_ones_and_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -247,7 +247,7 @@ def _entry_points() -> dict[str, Any]:
 def _load(name: str, ep: Any) -> Layout:
     try:
         obj = ep.load()
-    except ImportError as err:
+    except (ImportError, AttributeError) as err:  # no such module, or no such object in it
         raise UnsupportedFormatError(
             f"layout {name!r} is declared by {ep.value!r} but cannot be imported ({err}); "
             "reinstall the package that provides it"
