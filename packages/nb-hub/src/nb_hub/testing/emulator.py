@@ -790,117 +790,22 @@ class _Handler(BaseHTTPRequestHandler):
     def _commit(self, method: str, rtype: str, rid: str, revision: str) -> None:
         repo = self._repo(rtype, rid, write=True)
         user = self._need_user()
-        raw = self._read_body()
         limits = self.emu.limits
-        try:
-            lines = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
-        except ValueError:
-            raise _HTTPError(400, "commit body must be ndjson") from None
-        if not lines or lines[0].get("key") != "header":
-            raise _HTTPError(400, "the first ndjson line must be the header")
-        header = lines[0].get("value") or {}
-        ops = lines[1:]
-        if limits.max_files_per_commit is not None and len(ops) > limits.max_files_per_commit:
-            raise _HTTPError(
-                422,
-                f"too many files in one commit: {len(ops)} > {limits.max_files_per_commit}; split the commit",
-            )
+        header, ops = _parse_commit(self._read_body(), limits)
         create_pr = self._query.get("create_pr", ["0"])[0] in ("1", "true")
         store = self.emu.store
         with store.lock:
             now = time.time()
-            if limits.max_commits_per_hour is not None:
-                recent = [t for t in repo.commit_times if now - t < 3600]
-                if len(recent) >= limits.max_commits_per_hour:
-                    raise _HTTPError(
-                        429,
-                        f"You have exceeded the rate limit of {limits.max_commits_per_hour} commits per hour "
-                        f"on {rid}; retry later",
-                    )
-            if revision in repo.branches:
-                branch = revision
-            else:
-                raise _HTTPError(
-                    404, f"Invalid rev id: {revision} (commits go to a branch)", code="RevisionNotFound"
-                )
-            head = repo.commits[repo.branches[branch]]
-            parent = header.get("parentCommit")
-            if parent is not None and parent != head.id:
-                raise _HTTPError(
-                    412, f"A commit has happened since {parent}: the head of {branch} is {head.id}"
-                )
+            _check_commit_rate(repo, limits, now, rid)
+            head = _branch_head(repo, revision, header.get("parentCommit"))
             files = dict(head.files)
-            new: dict[str, TreeFile] = {}
-            for op in ops:
-                key, value = op.get("key"), op.get("value") or {}
-                path = value.get("path")
-                if not isinstance(path, str) or not path or path.startswith("/") or ".." in path.split("/"):
-                    raise _HTTPError(400, f"invalid path in commit: {path!r}")
-                if key == "file":
-                    if value.get("encoding", "base64") != "base64":
-                        raise _HTTPError(400, "only base64 file content is supported")
-                    data = base64.b64decode(value.get("content") or "")
-                    if len(data) > 10 * 1024 * 1024:
-                        raise _HTTPError(
-                            422, f"{path}: regular (non-LFS) files are limited to 10 MiB; use LFS"
-                        )
-                    entry = store.add_file(data, lfs=False)
-                elif key == "lfsFile":
-                    oid = value.get("oid")
-                    if not isinstance(oid, str) or not store.blobs.has(oid):
-                        raise _HTTPError(422, f"{path}: LFS object {oid} was not uploaded")
-                    size = store.blobs.size(oid)
-                    if value.get("size") is not None and value["size"] != size:
-                        raise _HTTPError(422, f"{path}: LFS object size {size} is not {value['size']}")
-                    entry = store.lfs_file(oid, size)
-                elif key == "deletedFile":
-                    if path not in files:
-                        raise _HTTPError(
-                            404, f"{path}: A file with this name doesn't exist", code="EntryNotFound"
-                        )
-                    del files[path]
-                    new.pop(path, None)
-                    continue
-                elif key == "deletedFolder":
-                    prefix = path.rstrip("/") + "/"
-                    gone = [p for p in files if p.startswith(prefix)]
-                    if not gone:
-                        raise _HTTPError(404, f"{path}: no such folder", code="EntryNotFound")
-                    for p in gone:
-                        del files[p]
-                        new.pop(p, None)
-                    continue
-                else:
-                    raise _HTTPError(400, f"unknown commit operation {key!r}")
-                if limits.max_file_size is not None and entry.size > limits.max_file_size:
-                    raise _HTTPError(
-                        422,
-                        f"{path}: file size {entry.size} exceeds the limit of {limits.max_file_size} bytes",
-                    )
-                files[path] = entry
-                new[path] = entry
-            if limits.max_files_per_repo is not None and len(files) > limits.max_files_per_repo:
-                raise _HTTPError(
-                    422, f"too many files in the repository: {len(files)} > {limits.max_files_per_repo}"
-                )
-            if limits.max_files_per_folder is not None:
-                counts: dict[str, set[str]] = {}
-                for p in files:
-                    parts = p.split("/")
-                    for i in range(len(parts)):
-                        counts.setdefault("/".join(parts[:i]), set()).add(parts[i])
-                for folder, children in counts.items():
-                    if len(children) > limits.max_files_per_folder:
-                        raise _HTTPError(
-                            422,
-                            f"too many entries in folder {folder or '/'!r}: {len(children)} > "
-                            f"{limits.max_files_per_folder}",
-                        )
+            new = _apply_ops(store, files, ops, limits)
+            _check_tree_limits(files, limits)
             title = str(header.get("summary") or "Upload files")
             cid = store.new_commit_id(rid, head.id, title, json.dumps(sorted(new)))
             for p, e in new.items():
                 files[p] = TreeFile(e.sha256, e.size, e.lfs, e.git_oid, cid)
-            commit = Commit(
+            repo.commits[cid] = Commit(
                 id=cid,
                 parent=head.id,
                 title=title,
@@ -909,15 +814,13 @@ class _Handler(BaseHTTPRequestHandler):
                 date=now,
                 files=files,
             )
-            repo.commits[cid] = commit
             pr_url = None
             if create_pr:
                 repo.n_prs += 1
-                ref = f"refs/pr/{repo.n_prs}"
-                repo.branches[ref] = cid
+                repo.branches[f"refs/pr/{repo.n_prs}"] = cid
                 pr_url = f"{self._url(rtype, rid)}/discussions/{repo.n_prs}"
             else:
-                repo.branches[branch] = cid
+                repo.branches[revision] = cid
             repo.commit_times.append(now)
             store.save()
         out = {"success": True, "commitOid": cid, "commitUrl": f"{self._url(rtype, rid)}/commit/{cid}"}
@@ -1410,3 +1313,122 @@ class HubEmulator:
     def url(self, repo_id: str, path: str = "", *, repo_type: str = "dataset", revision: str = "main") -> str:
         """The ``resolve`` URL of a file."""
         return f"{self.endpoint}/{_URL_PREFIX[repo_type]}{repo_id}/resolve/{quote(revision, safe='')}/{quote(path)}"
+
+
+# -- commits (the ndjson commit endpoint, one step per function) ---------------------------------
+
+
+def _parse_commit(raw: bytes, limits: HubLimits) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The header and the operations of an ndjson commit body."""
+    try:
+        lines = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
+    except ValueError:
+        raise _HTTPError(400, "commit body must be ndjson") from None
+    if not lines or lines[0].get("key") != "header":
+        raise _HTTPError(400, "the first ndjson line must be the header")
+    ops = lines[1:]
+    if limits.max_files_per_commit is not None and len(ops) > limits.max_files_per_commit:
+        raise _HTTPError(
+            422,
+            f"too many files in one commit: {len(ops)} > {limits.max_files_per_commit}; split the commit",
+        )
+    return lines[0].get("value") or {}, ops
+
+
+def _check_commit_rate(repo: Repo, limits: HubLimits, now: float, rid: str) -> None:
+    if limits.max_commits_per_hour is None:
+        return
+    recent = [t for t in repo.commit_times if now - t < 3600]
+    if len(recent) >= limits.max_commits_per_hour:
+        raise _HTTPError(
+            429,
+            f"You have exceeded the rate limit of {limits.max_commits_per_hour} commits per hour "
+            f"on {rid}; retry later",
+        )
+
+
+def _branch_head(repo: Repo, branch: str, parent: Any) -> Commit:
+    """The head commit of the branch a commit goes to (checking ``parentCommit``)."""
+    if branch not in repo.branches:
+        raise _HTTPError(404, f"Invalid rev id: {branch} (commits go to a branch)", code="RevisionNotFound")
+    head = repo.commits[repo.branches[branch]]
+    if parent is not None and parent != head.id:
+        raise _HTTPError(412, f"A commit has happened since {parent}: the head of {branch} is {head.id}")
+    return head
+
+
+def _apply_ops(
+    store: RepoStore, files: dict[str, TreeFile], ops: list[dict[str, Any]], limits: HubLimits
+) -> dict[str, TreeFile]:
+    """Apply the operations to ``files`` (in place); return the files added or changed."""
+    new: dict[str, TreeFile] = {}
+    for op in ops:
+        key, value = op.get("key"), op.get("value") or {}
+        path = value.get("path")
+        if not isinstance(path, str) or not path or path.startswith("/") or ".." in path.split("/"):
+            raise _HTTPError(400, f"invalid path in commit: {path!r}")
+        if key in ("deletedFile", "deletedFolder"):
+            for p in _deleted(files, key, path):
+                del files[p]
+                new.pop(p, None)
+            continue
+        entry = _added(store, key, path, value)
+        if limits.max_file_size is not None and entry.size > limits.max_file_size:
+            raise _HTTPError(
+                422, f"{path}: file size {entry.size} exceeds the limit of {limits.max_file_size} bytes"
+            )
+        files[path] = entry
+        new[path] = entry
+    return new
+
+
+def _deleted(files: dict[str, TreeFile], key: str, path: str) -> list[str]:
+    """The paths a ``deletedFile`` / ``deletedFolder`` operation removes."""
+    if key == "deletedFile":
+        if path not in files:
+            raise _HTTPError(404, f"{path}: A file with this name doesn't exist", code="EntryNotFound")
+        return [path]
+    prefix = path.rstrip("/") + "/"
+    gone = [p for p in files if p.startswith(prefix)]
+    if not gone:
+        raise _HTTPError(404, f"{path}: no such folder", code="EntryNotFound")
+    return gone
+
+
+def _added(store: RepoStore, key: Any, path: str, value: dict[str, Any]) -> TreeFile:
+    """The tree entry of a ``file`` (inline base64) or ``lfsFile`` (uploaded before) operation."""
+    if key == "file":
+        if value.get("encoding", "base64") != "base64":
+            raise _HTTPError(400, "only base64 file content is supported")
+        data = base64.b64decode(value.get("content") or "")
+        if len(data) > 10 * 1024 * 1024:
+            raise _HTTPError(422, f"{path}: regular (non-LFS) files are limited to 10 MiB; use LFS")
+        return store.add_file(data, lfs=False)
+    if key == "lfsFile":
+        oid = value.get("oid")
+        if not isinstance(oid, str) or not store.blobs.has(oid):
+            raise _HTTPError(422, f"{path}: LFS object {oid} was not uploaded")
+        size = store.blobs.size(oid)
+        if value.get("size") is not None and value["size"] != size:
+            raise _HTTPError(422, f"{path}: LFS object size {size} is not {value['size']}")
+        return store.lfs_file(oid, size)
+    raise _HTTPError(400, f"unknown commit operation {key!r}")
+
+
+def _check_tree_limits(files: dict[str, TreeFile], limits: HubLimits) -> None:
+    """Files per repository and entries per folder of the tree a commit would make."""
+    if limits.max_files_per_repo is not None and len(files) > limits.max_files_per_repo:
+        raise _HTTPError(422, f"too many files in the repository: {len(files)} > {limits.max_files_per_repo}")
+    if limits.max_files_per_folder is None:
+        return
+    counts: dict[str, set[str]] = {}
+    for p in files:
+        parts = p.split("/")
+        for i in range(len(parts)):
+            counts.setdefault("/".join(parts[:i]), set()).add(parts[i])
+    for folder, children in counts.items():
+        if len(children) > limits.max_files_per_folder:
+            raise _HTTPError(
+                422,
+                f"too many entries in folder {folder or '/'!r}: {len(children)} > {limits.max_files_per_folder}",
+            )
