@@ -68,12 +68,16 @@ def test_broken_entry_point_is_a_clear_error(tmp_path: Path, monkeypatch: pytest
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-layout\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text(
         f"[{layouts.ENTRY_POINT_GROUP}]\nbroken = not_a_module_anywhere:LAYOUT\nwrong = json:dumps\n"
+        "noattr = json:no_such_layout\n"
     )
     monkeypatch.syspath_prepend(str(site))
     with pytest.raises(UnsupportedFormatError, match="cannot be imported"):
         get_layout("broken")
     with pytest.raises(UnsupportedFormatError, match="must give a Layout named 'wrong'"):
         get_layout("wrong")
+    with pytest.raises(UnsupportedFormatError, match="cannot be imported"):
+        get_layout("noattr")
+    assert "broken" not in layouts.section_owners()  # a broken plugin does not break manifest checks
 
 
 def test_unknown_layout_names_installed_ones_and_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,6 +99,17 @@ def test_register_refuses_silent_replacement(monkeypatch: pytest.MonkeyPatch) ->
     assert get_layout("t") is b
     with pytest.raises(UserError, match="takes a nb_core.layouts.Layout"):
         register({"name": "t"})  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="must be a layout name"):
+        register(Layout(name="Not A Name", package="b", open=lambda p: p))
+
+
+def test_section_owners_come_from_the_layouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(layouts, "_REGISTRY", {})
+    monkeypatch.setattr(layouts, "_entry_points", dict)
+    register(Layout(name="a", package="p", open=Path, section_name="sec"))
+    register(Layout(name="b", package="p", open=Path, section_name="sec"))
+    register(Layout(name="c", package="p", open=Path))
+    assert layouts.section_owners() == {"sec": ["a", "b"]}
 
 
 def test_hfconfig_round_trip_and_errors() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nb_core import MANIFEST_NAME, SCHEMA_VERSION, Manifest, ModalitySpec, RecordingEntry
+from nb_core import MANIFEST_NAME, SCHEMA_VERSION, Manifest, ModalitySpec, RecordingEntry, layouts
 from nb_core.errors import (
     ChecksumMismatchError,
     CorruptDataError,
@@ -17,6 +17,7 @@ from nb_core.errors import (
     SchemaError,
     SchemaVersionError,
 )
+from nb_core.layouts import Layout
 
 
 def _artifact(tmp_path: Path) -> tuple[Path, Manifest]:
@@ -85,7 +86,8 @@ def _write_raw(root: Path, obj: object) -> None:
         (lambda d: d.update(schema_version="1"), SchemaError, "schema_version"),
         (lambda d: d.pop("name"), SchemaError, "name"),
         (lambda d: d.update(name=3), SchemaError, "name"),
-        (lambda d: d.update(layout="tiff"), SchemaError, "layout"),
+        (lambda d: d.update(layout="TIFF files"), SchemaError, "layout"),
+        (lambda d: d.update(layout=""), SchemaError, "layout"),
         (lambda d: d["files"][0].update(sha256="abc"), SchemaError, "files[0].sha256"),
         (lambda d: d["files"][0].update(size=-1), SchemaError, "files[0].size"),
         (lambda d: d["files"][0].update(size=True), SchemaError, "files[0].size"),
@@ -231,7 +233,12 @@ def test_modality_spec_from_recording() -> None:
     assert ModalitySpec.from_recording(eeg, dtype="float64", shape=[2, None]).unit == "V"
 
 
-def test_verify_checks_extra_paths_and_split_counts(tmp_path: Path) -> None:
+def test_verify_checks_extra_paths_and_split_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The section owners come from the registry: a layout declares its section, nothing is hard-coded.
+    monkeypatch.setattr(layouts, "_REGISTRY", {})
+    monkeypatch.setattr(layouts, "_entry_points", dict)
+    layouts.register(Layout(name="tiny-shards", package="t", open=Path, section_name="nb_shards"))
+    layouts.register(Layout(name="hdf5", package="t", open=Path, section_name="nb_h5"))
     root, m = _artifact(tmp_path)
     m.extra = {"nb_x": {"shards": [{"path": "shards/train-000000.tar", "split": "train", "n_samples": 10}]}}
     m.splits = {"train": 10}
@@ -263,6 +270,13 @@ def test_verify_checks_extra_paths_and_split_counts(tmp_path: Path) -> None:
     m.write(root)
     with pytest.raises(SchemaError, match="layout 'hdf5' does not match the extra.nb_shards"):
         Manifest.read(root).verify(root)
+    m.layout = "tiny-shards"
+    m.write(root)
+    Manifest.read(root).verify(root)
+    m.layout = "not-installed"  # any well-formed name is a valid layout; its own section is accepted
+    m.extra = {"not_installed": {"x": 1}}
+    m.write(root)
+    Manifest.read(root).verify(root)
     bare = Manifest(name="x", layout="hdf5", splits={"train": 4})
     bare.write(root)
     with pytest.raises(SchemaError, match="declares 4 samples but lists no data files"):
@@ -289,7 +303,7 @@ def test_write_is_atomic_on_invalid_manifest(tmp_path: Path) -> None:
     root, m = _artifact(tmp_path)
     m.write(root)
     before = (root / MANIFEST_NAME).read_bytes()
-    m.layout = "nope"
+    m.layout = "no pe"
     with pytest.raises(SchemaError):
         m.write(root)
     assert (root / MANIFEST_NAME).read_bytes() == before

@@ -8,14 +8,13 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 import io
-import json
 import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from nb_core import Manifest, ModalitySpec, RecordingEntry
+from nb_core import Manifest, ModalitySpec, RecordingEntry, Sample
 
 
 def _npy(arr: np.ndarray) -> bytes:
@@ -32,31 +31,29 @@ def _add(tf: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def build_shards_artifact(root: Path, *, n_train: int = 6, n_test: int = 2, per_shard: int = 3) -> Manifest:
-    """A WebDataset-style artifact (layout shards) of simulated EEG windows, written by hand."""
+    """A real nb-shards artifact (layout shards, written by ``nb_shards.ShardWriter``) of simulated
+    EEG windows."""
     from nb_core.testing import simulate_windows
+    from nb_shards import ShardWriter
 
     recordings, windows = simulate_windows(
         n_recordings=2, n_channels=4, sfreq=100.0, duration=6.0, window_size=100
     )
-    root.mkdir(parents=True, exist_ok=True)
     rec_by_id = {r.id: r for r in recordings}
     samples = []
     for i, w in enumerate(windows[: n_train + n_test]):
         rec = rec_by_id[w.recording_id]
         x = np.asarray(rec.data[:, w.start : w.stop], dtype=np.float32)
-        samples.append(
-            (f"s{i:04d}", x, {"target": int(w.target) if w.target is not None else 0, "recording": rec.id})
-        )
-    m = Manifest(
-        name="sim-eeg-shards",
-        layout="shards",
-        writer={"package": "nb-hub-tests", "version": "0"},
-        modalities={
+        meta = {"target": int(w.target) if w.target is not None else 0, "recording": rec.id}
+        samples.append(Sample(f"s{i:04d}", {"eeg": x}, meta))
+    common = {
+        "name": "sim-eeg-shards",
+        "modalities": {
             "eeg": ModalitySpec(
                 dtype="float32", shape=[4, 100], unit="V", sfreq=100.0, ch_names=list(recordings[0].ch_names)
             )
         },
-        recordings=[
+        "recordings": [
             RecordingEntry(
                 id=r.id,
                 entities=dict(r.entities),
@@ -66,36 +63,19 @@ def build_shards_artifact(root: Path, *, n_train: int = 6, n_test: int = 2, per_
             )
             for r in recordings
         ],
-        splits={"train": n_train, "test": n_test},
-        license="cc-by-4.0",
-        citation="@misc{sim, title={Simulated EEG}}",
-        description="MNE-simulated EEG windows for nb-hub tests.",
-        provenance={
+        "license": "cc-by-4.0",
+        "citation": "@misc{sim, title={Simulated EEG}}",
+        "description": "MNE-simulated EEG windows for nb-hub tests.",
+        "provenance": {
             "generator": "nb_core.testing.simulate_windows",
             "preprocessing": [{"name": "filter", "params": {"l_freq": 1.0}}],
         },
-        extra={
-            "hf_configs": [
-                {
-                    "config_name": "default",
-                    "data_files": [
-                        {"split": "train", "path": "train-*.tar"},
-                        {"split": "test", "path": "test-*.tar"},
-                    ],
-                }
-            ]
-        },
-    )
+    }
     for split, chunk in (("train", samples[:n_train]), ("test", samples[n_train:])):
-        for k in range(0, len(chunk), per_shard):
-            name = f"{split}-{k // per_shard:06d}.tar"
-            with tarfile.open(root / name, "w", format=tarfile.USTAR_FORMAT) as tf:
-                for key, x, meta in chunk[k : k + per_shard]:
-                    _add(tf, f"{key}.eeg.npy", _npy(x))
-                    _add(tf, f"{key}.json", json.dumps(meta).encode())
-            m.add_file(root, name)
-    m.write(root)
-    return m
+        with ShardWriter(root, max_count=per_shard, split=split, fsync=False, **common) as w:  # type: ignore[arg-type]
+            for sample in chunk:
+                w.write(sample)
+    return Manifest.read(root)
 
 
 def build_files_artifact(

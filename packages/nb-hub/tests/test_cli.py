@@ -46,3 +46,30 @@ def test_nb_script_subprocess(hub_emulator, shards_artifact):
     assert r.returncode == 0, r.stderr
     assert "hf_cli_secret" not in r.stdout + r.stderr
     assert "nb-manifest.json" in hub_emulator.repo_files("me/sub")
+
+
+def test_push_license_force_and_warnings(hub_emulator, build_files, tmp_path, capsys):
+    from huggingface_hub import HfApi
+
+    art = tmp_path / "art"
+    build_files(art, n_files=2)  # no license in its manifest
+    ep = ["--endpoint", hub_emulator.endpoint, "--no-preview"]
+    assert main(["hub", "push", str(art), "me/lic", *ep]) == 0
+    err = capsys.readouterr().err
+    assert "nb: warning: push" in err and "license: unknown" in err and "--license" in err
+    assert main(["hub", "push", str(art), "me/lic", "--license", "cc-by-4.0", *ep]) == 0
+    assert "license: cc-by-4.0" in hub_emulator.repo_files("me/lic")["README.md"].decode()
+    assert "nb: warning" not in capsys.readouterr().err
+    readme = tmp_path / "card" / "README.md"
+    assert main(["hub", "card", str(art), "--output", str(readme), "--license", "mit"]) == 0
+    assert "license: mit" in readme.read_text()
+    # a broken remote manifest: one line without --force, replaced with it
+    api = HfApi(endpoint=hub_emulator.endpoint, token="t")
+    api.upload_file(
+        path_or_fileobj=b"[]", path_in_repo="nb-manifest.json", repo_id="me/lic", repo_type="dataset"
+    )
+    assert main(["hub", "push", str(art), "me/lic", "--license", "mit", *ep]) == 2
+    assert "cannot be read" in capsys.readouterr().err
+    assert main(["hub", "push", str(art), "me/lic", "--license", "mit", "--force", "--no-verify", *ep]) == 0
+    assert "nb: warning" in capsys.readouterr().err
+    assert hub_emulator.repo_files("me/lic")["nb-manifest.json"] == (art / "nb-manifest.json").read_bytes()

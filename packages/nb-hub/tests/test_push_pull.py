@@ -55,7 +55,7 @@ def test_pull_partial_and_pinned(hub_emulator, shards_artifact, tmp_path):
         "me/part", endpoint=hub_emulator.endpoint, allow_patterns="test-*", local_dir=tmp_path / "part"
     )
     names = sorted(p.name for p in out.iterdir() if p.is_file())
-    assert names == ["nb-manifest.json", "test-000000.tar"]
+    assert names == ["nb-manifest.json", "test-000000.idx", "test-000000.tar"]
 
 
 def test_pull_detects_corruption(hub_emulator, shards_artifact, tmp_path):

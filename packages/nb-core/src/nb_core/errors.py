@@ -22,9 +22,11 @@ __all__ = [
     "CorruptDataError",
     "DependencyMissingError",
     "HubAuthError",
+    "HubConnectionError",
     "HubError",
     "HubLimitError",
     "HubNotFoundError",
+    "HubServerError",
     "IncompatibleDataError",
     "IndexOutOfRangeError",
     "InputNotFoundError",
@@ -132,6 +134,14 @@ class HubNotFoundError(HubError, FileNotFoundError):
 
 class HubLimitError(HubError):
     """An artifact or a push would break one of the Hub's repository limits."""
+
+
+class HubConnectionError(HubError, ConnectionError):
+    """The Hub could not be reached, or the connection broke (after the client's retries)."""
+
+
+class HubServerError(HubError):
+    """The Hub kept answering with a server error (HTTP 5xx) after the client's retries."""
 
 
 class IndexOutOfRangeError(NBError, IndexError):

@@ -7,7 +7,7 @@ that must act on "any artifact" — ``nb_hub.open``, the dataset card's ``config
 declaring a :class:`Layout` object in the ``nb.layouts`` entry-point group::
 
     [project.entry-points."nb.layouts"]
-    shards = "nb_shards.layout:LAYOUT"
+    shards = "nb_shards.registry:SHARDS"
 
 Nothing is imported until a layout is asked for by name, so ``import nb_core`` stays light and
 asking for ``shards`` never imports nb-formats. Tests and scripts can also :func:`register` a
@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -48,14 +49,39 @@ __all__ = [
     "HFConfig",
     "Layout",
     "available_layouts",
+    "check_layout_name",
     "get_layout",
+    "manifest_configs",
     "register",
+    "section_owners",
 ]
 
 #: Entry-point group through which packages declare their layouts.
 ENTRY_POINT_GROUP = "nb.layouts"
 
 _REGISTRY: dict[str, Layout] = {}
+_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+
+
+def check_layout_name(name: Any, *, field: str = "layout") -> str:
+    """A layout name: lower-case letters, digits, ``_``, ``.``, ``-``, starting with a letter (at
+    most 64 characters). Any such name is valid in a manifest; whether a package can read it is
+    the registry's business (:func:`get_layout`).
+
+    Example:
+        >>> check_layout_name("shards")
+        'shards'
+
+    Raises:
+        SchemaError: not a string, or not of that form (``field`` is named).
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise SchemaError(
+            f"must be a layout name (lower-case letters, digits, '_', '.', '-', starting with a letter, "
+            f"e.g. 'shards'); got {name!r}",
+            field=field,
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -123,6 +149,30 @@ def _no_configs(manifest: Manifest | None) -> list[HFConfig]:
     return []
 
 
+def manifest_configs(manifest: Manifest | None) -> list[HFConfig]:
+    """The ``configs:`` a writer stored in ``manifest.extra["hf_configs"]``, checked.
+
+    A layout whose writer records its card configs in the manifest uses this as its
+    ``hf_configs``; nb-hub also falls back on it when a layout's package is not installed.
+
+    Example:
+        >>> from nb_core.manifest import Manifest
+        >>> m = Manifest(name="x", layout="shards", extra={"hf_configs": [
+        ...     {"config_name": "default", "data_files": [{"split": "train", "path": "train-*.tar"}]}]})
+        >>> manifest_configs(m)[0].data_files
+        {'train': 'train-*.tar'}
+
+    Raises:
+        SchemaError: a malformed entry (the field is named, ``manifest.extra.hf_configs[0]...``).
+    """
+    raw = manifest.extra.get("hf_configs") if manifest is not None else None
+    if not raw:
+        return []
+    if not isinstance(raw, list):
+        raise SchemaError("must be a list of configs", field="manifest.extra.hf_configs")
+    return [HFConfig.from_dict(c, f"manifest.extra.hf_configs[{i}]") for i, c in enumerate(raw)]
+
+
 @dataclass(frozen=True)
 class Layout:
     """What a layout declares about itself.
@@ -143,6 +193,12 @@ class Layout:
         verify (`Callable`, *optional*): ``verify(path, manifest)``: layout-specific checks beyond
             the manifest's checksums (raises an :class:`~nb_core.errors.IntegrityError`).
         description (`str`, *optional*): one line for listings.
+        section_name (`str`, *optional*): the key of the layout's own section in the manifest's
+            ``extra`` (``"nb_shards"``); a manifest of another layout that carries this section
+            is refused by :meth:`~nb_core.manifest.Manifest.check_consistency`. Several layouts
+            may share one section (``hdf5``, ``zarr`` and ``parquet`` share ``"nb_formats"``).
+        card_tags (`tuple[str, ...]`, *optional*): tags the dataset card adds (``"webdataset"``).
+        card_text (`str`, *optional*): a paragraph (Markdown) for the card's "How to load" section.
     """
 
     name: str
@@ -154,6 +210,9 @@ class Layout:
     preview: Callable[[Path, Manifest], dict[str, Any]] | None = None
     verify: Callable[[Path, Manifest], None] | None = None
     description: str = ""
+    section_name: str | None = None
+    card_tags: tuple[str, ...] = ()
+    card_text: str = ""
 
     def configs(self, manifest: Manifest | None) -> list[HFConfig]:
         """The card ``configs:`` of an artifact of this layout."""
@@ -168,6 +227,10 @@ def register(layout: Layout, *, replace: bool = False) -> Layout:
     """
     if not isinstance(layout, Layout):
         raise UserError(f"register() takes a nb_core.layouts.Layout, not {type(layout).__name__}")
+    try:
+        check_layout_name(layout.name, field="Layout.name")
+    except SchemaError as err:
+        raise UserError(str(err)) from None
     old = _REGISTRY.get(layout.name)
     if old is not None and old is not layout and not replace:
         raise UserError(
@@ -184,7 +247,7 @@ def _entry_points() -> dict[str, Any]:
 def _load(name: str, ep: Any) -> Layout:
     try:
         obj = ep.load()
-    except ImportError as err:
+    except (ImportError, AttributeError) as err:  # no such module, or no such object in it
         raise UnsupportedFormatError(
             f"layout {name!r} is declared by {ep.value!r} but cannot be imported ({err}); "
             "reinstall the package that provides it"
@@ -217,6 +280,28 @@ def get_layout(name: str) -> Layout:
 def available_layouts() -> list[str]:
     """Names of every layout registered or declared by an installed package (nothing is imported)."""
     return sorted(set(_REGISTRY) | set(_entry_points()))
+
+
+def section_owners() -> dict[str, list[str]]:
+    """``extra`` section name → the layouts that declare it (:attr:`Layout.section_name`).
+
+    Every declared layout is loaded (this imports the packages that provide them); one whose
+    entry point is broken is left out here (asking for it by name reports the problem).
+
+    Example:
+        >>> owners = section_owners()
+        >>> all(isinstance(v, list) for v in owners.values())
+        True
+    """
+    out: dict[str, list[str]] = {}
+    for name in available_layouts():
+        try:
+            layout = get_layout(name)
+        except UnsupportedFormatError:
+            continue
+        if layout.section_name:
+            out.setdefault(layout.section_name, []).append(name)
+    return out
 
 
 #: The package that usually provides each of the workspace's layouts, for install hints only.

@@ -39,12 +39,12 @@ from nb_core.errors import (
     SchemaError,
     SchemaVersionError,
 )
+from nb_core.layouts import check_layout_name
 from nb_core.validation import (
     Fields,
     check_dtype,
     check_json,
     check_modality_name,
-    check_option,
     check_relpath,
     load_json,
 )
@@ -67,7 +67,9 @@ __all__ = [
 SCHEMA_VERSION = 1
 #: File name of the manifest at an artifact's root.
 MANIFEST_NAME = "nb-manifest.json"
-#: Storage layouts a manifest may declare.
+#: The layouts of the neurobridge packages (documentation only: a manifest may name any layout,
+#: see :func:`nb_core.layouts.check_layout_name`; the packages that read them register themselves
+#: in :mod:`nb_core.layouts`).
 LAYOUTS = ("hdf5", "zarr", "parquet", "shards", "hf")
 
 
@@ -255,7 +257,8 @@ class Manifest:
 
     Args:
         name (`str`): dataset name.
-        layout (`str`): one of :data:`LAYOUTS`.
+        layout (`str`): the layout's name (``"shards"``, ``"hdf5"``...; any well-formed name, see
+            :mod:`nb_core.layouts`).
         writer (`dict`): ``{"package": "nb-shards", "version": "0.1.0"}``.
         modalities (`dict[str, ModalitySpec]`): by modality name.
         recordings (`list[RecordingEntry]`): source recordings.
@@ -350,11 +353,7 @@ class Manifest:
                 "upgrade neurobridge: pip install -U nb-core",
                 field=f.sub("schema_version"),
             )
-        layout = f.string("layout")
-        try:
-            check_option(layout, LAYOUTS, name="layout")
-        except ValueError as err:
-            raise SchemaError(str(err), field=f.sub("layout")) from None
+        layout = check_layout_name(f.string("layout"), field=f.sub("layout"))
         writer = f.object("writer")
         for k, v in writer.items():
             if not isinstance(v, str):
@@ -438,8 +437,10 @@ class Manifest:
           ``hf_configs`` globs) is listed in ``files`` (so it is checksummed);
         * where ``extra`` lists parts with a ``split`` and an ``n_samples`` (shards), their
           sums per split equal ``splits``;
-        * a manifest with samples lists data files, and a layout section of ``extra``
-          (``nb_shards``, ``nb_formats``) matches ``layout``.
+        * a manifest with samples lists data files, and a layout section of ``extra`` matches
+          ``layout``: a section that registered layouts declare as theirs
+          (:attr:`nb_core.layouts.Layout.section_name`, e.g. ``nb_shards``) is refused under
+          any other layout.
 
         Raises:
             SchemaError: the first disagreement, naming the field.
@@ -448,8 +449,13 @@ class Manifest:
             raise SchemaError(
                 f"declares {self.n_samples} samples but lists no data files", field="manifest.files"
             )
-        for section, layouts in _SECTION_LAYOUTS.items():
-            if section in self.extra and self.layout not in layouts:
+        from nb_core.layouts import section_owners
+
+        sections = [k for k, v in self.extra.items() if isinstance(v, dict)]
+        owners = section_owners() if sections else {}
+        for section in sections:
+            layouts = owners.get(section, [self.layout])
+            if self.layout not in layouts:
                 raise SchemaError(
                     f"layout {self.layout!r} does not match the extra.{section} section "
                     f"(written for {' or '.join(layouts)})",
@@ -491,10 +497,14 @@ class Manifest:
                         field=f"manifest.splits.{split}",
                     )
 
-    def verify(self, root: str | os.PathLike[str], *, paths: list[str] | None = None) -> None:
+    def verify(
+        self, root: str | os.PathLike[str], *, paths: list[str] | None = None, checksums: bool = True
+    ) -> None:
         """Check that every listed file (or just ``paths``) exists with its size and sha256.
 
-        A full verify (``paths=None``) first runs :meth:`check_consistency`.
+        A full verify (``paths=None``) first runs :meth:`check_consistency`. With
+        ``checksums=False`` only existence and sizes are checked (no file is read): a quick check
+        that an artifact is complete, for callers that hash the bytes later anyway.
 
         Raises:
             SchemaError: the manifest disagrees with itself (an unlisted file, wrong split counts).
@@ -515,6 +525,8 @@ class Manifest:
                 raise ChecksumMismatchError(
                     f"{p}: size {size} bytes, the manifest says {e.size} (truncated or changed)"
                 )
+            if not checksums:
+                continue
             digest = sha256_file(p)
             if digest != e.sha256:
                 raise ChecksumMismatchError(
@@ -524,8 +536,6 @@ class Manifest:
 
 
 _PATH_KEYS = ("path", "index", "data_files")
-# Layout sections of ``extra`` and the layouts they belong to.
-_SECTION_LAYOUTS = {"nb_shards": ("shards",), "nb_formats": ("hdf5", "zarr", "parquet")}
 _COUNT_KEYS = ("n_samples", "n_items", "n_times", "n_channels", "size", "tar_size", "offset")
 _GLOB = re.compile(r"[*?\[]")
 

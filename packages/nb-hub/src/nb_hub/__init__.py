@@ -1,9 +1,10 @@
 """nb-hub: push, pull and dataset cards for neurobridge artifacts on the Hugging Face Hub.
 
 Public API: :func:`push`, :func:`pull`, :func:`open`, :func:`card`, :class:`HubMixin`,
-:class:`RepoLimits`/:func:`check_limits`, the errors :class:`HubConnectionError` and
-:class:`HubServerError` (besides those of ``nb_core.errors``), and the offline Hub emulator in
-:mod:`nb_hub.testing`. Importing ``nb_hub`` does not import ``huggingface_hub``,
+:class:`RepoLimits`/:func:`check_limits`, and the offline Hub emulator in :mod:`nb_hub.testing`.
+Errors are those of ``nb_core.errors`` (:class:`HubConnectionError` and :class:`HubServerError`
+are re-exported here for code written against nb-hub 0.1). Readers, card configs and previews come
+from the layout registry (:mod:`nb_core.layouts`), so every installed layout works here. Importing ``nb_hub`` does not import ``huggingface_hub``,
 ``datasets``, ``torch`` or ``mne``; they are loaded when used.
 
 Example:

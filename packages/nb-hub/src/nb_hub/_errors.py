@@ -12,17 +12,19 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-from nb_core.errors import HubAuthError, HubError, HubLimitError, HubNotFoundError, NBError
+from nb_core.errors import (
+    HubAuthError,
+    HubConnectionError,
+    HubError,
+    HubLimitError,
+    HubNotFoundError,
+    HubServerError,
+    NBError,
+)
 
+# HubConnectionError and HubServerError live in nb_core.errors; they are re-exported here (and from
+# nb_hub) for code written against nb-hub 0.1.
 __all__ = ["HubConnectionError", "HubServerError", "hub_errors", "scrub"]
-
-
-class HubConnectionError(HubError, ConnectionError):
-    """The Hub could not be reached, or the connection broke (after the client's retries)."""
-
-
-class HubServerError(HubError):
-    """The Hub kept answering with a server error (HTTP 5xx) after the client's retries."""
 
 
 def scrub(text: str, token: str | bool | None) -> str:

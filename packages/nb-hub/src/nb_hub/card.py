@@ -1,9 +1,9 @@
 """Dataset cards generated from an artifact's manifest.
 
 :func:`card` builds a ``huggingface_hub.DatasetCard`` whose YAML metadata the Hub
-validates (license, tags, task categories, size category, ``configs:`` copied verbatim
-from ``manifest.extra["hf_configs"]`` so that ``datasets.load_dataset(repo_id)`` works
-without a loading script) and whose body describes the data: modalities with shapes,
+validates (license, tags, task categories, size category, and the ``configs:`` that the
+artifact's layout declares in :mod:`nb_core.layouts`, so that ``datasets.load_dataset(repo_id)``
+works without a loading script) and whose body describes the data: modalities with shapes,
 channels and sampling rates, recording/subject/session counts, splits, a preview image,
 how to load it with nb and with plain ``datasets``, provenance, preprocessing and citation.
 
@@ -25,17 +25,31 @@ import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from nb_core.errors import UnsupportedFormatError
+from nb_core.layouts import HFConfig, Layout, get_layout, manifest_configs
 from nb_core.manifest import MANIFEST_NAME, Manifest
+from nb_hub._cardyaml import size_category, split_front_matter
 
 if TYPE_CHECKING:
     from huggingface_hub import DatasetCard
 
-__all__ = ["BEGIN_MARKER", "END_MARKER", "PREVIEW_NAME", "card", "merge_card_text"]
+__all__ = [
+    "BEGIN_MARKER",
+    "END_MARKER",
+    "PREVIEW_NAME",
+    "UNKNOWN_LICENSE",
+    "card",
+    "card_configs",
+    "card_license",
+    "merge_card_text",
+]
 
 #: Start of the generated part of the card body.
 BEGIN_MARKER = "<!-- nb-hub:begin (generated from nb-manifest.json; edit outside these markers) -->"
 #: End of the generated part of the card body.
 END_MARKER = "<!-- nb-hub:end -->"
+#: What a card says when no license is known (the Hub's own value for it).
+UNKNOWN_LICENSE = "unknown"
 #: File name of the preview image uploaded with the card.
 PREVIEW_NAME = "nb-preview.png"
 
@@ -58,23 +72,29 @@ _MODALITY_TAGS = {
     "bold": ["fmri", "mri"],
 }
 
-_SIZE_BOUNDS = [
-    (1_000, "n<1K"),
-    (10_000, "1K<n<10K"),
-    (100_000, "10K<n<100K"),
-    (1_000_000, "100K<n<1M"),
-    (10_000_000, "1M<n<10M"),
-    (100_000_000, "10M<n<100M"),
-    (1_000_000_000, "100M<n<1B"),
-]
+
+def _layout(manifest: Manifest) -> Layout | None:
+    """The registered layout of the manifest, or `None` when no installed package provides it."""
+    try:
+        return get_layout(manifest.layout)
+    except UnsupportedFormatError:
+        return None
 
 
-def size_category(n: int) -> str:
-    """The Hub's ``size_categories`` value for ``n`` samples."""
-    for bound, name in _SIZE_BOUNDS:
-        if n < bound:
-            return name
-    return "1B<n<10B"
+def card_configs(manifest: Manifest) -> list[HFConfig]:
+    """The card's ``configs:``: what the manifest's layout declares
+    (:meth:`nb_core.layouts.Layout.configs`), or, when no installed package provides the layout,
+    the configs its writer stored in ``manifest.extra["hf_configs"]``.
+
+    Example:
+        >>> from nb_core import Manifest
+        >>> m = Manifest(name="x", layout="not-installed", extra={"hf_configs": [
+        ...     {"config_name": "default", "data_files": [{"split": "train", "path": "*.parquet"}]}]})
+        >>> [c.config_name for c in card_configs(m)]
+        ['default']
+    """
+    layout = _layout(manifest)
+    return layout.configs(manifest) if layout is not None else manifest_configs(manifest)
 
 
 def _tags(manifest: Manifest) -> list[str]:
@@ -84,8 +104,9 @@ def _tags(manifest: Manifest) -> list[str]:
         for key, extra in _MODALITY_TAGS.items():
             if key in low:
                 tags.extend(extra)
-    if manifest.layout == "shards":
-        tags.append("webdataset")
+    layout = _layout(manifest)
+    if layout is not None:
+        tags.extend(layout.card_tags)
     tags.append("neurobridge")
     user = manifest.extra.get("hf_tags")
     if isinstance(user, list):
@@ -101,24 +122,41 @@ def _human(n: float) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def _metadata(manifest: Manifest) -> dict[str, Any]:
-    meta: dict[str, Any] = {}
-    if manifest.license:
-        meta["license"] = manifest.license
+def _metadata(manifest: Manifest, license: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"license": license}
     meta["pretty_name"] = manifest.name
     meta["tags"] = _tags(manifest)
     tasks = manifest.extra.get("hf_task_categories")
     meta["task_categories"] = list(tasks) if isinstance(tasks, list) and tasks else ["other"]
     n = manifest.n_samples or len(manifest.recordings) or len(manifest.files)
     meta["size_categories"] = [size_category(n)]
-    configs = manifest.extra.get("hf_configs")
+    configs = card_configs(manifest)
     if configs:
-        meta["configs"] = configs
+        meta["configs"] = [c.to_dict() for c in configs]
     return meta
 
 
-def _body(manifest: Manifest, repo_id: str | None, preview: str | None) -> str:
-    rid = repo_id or "<namespace>/<name>"
+def _body(manifest: Manifest, repo_id: str | None, preview: str | None, license: str) -> str:
+    """The generated Markdown body: one small function per section."""
+    out: list[str] = [*_intro(manifest), *_modalities(manifest), *_recordings(manifest)]
+    if manifest.splits:
+        out += ["## Splits", "", "| split | samples |", "|---|---|"]
+        out += [f"| {k} | {v} |" for k, v in manifest.splits.items()]
+        out.append("")
+    if preview:
+        out += ["## Preview", "", f"![A few seconds of each modality]({preview})", ""]
+    out += _how_to_load(manifest, repo_id or "<namespace>/<name>")
+    out += _provenance(manifest)
+    if manifest.citation:
+        out += ["## Citation", "", "```bibtex", manifest.citation.strip(), "```", ""]
+    if license == UNKNOWN_LICENSE:
+        out += ["License: not stated (`unknown`); ask the dataset's authors before reusing it.", ""]
+    else:
+        out += [f"License: `{license}`.", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _intro(manifest: Manifest) -> list[str]:
     out: list[str] = [f"# {manifest.name}", ""]
     if manifest.description:
         out += [manifest.description.strip(), ""]
@@ -129,42 +167,49 @@ def _body(manifest: Manifest, repo_id: str | None, preview: str | None) -> str:
         f"{_human(manifest.total_size)}, every file listed with its sha256 in `{MANIFEST_NAME}`.",
         "",
     ]
-    if manifest.modalities:
-        out += [
-            "## Modalities",
-            "",
-            "| modality | dtype | shape per sample | unit | sampling rate | channels |",
-        ]
-        out += ["|---|---|---|---|---|---|"]
-        for name, spec in manifest.modalities.items():
-            shape = "×".join("?" if s is None else str(s) for s in spec.shape) or "scalar"
-            sf = f"{spec.sfreq:g} Hz" if spec.sfreq else ""
-            nch = str(len(spec.ch_names)) if spec.ch_names else ""
-            out.append(f"| `{name}` | {spec.dtype} | {shape} | {spec.unit or ''} | {sf} | {nch} |")
-        out.append("")
-        for name, spec in manifest.modalities.items():
-            if spec.ch_names:
-                out += [f"Channels of `{name}`: " + ", ".join(spec.ch_names), ""]
-    if manifest.recordings:
-        ents: dict[str, Counter[str]] = {}
-        for r in manifest.recordings:
-            for k, v in r.entities.items():
-                ents.setdefault(k, Counter())[v] += 1
-        facts = [f"{len(manifest.recordings)} recordings"]
-        for key in ("subject", "session", "task", "run"):
-            if key in ents:
-                facts.append(f"{len(ents[key])} {key}s" if key != "session" else f"{len(ents[key])} sessions")
-        sfreqs = sorted({r.sfreq for r in manifest.recordings if r.sfreq})
-        if sfreqs:
-            facts.append("sampling rate " + ", ".join(f"{s:g} Hz" for s in sfreqs))
-        out += ["## Recordings", "", "; ".join(facts) + ".", ""]
-    if manifest.splits:
-        out += ["## Splits", "", "| split | samples |", "|---|---|"]
-        out += [f"| {k} | {v} |" for k, v in manifest.splits.items()]
-        out.append("")
-    if preview:
-        out += ["## Preview", "", f"![A few seconds of each modality]({preview})", ""]
-    out += [
+    return out
+
+
+def _modalities(manifest: Manifest) -> list[str]:
+    if not manifest.modalities:
+        return []
+    out = [
+        "## Modalities",
+        "",
+        "| modality | dtype | shape per sample | unit | sampling rate | channels |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, spec in manifest.modalities.items():
+        shape = "×".join("?" if s is None else str(s) for s in spec.shape) or "scalar"
+        sf = f"{spec.sfreq:g} Hz" if spec.sfreq else ""
+        nch = str(len(spec.ch_names)) if spec.ch_names else ""
+        out.append(f"| `{name}` | {spec.dtype} | {shape} | {spec.unit or ''} | {sf} | {nch} |")
+    out.append("")
+    for name, spec in manifest.modalities.items():
+        if spec.ch_names:
+            out += [f"Channels of `{name}`: " + ", ".join(spec.ch_names), ""]
+    return out
+
+
+def _recordings(manifest: Manifest) -> list[str]:
+    if not manifest.recordings:
+        return []
+    ents: dict[str, Counter[str]] = {}
+    for r in manifest.recordings:
+        for k, v in r.entities.items():
+            ents.setdefault(k, Counter())[v] += 1
+    facts = [f"{len(manifest.recordings)} recordings"]
+    for key in ("subject", "session", "task", "run"):
+        if key in ents:
+            facts.append(f"{len(ents[key])} {key}s" if key != "session" else f"{len(ents[key])} sessions")
+    sfreqs = sorted({r.sfreq for r in manifest.recordings if r.sfreq})
+    if sfreqs:
+        facts.append("sampling rate " + ", ".join(f"{s:g} Hz" for s in sfreqs))
+    return ["## Recordings", "", "; ".join(facts) + ".", ""]
+
+
+def _how_to_load(manifest: Manifest, rid: str) -> list[str]:
+    out = [
         "## How to load",
         "",
         "With neurobridge (`pip install nb-hub`), checksums verified:",
@@ -177,7 +222,7 @@ def _body(manifest: Manifest, repo_id: str | None, preview: str | None) -> str:
         "```",
         "",
     ]
-    if manifest.extra.get("hf_configs"):
+    if card_configs(manifest):
         out += [
             "With plain `datasets`, no loading script:",
             "",
@@ -188,33 +233,31 @@ def _body(manifest: Manifest, repo_id: str | None, preview: str | None) -> str:
             "```",
             "",
         ]
-    if manifest.layout == "shards":
-        out += [
-            "The shards are WebDataset tar files (`key.<modality>.npy` + `key.json` per sample); they can "
-            "be streamed with `nb_shards.ShardDataset` over `hf://` URLs without a full download.",
-            "",
-        ]
+    layout = _layout(manifest)
+    if layout is not None and layout.card_text:
+        out += [layout.card_text.strip(), ""]
+    return out
+
+
+def _provenance(manifest: Manifest) -> list[str]:
     history = manifest.provenance.get("preprocessing") or manifest.provenance.get("history")
     prov = {k: v for k, v in manifest.provenance.items() if k not in ("preprocessing", "history")}
-    if prov or history:
-        out += ["## Provenance", ""]
-        if prov:
-            out += ["```json", json.dumps(prov, indent=2, sort_keys=True), "```", ""]
-        if history:
-            out += ["Preprocessing history:", ""]
-            steps = history if isinstance(history, list) else [history]
-            for i, step in enumerate(steps, 1):
-                if isinstance(step, dict) and "name" in step:
-                    params = json.dumps(step.get("params", {}), sort_keys=True)
-                    out.append(f"{i}. `{step['name']}` {params}")
-                else:
-                    out.append(f"{i}. {json.dumps(step, sort_keys=True)}")
-            out.append("")
-    if manifest.citation:
-        out += ["## Citation", "", "```bibtex", manifest.citation.strip(), "```", ""]
-    if manifest.license:
-        out += [f"License: `{manifest.license}`.", ""]
-    return "\n".join(out).rstrip() + "\n"
+    if not (prov or history):
+        return []
+    out = ["## Provenance", ""]
+    if prov:
+        out += ["```json", json.dumps(prov, indent=2, sort_keys=True), "```", ""]
+    if history:
+        out += ["Preprocessing history:", ""]
+        steps = history if isinstance(history, list) else [history]
+        for i, step in enumerate(steps, 1):
+            if isinstance(step, dict) and "name" in step:
+                params = json.dumps(step.get("params", {}), sort_keys=True)
+                out.append(f"{i}. `{step['name']}` {params}")
+            else:
+                out.append(f"{i}. {json.dumps(step, sort_keys=True)}")
+        out.append("")
+    return out
 
 
 def merge_card_text(generated_meta: dict[str, Any], generated_body: str, existing: str | None) -> str:
@@ -226,8 +269,6 @@ def merge_card_text(generated_meta: dict[str, Any], generated_body: str, existin
     markers keeps its whole body after the generated block.
     """
     import yaml
-
-    from nb_hub.testing.emulator import split_front_matter
 
     meta: dict[str, Any] = {}
     before, after = "", ""
@@ -262,6 +303,7 @@ def card(
     repo_id: str | None = None,
     existing: str | None = None,
     preview: str | None = None,
+    license: str | None = None,
 ) -> DatasetCard:
     """Build the dataset card of an artifact.
 
@@ -272,6 +314,9 @@ def card(
             and extra YAML keys are kept (see :func:`merge_card_text`).
         preview (`str`, *optional*): relative path of a preview image to show
             (``"nb-preview.png"``).
+        license (`str`, *optional*): the license to state (an SPDX id such as ``"cc-by-4.0"``, or
+            a Hub license id); by default the manifest's, else the one of the ``existing`` card,
+            else ``"unknown"`` (the card always states one; see :func:`card_license`).
 
     Returns:
         `huggingface_hub.DatasetCard`: ``str(card)`` is the README text.
@@ -282,5 +327,35 @@ def card(
     from nb_core.validation import soft_import
 
     hub = soft_import("huggingface_hub", "building a dataset card", extra="nb-hub")
-    text = merge_card_text(_metadata(manifest), _body(manifest, repo_id, preview), existing)
+    lic = card_license(manifest, license=license, existing=existing)
+    text = merge_card_text(_metadata(manifest, lic), _body(manifest, repo_id, preview, lic), existing)
     return hub.DatasetCard(text)
+
+
+def card_license(manifest: Manifest, *, license: str | None = None, existing: str | None = None) -> str:
+    r"""The license a card states: ``license``, else the manifest's, else the one already in the
+    ``existing`` card (set by hand on the Hub), else ``"unknown"``.
+
+    Example:
+        >>> from nb_core import Manifest
+        >>> card_license(Manifest(name="x", layout="shards"))
+        'unknown'
+        >>> card_license(Manifest(name="x", layout="shards"), existing="---\nlicense: mit\n---\n")
+        'mit'
+    """
+    if license:
+        return license
+    if manifest.license:
+        return manifest.license
+    if existing:
+        import yaml
+
+        front, _ = split_front_matter(existing)
+        try:
+            meta = yaml.safe_load(front) if front else None
+        except yaml.YAMLError:
+            meta = None
+        old = meta.get("license") if isinstance(meta, dict) else None
+        if isinstance(old, str) and old.strip():
+            return old
+    return UNKNOWN_LICENSE

@@ -82,6 +82,9 @@ def _push(args: argparse.Namespace) -> int:
             limits=RepoLimits(max_files_per_commit=args.files_per_commit),
             preview=not args.no_preview,
             show_progress=None,
+            license=args.license,
+            force=args.force,
+            verify=not args.no_verify,
         )
     _print_warnings(caught)
     print(url)
@@ -115,7 +118,13 @@ def _card(args: argparse.Namespace) -> int:
         Path(args.output).read_text(encoding="utf-8") if args.output and Path(args.output).is_file() else None
     )
     text = str(
-        card(m, repo_id=args.repo_id, existing=existing, preview=PREVIEW_NAME if args.preview else None)
+        card(
+            m,
+            repo_id=args.repo_id,
+            existing=existing,
+            preview=PREVIEW_NAME if args.preview else None,
+            license=args.license,
+        )
     )
     if args.output:
         # the folder of --output is created (a card often goes next to a new artifact)
@@ -150,10 +159,11 @@ def register(subparsers: Any) -> None:
         "push",
         "push an artifact (a directory with nb-manifest.json) to a Hub dataset repo",
         """
-        nb hub push out/eeg-shards me/eeg-demo --private
+        nb hub push out/eeg-shards me/eeg-demo --private --license cc-by-4.0
         HF_ENDPOINT=http://127.0.0.1:8765 nb hub push out/eeg-shards me/eeg-demo   # to `nb hub emulator`
         """,
         note="The token comes from HF_TOKEN or `hf auth login`. Re-running resumes an interrupted push.\n"
+        "The repo ends up equal to the artifact: files the artifact does not have are deleted.\n"
         "--private also makes an existing public repo private (before uploading anything).",
     )
     push.add_argument("path", help="artifact directory")
@@ -168,6 +178,19 @@ def register(subparsers: Any) -> None:
     )
     push.add_argument("--files-per-commit", type=int, default=100, help="files per commit (default 100)")
     push.add_argument("--no-preview", action="store_true", help="do not render/upload a preview image")
+    push.add_argument(
+        "--license", default=None, help="license the card states, e.g. cc-by-4.0 (default: the manifest's)"
+    )
+    push.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a repo whose content cannot be accounted for (unreadable nb-manifest.json, foreign files)",
+    )
+    push.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="trust the manifest's sha256 (do not hash the files to upload)",
+    )
     push.add_argument("--endpoint", default=None, help="Hub URL (default: HF_ENDPOINT or huggingface.co)")
     push.set_defaults(func=_push)
 
@@ -204,6 +227,9 @@ def register(subparsers: Any) -> None:
     card.add_argument("--repo-id", default=None, help="repo id used in the loading examples")
     card.add_argument("--output", default=None, help="write here (default: print)")
     card.add_argument("--preview", action="store_true", help="also render nb-preview.png next to --output")
+    card.add_argument(
+        "--license", default=None, help="license the card states, e.g. cc-by-4.0 (default: the manifest's)"
+    )
     card.set_defaults(func=_card)
 
     emu = add_command(

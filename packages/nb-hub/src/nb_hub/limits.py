@@ -73,7 +73,11 @@ _PACK_HINT = (
 
 
 def check_limits(
-    manifest: Manifest, limits: RepoLimits | None = None, *, n_to_upload: int | None = None
+    manifest: Manifest,
+    limits: RepoLimits | None = None,
+    *,
+    n_to_upload: int | None = None,
+    extra_commits: int = 0,
 ) -> LimitReport:
     """Check an artifact against the Hub's limits before pushing it.
 
@@ -82,6 +86,8 @@ def check_limits(
         limits (`RepoLimits`, *optional*): the limits (defaults: :class:`RepoLimits`).
         n_to_upload (`int`, *optional*): files that actually need uploading (the rest is
             already on the Hub); defaults to all files.
+        extra_commits (`int`, *optional*): commits made besides the data commits (the push's
+            final card-and-manifest commit), counted against ``max_commits_per_hour``.
 
     Returns:
         `LimitReport`
@@ -113,7 +119,7 @@ def check_limits(
                 "bytes per file; split it (e.g. nb-shards with --max-bytes)"
             )
     todo = n if n_to_upload is None else n_to_upload
-    n_commits = max(1, math.ceil(todo / lim.max_files_per_commit)) if todo else 0
+    n_commits = (max(1, math.ceil(todo / lim.max_files_per_commit)) if todo else 0) + extra_commits
     if n_commits > lim.max_commits_per_hour:
         raise HubLimitError(
             f"{manifest.name}: uploading {todo} files at {lim.max_files_per_commit} per commit needs {n_commits} "

@@ -1,4 +1,8 @@
-"""Open a dataset from the Hub with the right reader, chosen from its manifest.
+"""Open a dataset from the Hub with the reader its layout registers (``nb.layouts``).
+
+nb-hub knows no layout by name: the manifest's ``layout`` is looked up in
+:mod:`nb_core.layouts`, whose entries the installed packages provide (nb-shards, nb-formats,
+nb-bids, or your own).
 
 Example:
     >>> # ds = nb_hub.open("me/eeg-shards")            # streams shards over hf://
@@ -8,10 +12,12 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import os
 from typing import Any
 
 from nb_core.errors import UnsupportedFormatError, UserError
+from nb_core.layouts import Layout, get_layout
 from nb_core.manifest import MANIFEST_NAME, Manifest
 from nb_core.validation import check_option, soft_import
 from nb_hub._endpoint import hub_cache_dir, resolve_endpoint
@@ -38,32 +44,36 @@ def open(
 ) -> Any:
     """Open a neurobridge dataset on the Hub.
 
-    The manifest (``nb-manifest.json``, downloaded alone first) decides the reader:
+    The manifest (``nb-manifest.json``, downloaded alone first) names the layout, and the layout
+    registered under that name (:func:`nb_core.layouts.get_layout`) opens it:
 
-    - layout ``shards``: ``nb_shards.ShardDataset`` over ``hf://datasets/{repo_id}@{commit}``
-      URLs (``streaming=True``, the default: shards are fetched through ``HfFileSystem`` as they
-      are read, never the whole repo), or over a verified full download (``streaming=False``);
-    - layouts ``hdf5``, ``zarr``, ``parquet``: pulled (verified), then ``nb_formats.open``;
-    - layout ``hf`` (or ``reader="datasets"``): ``datasets.load_dataset`` on the pulled
-      directory (on the ``configs:`` of its card), or with ``streaming=True`` on the repo itself.
+    - a layout that streams (``open_url``, e.g. nb-shards' ``shards``) is opened over
+      ``hf://datasets/{repo_id}@{commit}`` URLs (files are fetched through ``HfFileSystem`` as they
+      are read, never the whole repo) unless ``streaming=False``;
+    - otherwise the repo is pulled (verified) and the layout's ``open`` reads the local copy
+      (nb-formats' ``hdf5``, ``zarr``, ``parquet``: ``nb_formats.open``);
+    - ``reader="datasets"``: ``datasets.load_dataset`` on the pulled directory (on the ``configs:``
+      of its card), or with ``streaming=True`` on the repo itself.
 
     Args:
         repo_id (`str`): dataset repository.
         revision (`str`, *optional*): branch, tag or commit; pinned to its commit id.
         split (`str`, *optional*): split to read (shards, datasets).
-        streaming (`bool`, *optional*): stream instead of downloading (default: `True` for shards).
+        streaming (`bool`, *optional*): stream instead of downloading (default: stream when the
+            layout can).
         reader (`str`, *optional*, defaults to ``"auto"``): ``"auto"``, ``"nb"`` or ``"datasets"``.
         allow_patterns, local_dir: as for :func:`nb_hub.pull` (non-streaming reads).
         token (`str`, *optional*): Hub token. endpoint (`str`, *optional*): Hub URL.
-        **kwargs: passed to the reader (``shuffle=``, ``seed=`` for shards...).
+        **kwargs: passed to the layout's reader (``shuffle=``, ``seed=`` for shards...).
 
     Returns:
         The dataset object of the reader.
 
     Raises:
         HubNotFoundError, HubAuthError, HubConnectionError, HubServerError: as for :func:`nb_hub.pull`.
-        UnsupportedFormatError: the layout has no reader here.
-        DependencyMissingError: the reader's package (nb-shards, nb-formats, datasets) is missing.
+        UnsupportedFormatError: no installed package registers the layout (the message names the
+            ``pip install`` that adds it).
+        DependencyMissingError: ``datasets`` is missing (``reader="datasets"``).
     """
     check_option(reader, _READERS, name="reader")
     hub = soft_import("huggingface_hub", "opening a Hub dataset", extra="nb-hub")
@@ -83,47 +93,75 @@ def open(
             cache_dir=hub_cache_dir(endpoint, None),
         )
     manifest = Manifest.read(mpath)
-    layout = manifest.layout
-    if reader == "datasets" or (reader == "auto" and layout == "hf"):
-        datasets = soft_import("datasets", "reading with the datasets library", extra="nb-hub[datasets]")
-        if streaming:
-            # datasets talks to datasets.config.HF_ENDPOINT (read from HF_ENDPOINT at import).
-            with hub_errors(what, token=token, endpoint=where):
-                return datasets.load_dataset(
-                    repo_id, revision=commit, split=split, streaming=True, token=token, **kwargs
-                )
-        root = pull(repo_id, revision=commit, local_dir=local_dir, token=token, endpoint=endpoint)
-        return datasets.load_dataset(str(root), split=split, **kwargs)
-    if layout == "shards":
-        nb_shards = soft_import("nb_shards", "reading nb-shards artifacts", extra="nb-shards")
+    pulled: dict[str, Any] = {
+        "revision": commit,
+        "local_dir": local_dir,
+        "token": token,
+        "endpoint": endpoint,
+    }
+    if reader == "datasets":
+        return _open_datasets(repo_id, what, where, split, streaming, pulled, kwargs)
+    layout = _layout_of(manifest, repo_id)
+    kwargs = _with_split(layout, split, kwargs)
+    if streaming is not False and layout.open_url is not None:
         storage = {"endpoint": endpoint or hub.constants.ENDPOINT, "token": token}
-        if streaming is None or streaming:
-            url = f"hf://datasets/{repo_id}@{commit}"
-            # opening reads the manifest and indexes over hf://: Hub and network errors become HubErrors
-            with hub_errors(what, token=token, endpoint=where):
-                return nb_shards.ShardDataset(url, split=split, storage_options=storage, **kwargs)
-        root = pull(
-            repo_id,
-            revision=commit,
-            local_dir=local_dir,
-            allow_patterns=allow_patterns,
-            token=token,
-            endpoint=endpoint,
+        url = f"hf://datasets/{repo_id}@{commit}"
+        # opening reads the manifest and indexes over hf://: Hub and network errors become HubErrors
+        with hub_errors(what, token=token, endpoint=where):
+            return layout.open_url(url, storage_options=storage, **kwargs)
+    if streaming:
+        raise UserError(
+            f"layout {layout.name!r} is read from a local copy; streaming=True needs a layout that "
+            "streams (one with open_url, such as 'shards') or reader='datasets'"
         )
-        return nb_shards.ShardDataset(str(root), split=split, **kwargs)
-    if layout in ("hdf5", "zarr", "parquet"):
-        if streaming:
-            raise UserError(
-                f"layout {layout!r} is read from a local copy; streaming=True is for shards and datasets"
+    root = pull(repo_id, allow_patterns=allow_patterns, **pulled)
+    return layout.open(root, **kwargs)
+
+
+def _layout_of(manifest: Manifest, repo_id: str) -> Layout:
+    """The registered layout of the manifest, or an error that says what to install."""
+    try:
+        return get_layout(manifest.layout)
+    except UnsupportedFormatError as err:
+        alt = (
+            "; or read it with plain datasets: nb_hub.open(..., reader='datasets')"
+            if manifest.extra.get("hf_configs")
+            else ""
+        )
+        raise UnsupportedFormatError(f"open {repo_id}: {err}{alt}") from None
+
+
+def _with_split(layout: Layout, split: str | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with ``split`` when given (refused for a reader that has no splits)."""
+    if split is None:
+        return kwargs
+    params = inspect.signature(layout.open).parameters
+    if "split" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        raise UserError(f"layout {layout.name!r} has no splits to choose; drop split={split!r}")
+    return {**kwargs, "split": split}
+
+
+def _open_datasets(
+    repo_id: str,
+    what: str,
+    where: str,
+    split: str | None,
+    streaming: bool | None,
+    pulled: dict[str, Any],
+    kwargs: dict[str, Any],
+) -> Any:
+    """``datasets.load_dataset`` on the repo (streaming) or on a verified download."""
+    datasets = soft_import("datasets", "reading with the datasets library", extra="nb-hub[datasets]")
+    if streaming:
+        # datasets talks to datasets.config.HF_ENDPOINT (read from HF_ENDPOINT at import).
+        with hub_errors(what, token=pulled["token"], endpoint=where):
+            return datasets.load_dataset(
+                repo_id,
+                revision=pulled["revision"],
+                split=split,
+                streaming=True,
+                token=pulled["token"],
+                **kwargs,
             )
-        nb_formats = soft_import("nb_formats", f"reading {layout} artifacts", extra="nb-formats")
-        root = pull(
-            repo_id,
-            revision=commit,
-            local_dir=local_dir,
-            allow_patterns=allow_patterns,
-            token=token,
-            endpoint=endpoint,
-        )
-        return nb_formats.open(root, **kwargs)
-    raise UnsupportedFormatError(f"open {repo_id}: no reader for layout {layout!r}")
+    root = pull(repo_id, **pulled)
+    return datasets.load_dataset(str(root), split=split, **kwargs)

@@ -2,10 +2,9 @@
 
 For each modality of the first sample: a few seconds of signal (channels stacked with
 offsets) for ``channels × times`` arrays, the middle slice for volumes (NIfTI-like 3-D/4-D
-arrays), a line for 1-D arrays. The first sample is read from the artifact itself: the
-first WebDataset member set of the first tar shard (``.npy`` members, never pickle), or
-``nb_formats.open(path).sample(0)`` for the other layouts (when nb-formats is installed),
-or a ``.nii``/``.nii.gz`` file listed in the manifest (nibabel).
+arrays), a line for 1-D arrays. The first sample is read by the artifact's layout (its
+``preview`` in :mod:`nb_core.layouts`: the first sample of the first shard for nb-shards,
+``nb_formats.open(path).sample(0)`` for nb-formats...), so any registered layout gets a preview.
 
 Example:
     >>> # render_preview("out/eeg-shards", "preview.png")  # -> Path or None
@@ -13,14 +12,14 @@ Example:
 
 from __future__ import annotations
 
-import io
 import os
-import tarfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nb_core.errors import NBError
+from nb_core.layouts import get_layout
 from nb_core.manifest import Manifest
 
 __all__ = ["PreviewSkippedWarning", "first_sample_arrays", "render_preview"]
@@ -34,70 +33,24 @@ _SECONDS = 3.0
 _MAX_CHANNELS = 8
 
 
-def _from_tar(path: Path) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
-    if path.name.endswith(".zst"):
-        import zstandard
-
-        with path.open("rb") as raw:
-            data = zstandard.ZstdDecompressor().stream_reader(raw).read()
-        tf = tarfile.open(fileobj=io.BytesIO(data), mode="r:")  # noqa: SIM115 (closed below)
-    else:
-        tf = tarfile.open(path, "r:gz" if path.name.endswith(".gz") else "r:")  # noqa: SIM115
-    with tf:
-        key = None
-        for m in tf:
-            if not m.isfile():
-                continue
-            base = m.name.rsplit("/", 1)[-1]
-            k, _, ext = base.partition(".")
-            if key is None:
-                key = k
-            if k != key:
-                break
-            if ext.endswith(".npy"):
-                f = tf.extractfile(m)
-                if f is not None:
-                    out[ext[: -len(".npy")]] = np.load(io.BytesIO(f.read()), allow_pickle=False)
-    return out
-
-
 def first_sample_arrays(
     path: str | os.PathLike[str], manifest: Manifest | None = None
 ) -> dict[str, np.ndarray]:
-    """Named arrays of the artifact's first sample (empty if none can be read)."""
+    """Named arrays of the artifact's first sample, as its layout's ``preview`` reads them.
+
+    Empty when no installed package provides the layout, the layout has no preview, or the
+    sample cannot be read (a preview never stops a push).
+    """
     root = Path(path)
     m = manifest or Manifest.read(root)
-    files = sorted(f.path for f in m.files)
-    for rel in files:
-        if rel.endswith((".tar", ".tar.gz", ".tar.zst")):
-            try:
-                arrays = _from_tar(root / rel)
-            except Exception:
-                arrays = {}
-            if arrays:
-                return arrays
-    if m.layout in ("hdf5", "zarr", "parquet"):
-        try:
-            import nb_formats
-
-            ds = nb_formats.open(root)
-            sample = ds.sample(0)
-            arrays = {k: np.asarray(v) for k, v in getattr(sample, "arrays", {}).items()}
-            if arrays:
-                return arrays
-        except Exception:
-            pass
-    for rel in files:
-        if rel.endswith((".nii", ".nii.gz")):
-            try:
-                import nibabel
-
-                img: Any = nibabel.load(root / rel)
-                return {"mri": np.asarray(img.dataobj)}
-            except Exception:
-                pass
-    return {}
+    try:
+        layout = get_layout(m.layout)
+        if layout.preview is None:
+            return {}
+        arrays = layout.preview(root, m)
+    except (NBError, OSError, ValueError, KeyError, IndexError):
+        return {}
+    return {str(k): np.asarray(v) for k, v in arrays.items()}
 
 
 def render_preview(

@@ -96,9 +96,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode
 
+from nb_hub._cardyaml import (
+    SIZE_CATEGORIES,
+    TASK_CATEGORIES,
+    split_front_matter,
+    validate_card_metadata,
+)
 from nb_hub.testing.store import Commit, Repo, RepoStore, TreeFile, lfs_pointer
 
-__all__ = ["Fault", "HubEmulator", "HubLimits", "RequestRecord", "validate_card_metadata"]
+__all__ = [
+    "SIZE_CATEGORIES",
+    "TASK_CATEGORIES",
+    "Fault",
+    "HubEmulator",
+    "HubLimits",
+    "RequestRecord",
+    "split_front_matter",
+    "validate_card_metadata",
+]
 
 _TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 _URL_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
@@ -150,78 +165,6 @@ LFS_EXTENSIONS = (
 )
 
 _GITATTRIBUTES = "".join(f"*{ext} filter=lfs diff=lfs merge=lfs -text\n" for ext in LFS_EXTENSIONS).encode()
-
-SIZE_CATEGORIES = (
-    "n<1K",
-    "1K<n<10K",
-    "10K<n<100K",
-    "100K<n<1M",
-    "1M<n<10M",
-    "10M<n<100M",
-    "100M<n<1B",
-    "1B<n<10B",
-    "10B<n<100B",
-    "100B<n<1T",
-    "n>1T",
-)
-
-TASK_CATEGORIES = (
-    "text-classification",
-    "token-classification",
-    "table-question-answering",
-    "question-answering",
-    "zero-shot-classification",
-    "translation",
-    "summarization",
-    "feature-extraction",
-    "text-generation",
-    "fill-mask",
-    "sentence-similarity",
-    "text-to-speech",
-    "text-to-audio",
-    "automatic-speech-recognition",
-    "audio-to-audio",
-    "audio-classification",
-    "audio-text-to-text",
-    "voice-activity-detection",
-    "depth-estimation",
-    "image-classification",
-    "object-detection",
-    "image-segmentation",
-    "text-to-image",
-    "image-to-text",
-    "image-to-image",
-    "image-to-video",
-    "unconditional-image-generation",
-    "video-classification",
-    "reinforcement-learning",
-    "robotics",
-    "tabular-classification",
-    "tabular-regression",
-    "tabular-to-text",
-    "table-to-text",
-    "multiple-choice",
-    "text-ranking",
-    "text-retrieval",
-    "time-series-forecasting",
-    "text-to-video",
-    "image-text-to-text",
-    "visual-question-answering",
-    "document-question-answering",
-    "zero-shot-image-classification",
-    "graph-ml",
-    "mask-generation",
-    "zero-shot-object-detection",
-    "text-to-3d",
-    "image-to-3d",
-    "image-feature-extraction",
-    "video-text-to-text",
-    "keypoint-detection",
-    "visual-document-retrieval",
-    "any-to-any",
-    "video-to-video",
-    "other",
-)
 
 
 @dataclass
@@ -299,110 +242,6 @@ class _HTTPError(Exception):
 
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def _is_str_list(v: Any) -> bool:
-    return isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
-
-
-def split_front_matter(text: str) -> tuple[str | None, str]:
-    """Split a card into its YAML front matter (or `None`) and body."""
-    lines = text.splitlines(keepends=True)
-    if not lines or lines[0].strip() != "---":
-        return None, text
-    for i in range(1, len(lines)):
-        if lines[i].strip() == "---":
-            return "".join(lines[1:i]), "".join(lines[i + 1 :])
-    return None, text
-
-
-def validate_card_metadata(content: str, repo_type: str = "dataset") -> tuple[list[str], list[str]]:
-    """Validate a repo card's YAML metadata the way the emulator's ``/api/validate-yaml`` does.
-
-    Checks that the front matter is a YAML mapping, that list fields hold strings,
-    ``size_categories`` and ``task_categories`` use the Hub's values, and that ``configs``
-    are well formed (unique ``config_name``, ``data_files`` as a pattern, a list of patterns,
-    or a list of ``{split, path}``).
-
-    Returns:
-        `(errors, warnings)`: lists of messages (no errors: the Hub would accept it).
-    """
-    import yaml
-
-    errors: list[str] = []
-    warnings: list[str] = []
-    front, _ = split_front_matter(content)
-    if front is None or not front.strip():
-        warnings.append("Empty or missing yaml metadata in repo card")
-        return errors, warnings
-    try:
-        meta = yaml.safe_load(front)
-    except yaml.YAMLError as err:
-        return [f"YAML metadata is not valid YAML: {err}"], warnings
-    if not isinstance(meta, dict):
-        return ["YAML metadata must be a mapping"], warnings
-    for key in (
-        "license",
-        "tags",
-        "language",
-        "task_categories",
-        "task_ids",
-        "annotations_creators",
-        "language_creators",
-        "multilinguality",
-        "source_datasets",
-        "size_categories",
-    ):
-        if key in meta and meta[key] is not None and not _is_str_list(meta[key]):
-            errors.append(f'"{key}" must be a string or a list of strings')
-    if "pretty_name" in meta and not isinstance(meta["pretty_name"], str):
-        errors.append('"pretty_name" must be a string')
-    sizes = meta.get("size_categories")
-    for s in [sizes] if isinstance(sizes, str) else sizes if isinstance(sizes, list) else []:
-        if s not in SIZE_CATEGORIES:
-            errors.append(f'"size_categories" value {s!r} is not one of {", ".join(SIZE_CATEGORIES)}')
-    tasks = meta.get("task_categories")
-    for t in [tasks] if isinstance(tasks, str) else tasks if isinstance(tasks, list) else []:
-        if t not in TASK_CATEGORIES:
-            errors.append(f'"task_categories" value {t!r} is not a Hub task')
-    configs = meta.get("configs")
-    if configs is not None and repo_type == "dataset":
-        if not isinstance(configs, list):
-            errors.append('"configs" must be a list')
-        else:
-            names: set[str] = set()
-            for i, c in enumerate(configs):
-                where = f"configs[{i}]"
-                if not isinstance(c, dict):
-                    errors.append(f"{where} must be a mapping")
-                    continue
-                name = c.get("config_name")
-                if not isinstance(name, str) or not name:
-                    errors.append(f'{where}: "config_name" must be a non-empty string')
-                elif name in names:
-                    errors.append(f'{where}: "config_name" {name!r} is used twice')
-                else:
-                    names.add(name)
-                df = c.get("data_files")
-                if df is None:
-                    if "data_dir" not in c:
-                        errors.append(f'{where}: "data_files" or "data_dir" is required')
-                elif _is_str_list(df):
-                    pass
-                elif isinstance(df, list):
-                    for j, item in enumerate(df):
-                        if not (
-                            isinstance(item, dict)
-                            and isinstance(item.get("split"), str)
-                            and _is_str_list(item.get("path"))
-                        ):
-                            errors.append(
-                                f"{where}.data_files[{j}] must be a pattern or a mapping with "
-                                '"split" (string) and "path" (string or list of strings)'
-                            )
-                else:
-                    errors.append(f'{where}: "data_files" must be a string, a list, or a list of mappings')
-    return errors, warnings
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -951,117 +790,22 @@ class _Handler(BaseHTTPRequestHandler):
     def _commit(self, method: str, rtype: str, rid: str, revision: str) -> None:
         repo = self._repo(rtype, rid, write=True)
         user = self._need_user()
-        raw = self._read_body()
         limits = self.emu.limits
-        try:
-            lines = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
-        except ValueError:
-            raise _HTTPError(400, "commit body must be ndjson") from None
-        if not lines or lines[0].get("key") != "header":
-            raise _HTTPError(400, "the first ndjson line must be the header")
-        header = lines[0].get("value") or {}
-        ops = lines[1:]
-        if limits.max_files_per_commit is not None and len(ops) > limits.max_files_per_commit:
-            raise _HTTPError(
-                422,
-                f"too many files in one commit: {len(ops)} > {limits.max_files_per_commit}; split the commit",
-            )
+        header, ops = _parse_commit(self._read_body(), limits)
         create_pr = self._query.get("create_pr", ["0"])[0] in ("1", "true")
         store = self.emu.store
         with store.lock:
             now = time.time()
-            if limits.max_commits_per_hour is not None:
-                recent = [t for t in repo.commit_times if now - t < 3600]
-                if len(recent) >= limits.max_commits_per_hour:
-                    raise _HTTPError(
-                        429,
-                        f"You have exceeded the rate limit of {limits.max_commits_per_hour} commits per hour "
-                        f"on {rid}; retry later",
-                    )
-            if revision in repo.branches:
-                branch = revision
-            else:
-                raise _HTTPError(
-                    404, f"Invalid rev id: {revision} (commits go to a branch)", code="RevisionNotFound"
-                )
-            head = repo.commits[repo.branches[branch]]
-            parent = header.get("parentCommit")
-            if parent is not None and parent != head.id:
-                raise _HTTPError(
-                    412, f"A commit has happened since {parent}: the head of {branch} is {head.id}"
-                )
+            _check_commit_rate(repo, limits, now, rid)
+            head = _branch_head(repo, revision, header.get("parentCommit"))
             files = dict(head.files)
-            new: dict[str, TreeFile] = {}
-            for op in ops:
-                key, value = op.get("key"), op.get("value") or {}
-                path = value.get("path")
-                if not isinstance(path, str) or not path or path.startswith("/") or ".." in path.split("/"):
-                    raise _HTTPError(400, f"invalid path in commit: {path!r}")
-                if key == "file":
-                    if value.get("encoding", "base64") != "base64":
-                        raise _HTTPError(400, "only base64 file content is supported")
-                    data = base64.b64decode(value.get("content") or "")
-                    if len(data) > 10 * 1024 * 1024:
-                        raise _HTTPError(
-                            422, f"{path}: regular (non-LFS) files are limited to 10 MiB; use LFS"
-                        )
-                    entry = store.add_file(data, lfs=False)
-                elif key == "lfsFile":
-                    oid = value.get("oid")
-                    if not isinstance(oid, str) or not store.blobs.has(oid):
-                        raise _HTTPError(422, f"{path}: LFS object {oid} was not uploaded")
-                    size = store.blobs.size(oid)
-                    if value.get("size") is not None and value["size"] != size:
-                        raise _HTTPError(422, f"{path}: LFS object size {size} is not {value['size']}")
-                    entry = store.lfs_file(oid, size)
-                elif key == "deletedFile":
-                    if path not in files:
-                        raise _HTTPError(
-                            404, f"{path}: A file with this name doesn't exist", code="EntryNotFound"
-                        )
-                    del files[path]
-                    new.pop(path, None)
-                    continue
-                elif key == "deletedFolder":
-                    prefix = path.rstrip("/") + "/"
-                    gone = [p for p in files if p.startswith(prefix)]
-                    if not gone:
-                        raise _HTTPError(404, f"{path}: no such folder", code="EntryNotFound")
-                    for p in gone:
-                        del files[p]
-                        new.pop(p, None)
-                    continue
-                else:
-                    raise _HTTPError(400, f"unknown commit operation {key!r}")
-                if limits.max_file_size is not None and entry.size > limits.max_file_size:
-                    raise _HTTPError(
-                        422,
-                        f"{path}: file size {entry.size} exceeds the limit of {limits.max_file_size} bytes",
-                    )
-                files[path] = entry
-                new[path] = entry
-            if limits.max_files_per_repo is not None and len(files) > limits.max_files_per_repo:
-                raise _HTTPError(
-                    422, f"too many files in the repository: {len(files)} > {limits.max_files_per_repo}"
-                )
-            if limits.max_files_per_folder is not None:
-                counts: dict[str, set[str]] = {}
-                for p in files:
-                    parts = p.split("/")
-                    for i in range(len(parts)):
-                        counts.setdefault("/".join(parts[:i]), set()).add(parts[i])
-                for folder, children in counts.items():
-                    if len(children) > limits.max_files_per_folder:
-                        raise _HTTPError(
-                            422,
-                            f"too many entries in folder {folder or '/'!r}: {len(children)} > "
-                            f"{limits.max_files_per_folder}",
-                        )
+            new = _apply_ops(store, files, ops, limits)
+            _check_tree_limits(files, limits)
             title = str(header.get("summary") or "Upload files")
             cid = store.new_commit_id(rid, head.id, title, json.dumps(sorted(new)))
             for p, e in new.items():
                 files[p] = TreeFile(e.sha256, e.size, e.lfs, e.git_oid, cid)
-            commit = Commit(
+            repo.commits[cid] = Commit(
                 id=cid,
                 parent=head.id,
                 title=title,
@@ -1070,15 +814,13 @@ class _Handler(BaseHTTPRequestHandler):
                 date=now,
                 files=files,
             )
-            repo.commits[cid] = commit
             pr_url = None
             if create_pr:
                 repo.n_prs += 1
-                ref = f"refs/pr/{repo.n_prs}"
-                repo.branches[ref] = cid
+                repo.branches[f"refs/pr/{repo.n_prs}"] = cid
                 pr_url = f"{self._url(rtype, rid)}/discussions/{repo.n_prs}"
             else:
-                repo.branches[branch] = cid
+                repo.branches[revision] = cid
             repo.commit_times.append(now)
             store.save()
         out = {"success": True, "commitOid": cid, "commitUrl": f"{self._url(rtype, rid)}/commit/{cid}"}
@@ -1571,3 +1313,122 @@ class HubEmulator:
     def url(self, repo_id: str, path: str = "", *, repo_type: str = "dataset", revision: str = "main") -> str:
         """The ``resolve`` URL of a file."""
         return f"{self.endpoint}/{_URL_PREFIX[repo_type]}{repo_id}/resolve/{quote(revision, safe='')}/{quote(path)}"
+
+
+# -- commits (the ndjson commit endpoint, one step per function) ---------------------------------
+
+
+def _parse_commit(raw: bytes, limits: HubLimits) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The header and the operations of an ndjson commit body."""
+    try:
+        lines = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
+    except ValueError:
+        raise _HTTPError(400, "commit body must be ndjson") from None
+    if not lines or lines[0].get("key") != "header":
+        raise _HTTPError(400, "the first ndjson line must be the header")
+    ops = lines[1:]
+    if limits.max_files_per_commit is not None and len(ops) > limits.max_files_per_commit:
+        raise _HTTPError(
+            422,
+            f"too many files in one commit: {len(ops)} > {limits.max_files_per_commit}; split the commit",
+        )
+    return lines[0].get("value") or {}, ops
+
+
+def _check_commit_rate(repo: Repo, limits: HubLimits, now: float, rid: str) -> None:
+    if limits.max_commits_per_hour is None:
+        return
+    recent = [t for t in repo.commit_times if now - t < 3600]
+    if len(recent) >= limits.max_commits_per_hour:
+        raise _HTTPError(
+            429,
+            f"You have exceeded the rate limit of {limits.max_commits_per_hour} commits per hour "
+            f"on {rid}; retry later",
+        )
+
+
+def _branch_head(repo: Repo, branch: str, parent: Any) -> Commit:
+    """The head commit of the branch a commit goes to (checking ``parentCommit``)."""
+    if branch not in repo.branches:
+        raise _HTTPError(404, f"Invalid rev id: {branch} (commits go to a branch)", code="RevisionNotFound")
+    head = repo.commits[repo.branches[branch]]
+    if parent is not None and parent != head.id:
+        raise _HTTPError(412, f"A commit has happened since {parent}: the head of {branch} is {head.id}")
+    return head
+
+
+def _apply_ops(
+    store: RepoStore, files: dict[str, TreeFile], ops: list[dict[str, Any]], limits: HubLimits
+) -> dict[str, TreeFile]:
+    """Apply the operations to ``files`` (in place); return the files added or changed."""
+    new: dict[str, TreeFile] = {}
+    for op in ops:
+        key, value = op.get("key"), op.get("value") or {}
+        path = value.get("path")
+        if not isinstance(path, str) or not path or path.startswith("/") or ".." in path.split("/"):
+            raise _HTTPError(400, f"invalid path in commit: {path!r}")
+        if key in ("deletedFile", "deletedFolder"):
+            for p in _deleted(files, key, path):
+                del files[p]
+                new.pop(p, None)
+            continue
+        entry = _added(store, key, path, value)
+        if limits.max_file_size is not None and entry.size > limits.max_file_size:
+            raise _HTTPError(
+                422, f"{path}: file size {entry.size} exceeds the limit of {limits.max_file_size} bytes"
+            )
+        files[path] = entry
+        new[path] = entry
+    return new
+
+
+def _deleted(files: dict[str, TreeFile], key: str, path: str) -> list[str]:
+    """The paths a ``deletedFile`` / ``deletedFolder`` operation removes."""
+    if key == "deletedFile":
+        if path not in files:
+            raise _HTTPError(404, f"{path}: A file with this name doesn't exist", code="EntryNotFound")
+        return [path]
+    prefix = path.rstrip("/") + "/"
+    gone = [p for p in files if p.startswith(prefix)]
+    if not gone:
+        raise _HTTPError(404, f"{path}: no such folder", code="EntryNotFound")
+    return gone
+
+
+def _added(store: RepoStore, key: Any, path: str, value: dict[str, Any]) -> TreeFile:
+    """The tree entry of a ``file`` (inline base64) or ``lfsFile`` (uploaded before) operation."""
+    if key == "file":
+        if value.get("encoding", "base64") != "base64":
+            raise _HTTPError(400, "only base64 file content is supported")
+        data = base64.b64decode(value.get("content") or "")
+        if len(data) > 10 * 1024 * 1024:
+            raise _HTTPError(422, f"{path}: regular (non-LFS) files are limited to 10 MiB; use LFS")
+        return store.add_file(data, lfs=False)
+    if key == "lfsFile":
+        oid = value.get("oid")
+        if not isinstance(oid, str) or not store.blobs.has(oid):
+            raise _HTTPError(422, f"{path}: LFS object {oid} was not uploaded")
+        size = store.blobs.size(oid)
+        if value.get("size") is not None and value["size"] != size:
+            raise _HTTPError(422, f"{path}: LFS object size {size} is not {value['size']}")
+        return store.lfs_file(oid, size)
+    raise _HTTPError(400, f"unknown commit operation {key!r}")
+
+
+def _check_tree_limits(files: dict[str, TreeFile], limits: HubLimits) -> None:
+    """Files per repository and entries per folder of the tree a commit would make."""
+    if limits.max_files_per_repo is not None and len(files) > limits.max_files_per_repo:
+        raise _HTTPError(422, f"too many files in the repository: {len(files)} > {limits.max_files_per_repo}")
+    if limits.max_files_per_folder is None:
+        return
+    counts: dict[str, set[str]] = {}
+    for p in files:
+        parts = p.split("/")
+        for i in range(len(parts)):
+            counts.setdefault("/".join(parts[:i]), set()).add(parts[i])
+    for folder, children in counts.items():
+        if len(children) > limits.max_files_per_folder:
+            raise _HTTPError(
+                422,
+                f"too many entries in folder {folder or '/'!r}: {len(children)} > {limits.max_files_per_folder}",
+            )

@@ -1,0 +1,212 @@
+r"""Dataset-card YAML: the front matter split, the Hub's size and task categories, and the checks the
+Hub applies to card metadata (also used by the emulator's ``/api/validate-yaml``).
+
+Example:
+    >>> split_front_matter("---\nlicense: mit\n---\n# Title\n")
+    ('license: mit\n', '# Title\n')
+    >>> size_category(12_345)
+    '10K<n<100K'
+    >>> errors, warnings = validate_card_metadata("---\nsize_categories: [huge]\n---\n")
+    >>> errors[0][:41]
+    '"size_categories" value \'huge\' is not one'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "SIZE_CATEGORIES",
+    "TASK_CATEGORIES",
+    "size_category",
+    "split_front_matter",
+    "validate_card_metadata",
+]
+
+#: The Hub's ``size_categories`` values, smallest first.
+SIZE_CATEGORIES = (
+    "n<1K",
+    "1K<n<10K",
+    "10K<n<100K",
+    "100K<n<1M",
+    "1M<n<10M",
+    "10M<n<100M",
+    "100M<n<1B",
+    "1B<n<10B",
+    "10B<n<100B",
+    "100B<n<1T",
+    "n>1T",
+)
+
+#: The Hub's ``task_categories`` values.
+TASK_CATEGORIES = (
+    "text-classification",
+    "token-classification",
+    "table-question-answering",
+    "question-answering",
+    "zero-shot-classification",
+    "translation",
+    "summarization",
+    "feature-extraction",
+    "text-generation",
+    "fill-mask",
+    "sentence-similarity",
+    "text-to-speech",
+    "text-to-audio",
+    "automatic-speech-recognition",
+    "audio-to-audio",
+    "audio-classification",
+    "audio-text-to-text",
+    "voice-activity-detection",
+    "depth-estimation",
+    "image-classification",
+    "object-detection",
+    "image-segmentation",
+    "text-to-image",
+    "image-to-text",
+    "image-to-image",
+    "image-to-video",
+    "unconditional-image-generation",
+    "video-classification",
+    "reinforcement-learning",
+    "robotics",
+    "tabular-classification",
+    "tabular-regression",
+    "tabular-to-text",
+    "table-to-text",
+    "multiple-choice",
+    "text-ranking",
+    "text-retrieval",
+    "time-series-forecasting",
+    "text-to-video",
+    "image-text-to-text",
+    "visual-question-answering",
+    "document-question-answering",
+    "zero-shot-image-classification",
+    "graph-ml",
+    "mask-generation",
+    "zero-shot-object-detection",
+    "text-to-3d",
+    "image-to-3d",
+    "image-feature-extraction",
+    "video-text-to-text",
+    "keypoint-detection",
+    "visual-document-retrieval",
+    "any-to-any",
+    "video-to-video",
+    "other",
+)
+
+
+def size_category(n: int) -> str:
+    """The Hub's ``size_categories`` value for ``n`` samples (rows)."""
+    bound = 1_000
+    for name in SIZE_CATEGORIES[:-1]:
+        if n < bound:
+            return name
+        bound *= 10
+    return SIZE_CATEGORIES[-1]
+
+
+def _is_str_list(v: Any) -> bool:
+    return isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+
+
+def split_front_matter(text: str) -> tuple[str | None, str]:
+    """Split a card into its YAML front matter (or `None`) and body."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        return None, text
+    for i in range(1, len(lines)):
+        if lines[i].strip() == "---":
+            return "".join(lines[1:i]), "".join(lines[i + 1 :])
+    return None, text
+
+
+def validate_card_metadata(content: str, repo_type: str = "dataset") -> tuple[list[str], list[str]]:
+    """Validate a repo card's YAML metadata the way the emulator's ``/api/validate-yaml`` does.
+
+    Checks that the front matter is a YAML mapping, that list fields hold strings,
+    ``size_categories`` and ``task_categories`` use the Hub's values, and that ``configs``
+    are well formed (unique ``config_name``, ``data_files`` as a pattern, a list of patterns,
+    or a list of ``{split, path}``).
+
+    Returns:
+        `(errors, warnings)`: lists of messages (no errors: the Hub would accept it).
+    """
+    import yaml
+
+    errors: list[str] = []
+    warnings: list[str] = []
+    front, _ = split_front_matter(content)
+    if front is None or not front.strip():
+        warnings.append("Empty or missing yaml metadata in repo card")
+        return errors, warnings
+    try:
+        meta = yaml.safe_load(front)
+    except yaml.YAMLError as err:
+        return [f"YAML metadata is not valid YAML: {err}"], warnings
+    if not isinstance(meta, dict):
+        return ["YAML metadata must be a mapping"], warnings
+    for key in (
+        "license",
+        "tags",
+        "language",
+        "task_categories",
+        "task_ids",
+        "annotations_creators",
+        "language_creators",
+        "multilinguality",
+        "source_datasets",
+        "size_categories",
+    ):
+        if key in meta and meta[key] is not None and not _is_str_list(meta[key]):
+            errors.append(f'"{key}" must be a string or a list of strings')
+    if "pretty_name" in meta and not isinstance(meta["pretty_name"], str):
+        errors.append('"pretty_name" must be a string')
+    sizes = meta.get("size_categories")
+    for s in [sizes] if isinstance(sizes, str) else sizes if isinstance(sizes, list) else []:
+        if s not in SIZE_CATEGORIES:
+            errors.append(f'"size_categories" value {s!r} is not one of {", ".join(SIZE_CATEGORIES)}')
+    tasks = meta.get("task_categories")
+    for t in [tasks] if isinstance(tasks, str) else tasks if isinstance(tasks, list) else []:
+        if t not in TASK_CATEGORIES:
+            errors.append(f'"task_categories" value {t!r} is not a Hub task')
+    configs = meta.get("configs")
+    if configs is not None and repo_type == "dataset":
+        if not isinstance(configs, list):
+            errors.append('"configs" must be a list')
+        else:
+            names: set[str] = set()
+            for i, c in enumerate(configs):
+                where = f"configs[{i}]"
+                if not isinstance(c, dict):
+                    errors.append(f"{where} must be a mapping")
+                    continue
+                name = c.get("config_name")
+                if not isinstance(name, str) or not name:
+                    errors.append(f'{where}: "config_name" must be a non-empty string')
+                elif name in names:
+                    errors.append(f'{where}: "config_name" {name!r} is used twice')
+                else:
+                    names.add(name)
+                df = c.get("data_files")
+                if df is None:
+                    if "data_dir" not in c:
+                        errors.append(f'{where}: "data_files" or "data_dir" is required')
+                elif _is_str_list(df):
+                    pass
+                elif isinstance(df, list):
+                    for j, item in enumerate(df):
+                        if not (
+                            isinstance(item, dict)
+                            and isinstance(item.get("split"), str)
+                            and _is_str_list(item.get("path"))
+                        ):
+                            errors.append(
+                                f"{where}.data_files[{j}] must be a pattern or a mapping with "
+                                '"split" (string) and "path" (string or list of strings)'
+                            )
+                else:
+                    errors.append(f'{where}: "data_files" must be a string, a list, or a list of mappings')
+    return errors, warnings
