@@ -32,7 +32,9 @@ __all__ = ["HF"]
 MAX_PREVIEW_BYTES = 512 << 20
 
 
-def _open(path: str | os.PathLike[str], *, name: str | None = None, split: str | None = None, **kwargs: Any) -> Any:
+def _open(
+    path: str | os.PathLike[str], *, name: str | None = None, split: str | None = None, **kwargs: Any
+) -> Any:
     """``datasets.load_dataset`` on the artifact folder (config ``name``: ``mri``, ``eeg``, ``files``)."""
     datasets = soft_import("datasets", "reading a converted BIDS dataset", extra="nb-bids[datasets]")
     return datasets.load_dataset(os.fspath(path), name=name, split=split, **kwargs)
@@ -47,7 +49,7 @@ def _nifti_array(data: bytes, where: str) -> np.ndarray:
             raise CorruptDataError(f"{where}: NIfTI image larger than {MAX_PREVIEW_BYTES} bytes")
     try:
         img = nib.Nifti1Image.from_bytes(data)
-    except Exception as err:  # noqa: BLE001 - any parser failure of a stored image is corruption
+    except (nib.filebasedimages.ImageFileError, ValueError, EOFError, OSError) as err:
         raise CorruptDataError(f"{where}: not a readable NIfTI-1 image ({err})") from None
     return np.asanyarray(img.dataobj)
 
