@@ -49,7 +49,13 @@ def _nifti_array(data: bytes, where: str) -> np.ndarray:
             raise CorruptDataError(f"{where}: NIfTI image larger than {MAX_PREVIEW_BYTES} bytes")
     try:
         img = nib.Nifti1Image.from_bytes(data)
-    except (nib.filebasedimages.ImageFileError, ValueError, EOFError, OSError) as err:
+    except (
+        nib.filebasedimages.ImageFileError,
+        nib.spatialimages.HeaderDataError,
+        ValueError,
+        EOFError,
+        OSError,
+    ) as err:
         raise CorruptDataError(f"{where}: not a readable NIfTI-1 image ({err})") from None
     return np.asanyarray(img.dataobj)
 
