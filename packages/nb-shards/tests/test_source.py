@@ -13,7 +13,8 @@ import pytest
 
 from nb_core import Sample
 from nb_core.errors import ChecksumMismatchError
-from nb_shards import IndexedShards, ShardCache, ShardDataset, ShardLoader, SkippedSampleWarning
+from nb_shards import IndexedShards, ShardDataset, ShardLoader, SkippedSampleWarning
+from nb_shards.source import ShardCache
 
 
 @contextlib.contextmanager

@@ -53,7 +53,7 @@ def register(subparsers: Any) -> None:
         """,
     )
     w.add_argument("inputs", nargs="+", help="input files or nb-formats artifact directories")
-    w.add_argument("-o", "--output", required=True, help="artifact directory to write")
+    w.add_argument("-o", "--out", "--output", dest="out", required=True, help="artifact directory to write")
     w.add_argument("--split", default="train", help="split name (default: train)")
     w.add_argument("--max-count", type=int, default=10_000, help="samples per shard at most (default 10000)")
     w.add_argument(
@@ -153,11 +153,11 @@ def register(subparsers: Any) -> None:
 
 
 def _write(args: argparse.Namespace) -> int:
-    from nb_shards.convert import write_inputs
+    from nb_shards.convert import write
 
-    m = write_inputs(
+    m = write(
         args.inputs,
-        args.output,
+        args.out,
         split=args.split,
         max_count=args.max_count,
         max_bytes=args.max_bytes,
@@ -174,7 +174,7 @@ def _write(args: argparse.Namespace) -> int:
         items_per_task=args.items_per_task,
     )
     n_shards = sum(1 for f in m.files if ".tar" in f.path)
-    print(f"wrote {m.splits} samples in {n_shards} shards to {args.output}")
+    print(f"wrote {m.splits} samples in {n_shards} shards to {args.out}")
     return 0
 
 

@@ -19,7 +19,7 @@ Example:
     >>> import tempfile, numpy as np, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> np.save(d / "x.npy", np.zeros((5, 2, 10), "float32"))
-    >>> m = write_inputs([d / "x.npy"], d / "out", max_workers=0)
+    >>> m = write([d / "x.npy"], d / "out", max_workers=0)
     >>> m.splits
     {'train': 5}
 """
@@ -59,7 +59,7 @@ from nb_shards.index import index_name
 from nb_shards.layout import check_compression, check_split, compression_of, shard_name, shards_extra
 from nb_shards.writer import ShardWriter, read_previous, remove_stale, split_manifest
 
-__all__ = ["InputSamples", "input_kind", "iter_input", "write_inputs"]
+__all__ = ["InputSamples", "input_kind", "iter_input", "write", "write_inputs"]
 
 #: Target of a window no annotation covers (``--target-from annotations``).
 NO_TARGET = -1
@@ -573,9 +573,9 @@ def _clean_temporaries(out: Path, split: str) -> None:
             remove_path(q)
 
 
-def write_inputs(
-    inputs: Sequence[str | os.PathLike[str]],
-    out_dir: str | os.PathLike[str],
+def write(
+    inputs: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    path: str | os.PathLike[str],
     *,
     split: str = "train",
     max_count: int = 10_000,
@@ -594,15 +594,16 @@ def write_inputs(
     reader_kwargs: dict[str, Any] | None = None,
     show_progress: bool | None = None,
 ) -> Manifest:
-    """Convert ``inputs`` into one shard artifact (split ``split``) under ``out_dir``.
+    """Convert ``inputs`` into one shard artifact (split ``split``) under ``path``: the Python
+    form of ``nb shards write INPUT... -o PATH``.
 
     Nothing is written under a final name until every input converted and the new manifest
     was checked against the artifact's other splits: a failed write leaves an existing
     artifact as it was.
 
     Args:
-        inputs: input paths (see the module doc).
-        out_dir: the artifact directory.
+        inputs: one input path or several (see the module doc).
+        path: the artifact directory.
         split, max_count, max_bytes, compression: as for `ShardWriter` (each task starts a new shard).
         window, stride (`float`, *optional*): window length and step in seconds. Recordings are
             windowed (default 2 s); an nb-formats artifact is windowed now when ``window`` is given.
@@ -618,6 +619,7 @@ def write_inputs(
             containing their first sample (see `iter_input`); the classes are listed in the
             manifest (``extra["nb_shards"]["classes"][split]``).
         reader_kwargs (`dict`, *optional*): options of the MNE reader (``{"allow_maxshield": True}``).
+        show_progress (`bool`, *optional*): show a progress bar (default: when on a terminal).
 
     Returns:
         `Manifest`: the written manifest.
@@ -630,13 +632,15 @@ def write_inputs(
             a split that does not fit the artifact's other splits.
         OutputExistsError: the artifact already has the split and ``overwrite`` is `False`.
     """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
     if not inputs:
         raise UserError("no inputs to convert")
     if isinstance(items_per_task, bool) or not isinstance(items_per_task, int) or items_per_task < 1:
         raise UserError(f"--items-per-task must be a positive integer; got {items_per_task!r}")
     if target_from is not None:
         check_option(target_from, TARGET_SOURCES, name="target_from")
-    out = Path(out_dir)
+    out = Path(path)
     check_split(split)
     check_compression(compression)
     paths = [Path(i) for i in inputs]
@@ -786,3 +790,7 @@ def write_inputs(
         raise
     remove_path(parts_root)
     return manifest
+
+
+#: The former name of `write` (kept for existing callers).
+write_inputs = write

@@ -23,15 +23,12 @@ from nb_core.atomic import is_temporary
 from nb_core.errors import ChecksumMismatchError, CorruptDataError, UnsupportedFormatError
 from nb_core.manifest import MANIFEST_NAME, Manifest
 from nb_core.progress import progress
+from nb_shards.errors import IncompleteArtifactError
 from nb_shards.index import INDEX_SUFFIX, build_index
 from nb_shards.layout import parse_shard_name, shards_extra
 from nb_shards.source import OpenShard, ShardSource, resolve_source
 
 __all__ = ["IncompleteArtifactError", "inspect", "verify"]
-
-
-class IncompleteArtifactError(CorruptDataError):
-    """The artifact's write has not finished (no manifest yet); run the write again to finish it."""
 
 
 def _sources(
