@@ -73,6 +73,21 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "x"
 
 
+#: What third-party readers (MNE, pynwb, h5py) raise for a file they cannot read.
+_READ_ERRORS = (
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    RuntimeError,
+    NotImplementedError,
+    AssertionError,
+)
+
+
 def _one_line(err: BaseException) -> str:
     text = " ".join(str(err).split())
     return f"{type(err).__name__}: {text[:300]}" if text else type(err).__name__
@@ -91,7 +106,7 @@ def _read_raw(p: Path, reader_kwargs: dict[str, Any]) -> Any:
         return read_raw(p, preload=False, **kw)
     except NBError:
         raise
-    except Exception as err:  # pragma: no cover - read_raw reports MNE's failures itself
+    except _READ_ERRORS as err:  # pragma: no cover - read_raw reports MNE's failures itself
         raise UnsupportedFormatError(f"{p}: MNE cannot read it ({_one_line(err)})") from None
 
 
@@ -103,7 +118,7 @@ def _metadata(p: Path, raw: Any, rid: str) -> Any:
         return recording_from_mne(raw, id=rid, load_data=False)
     except NBError:
         raise
-    except Exception as err:
+    except _READ_ERRORS as err:
         raise UnsupportedFormatError(f"{p}: cannot read its measurement info ({_one_line(err)})") from None
 
 
@@ -432,7 +447,7 @@ def _nwb_input(
         nwb = io.read()
     except NBError:
         raise
-    except Exception as err:
+    except _READ_ERRORS as err:
         raise UnsupportedFormatError(f"{p}: pynwb cannot read it ({_one_line(err)})") from None
     series = [o for o in nwb.acquisition.values() if isinstance(o, pynwb.ecephys.ElectricalSeries)]
     if not series:

@@ -355,7 +355,7 @@ class ShardDataset:
 
     def to_torch(self) -> Any:
         """This dataset as a `torch.utils.data.IterableDataset` (for a plain ``DataLoader``)."""
-        from nb_shards.loader import torch_iterable
+        from nb_shards.torchdata import torch_iterable
 
         return torch_iterable(self)
 

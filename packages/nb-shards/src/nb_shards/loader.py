@@ -32,39 +32,13 @@ from nb_core.errors import IncompatibleDataError, SchemaError, SchemaVersionErro
 from nb_core.validation import soft_import
 from nb_shards.dataset import ShardDataset, Source
 from nb_shards.source import DEFAULT_CACHE_SIZE
+from nb_shards.torchdata import torch_iterable
 
 __all__ = ["STATE_VERSION", "ShardLoader", "torch_iterable"]
 
 #: Version of the loader's state dict.
 STATE_VERSION = 1
 _MAX_EPOCH = 2**62
-
-_torch_cls: Any = None
-
-
-def _iterable_class() -> Any:
-    global _torch_cls
-    if _torch_cls is None:
-        torch = soft_import("torch", "ShardLoader / ShardDataset.to_torch()")
-
-        class _TorchShards(torch.utils.data.IterableDataset):  # type: ignore[name-defined]
-            def __init__(self, ds: ShardDataset, start: int | None = None) -> None:
-                self.ds = ds
-                self.begin = ds.start if start is None else start
-
-            def __iter__(self) -> Iterator[Any]:
-                return self.ds.iter_from(self.begin)
-
-            def __len__(self) -> int:
-                return self.ds.n_batches(self.begin)
-
-        _torch_cls = _TorchShards
-    return _torch_cls
-
-
-def torch_iterable(ds: ShardDataset, start: int | None = None) -> Any:
-    """Wrap a `ShardDataset` as a `torch.utils.data.IterableDataset`."""
-    return _iterable_class()(ds, start)
 
 
 class ShardLoader:

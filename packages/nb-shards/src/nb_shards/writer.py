@@ -57,9 +57,9 @@ _ZEROS = bytes(512)
 
 
 def _version() -> str:
-    from nb_shards import __version__
+    from importlib.metadata import version
 
-    return __version__
+    return version("nb-shards")
 
 
 class _OpenShard:
