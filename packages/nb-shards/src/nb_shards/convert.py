@@ -647,6 +647,66 @@ def write(
             a split that does not fit the artifact's other splits.
         OutputExistsError: the artifact already has the split and ``overwrite`` is `False`.
     """
+    paths = _check_inputs(inputs, items_per_task=items_per_task, target_from=target_from)
+    out = Path(path)
+    check_split(split)
+    check_compression(compression)
+    rkw = dict(reader_kwargs or {})
+    out.mkdir(parents=True, exist_ok=True)
+    previous = _previous(out, split, compression, overwrite=overwrite)
+    _clean_temporaries(out, split)
+    classes = _classes(paths, window, stride, rkw) if target_from is not None else None
+    parts_root = out / f"{TMP_PREFIX}parts-{split}"
+    common = {
+        "window": window,
+        "stride": stride,
+        "modality": modality,
+        "target_from": target_from,
+        "classes": classes,
+        "reader_kwargs": rkw,
+        "max_count": max_count,
+        "max_bytes": max_bytes,
+        "compression": compression,
+        "split": split,
+        "fsync": fsync,
+    }
+    tasks = _plan_tasks(paths, parts_root, items_per_task, common)
+    _run_tasks(tasks, scheduler=scheduler, max_workers=max_workers, show_progress=show_progress)
+    # Plan the result in input order, check it whole, and only then put files under final names.
+    got = _collect(tasks, split)
+    if got.n == 0:
+        remove_path(parts_root)
+        raise _no_samples(paths, window)
+    meta_bytes = dumps_json(got.metadata).encode("utf-8") if got.metadata else b""
+    if meta_bytes:
+        got.files.append(
+            FileEntry(recordings_name(split), len(meta_bytes), hashlib.sha256(meta_bytes).hexdigest())
+        )
+    manifest = split_manifest(
+        out,
+        split=split,
+        n_samples=got.n,
+        entries=got.entries,
+        files=got.files,
+        modalities=got.modalities,
+        recordings=got.recordings,
+        compression=compression,
+        name=name or out.resolve().name,
+        provenance={"converted_from": [p.name for p in paths]},
+        previous=previous,
+        classes=classes,
+    )
+    _install(out, split, got, meta_bytes, manifest, previous)
+    remove_path(parts_root)
+    return manifest
+
+
+def _check_inputs(
+    inputs: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    *,
+    items_per_task: int,
+    target_from: str | None,
+) -> list[Path]:
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     if not inputs:
@@ -655,14 +715,14 @@ def write(
         raise UserError(f"--items-per-task must be a positive integer; got {items_per_task!r}")
     if target_from is not None:
         check_option(target_from, TARGET_SOURCES, name="target_from")
-    out = Path(path)
-    check_split(split)
-    check_compression(compression)
     paths = [Path(i) for i in inputs]
     for i in paths:
         input_kind(i)  # fail early on unsupported inputs
-    rkw = dict(reader_kwargs or {})
-    out.mkdir(parents=True, exist_ok=True)
+    return paths
+
+
+def _previous(out: Path, split: str, compression: str | None, *, overwrite: bool) -> Manifest | None:
+    """The artifact's manifest when it has other splits (their compression must be this one)."""
     previous = read_previous(out, split, overwrite=overwrite)
     if previous is not None:
         prev_comp = shards_extra(previous.extra, where=str(out / MANIFEST_NAME)).get("compression")
@@ -671,14 +731,18 @@ def write(
                 f"{out}: existing splits use compression {prev_comp!r}, this write {compression!r}; "
                 "use one compression per artifact"
             )
-    _clean_temporaries(out, split)
-    classes = _classes(paths, window, stride, rkw) if target_from is not None else None
-    parts_root = out / f"{TMP_PREFIX}parts-{split}"
+    return previous
+
+
+def _plan_tasks(
+    paths: list[Path], parts_root: Path, items_per_task: int, common: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """One task per input, or per ``items_per_task`` items of a large one, in input order."""
     stems = [_stem(p) for p in paths]
     prefixes = stems if len(set(stems)) == len(stems) else [f"{k:04d}-{s}" for k, s in enumerate(stems)]
     tasks: list[dict[str, Any]] = []
     for k, inp in enumerate(paths):
-        n_items = _n_items(inp, window, stride, target_from)
+        n_items = _n_items(inp, common["window"], common["stride"], common["target_from"])
         ranges: list[tuple[int, int] | None] = (
             [None]
             if n_items is None or n_items <= items_per_task
@@ -691,19 +755,15 @@ def write(
                     "part": str(parts_root / f"part-{k:06d}-{r:06d}"),
                     "prefix": prefixes[k],
                     "items": items,
-                    "window": window,
-                    "stride": stride,
-                    "modality": modality,
-                    "target_from": target_from,
-                    "classes": classes,
-                    "reader_kwargs": rkw,
-                    "max_count": max_count,
-                    "max_bytes": max_bytes,
-                    "compression": compression,
-                    "split": split,
-                    "fsync": fsync,
+                    **common,
                 }
             )
+    return tasks
+
+
+def _run_tasks(
+    tasks: list[dict[str, Any]], *, scheduler: str | None, max_workers: int | None, show_progress: bool | None
+) -> None:
     with get_executor(scheduler=scheduler, max_workers=max_workers) as ex:
         futures = [ex.submit(_convert_part, t) for t in tasks]
         for fut in progress(
@@ -714,87 +774,86 @@ def write(
             disable=None if show_progress is None else not show_progress,
         ):
             fut.result()
-    # Plan the result in input order, check it whole, and only then put files under final names.
-    links: list[tuple[Path, str]] = []
-    entries: list[dict[str, Any]] = []
-    files: list[FileEntry] = []
-    mods: dict[str, ModalitySpec] = {}
-    recordings: list[RecordingEntry] = []
-    metadata: list[dict[str, Any]] = []
-    n = 0
-    g = 0
+
+
+@dataclass
+class _Collected:
+    """The finished parts, planned under their final names in input order."""
+
+    links: list[tuple[Path, str]]
+    entries: list[dict[str, Any]]
+    files: list[FileEntry]
+    modalities: dict[str, ModalitySpec]
+    recordings: list[RecordingEntry]
+    metadata: list[dict[str, Any]]
+    n: int = 0
+
+
+def _merge_modalities(mods: dict[str, ModalitySpec], pm: Manifest, inp: str) -> None:
+    for m, spec in pm.modalities.items():
+        if m in mods and mods[m].to_dict() != spec.to_dict():
+            raise IncompatibleDataError(
+                f"{inp}: modality {m!r} is {spec.to_dict()}, earlier inputs have {mods[m].to_dict()}"
+            )
+        mods.setdefault(m, spec)
+    if set(mods) != set(pm.modalities) and pm.n_samples:
+        raise IncompatibleDataError(
+            f"{inp}: modalities {sorted(pm.modalities)} differ from earlier inputs' {sorted(mods)}"
+        )
+
+
+def _collect(tasks: list[dict[str, Any]], split: str) -> _Collected:
+    got = _Collected([], [], [], {}, [], [])
     for t in tasks:
-        inp = t["input"]
         part = Path(t["part"])
         pm = Manifest.read(part)
-        for m, spec in pm.modalities.items():
-            if m in mods and mods[m].to_dict() != spec.to_dict():
-                raise IncompatibleDataError(
-                    f"{inp}: modality {m!r} is {spec.to_dict()}, earlier inputs have {mods[m].to_dict()}"
-                )
-            mods.setdefault(m, spec)
-        if set(mods) != set(pm.modalities) and pm.n_samples:
-            raise IncompatibleDataError(
-                f"{inp}: modalities {sorted(pm.modalities)} differ from earlier inputs' {sorted(mods)}"
-            )
-        recordings.extend(pm.recordings)
+        _merge_modalities(got.modalities, pm, t["input"])
+        got.recordings.extend(pm.recordings)
         rpath = part / _PART_RECORDINGS
         if rpath.is_file():
-            metadata.extend(load_json(rpath.read_bytes(), where=str(rpath)))
+            got.metadata.extend(load_json(rpath.read_bytes(), where=str(rpath)))
         for e in shards_extra(pm.extra, where=str(part))["shards"]:
-            final = shard_name(split, g, compression_of(e["path"]))
-            links.append((part / e["path"], final))
-            links.append((part / e["index"], index_name(final)))
+            final = shard_name(split, len(got.entries), compression_of(e["path"]))
+            got.links.append((part / e["path"], final))
+            got.links.append((part / e["index"], index_name(final)))
             fe = pm.file(e["path"])
-            files.append(FileEntry(final, fe.size, fe.sha256))
+            got.files.append(FileEntry(final, fe.size, fe.sha256))
             ie = FileEntry.from_file(part, e["index"])
-            files.append(FileEntry(index_name(final), ie.size, ie.sha256))
-            entries.append(
+            got.files.append(FileEntry(index_name(final), ie.size, ie.sha256))
+            got.entries.append(
                 {"path": final, "split": split, "n_samples": e["n_samples"], "index": index_name(final)}
             )
-            n += e["n_samples"]
-            g += 1
-    if n == 0:
-        remove_path(parts_root)
-        what = (
-            "a window longer than every recording? "
-            if window is not None or any(input_kind(p) in ("mne", "nwb") for p in paths)
-            else ""
-        )
-        raise UserError(
-            f"no samples to write from {len(paths)} input(s) ({what}window {window or 2.0} s); nothing was "
-            "written — use a shorter --window, or inputs with data"
-        )
-    meta_bytes = b""
-    if metadata:
-        meta_bytes = dumps_json(metadata).encode("utf-8")
-        files.append(
-            FileEntry(recordings_name(split), len(meta_bytes), hashlib.sha256(meta_bytes).hexdigest())
-        )
-    manifest = split_manifest(
-        out,
-        split=split,
-        n_samples=n,
-        entries=entries,
-        files=files,
-        modalities=mods,
-        recordings=recordings,
-        compression=compression,
-        name=name or out.resolve().name,
-        provenance={"converted_from": [p.name for p in paths]},
-        previous=previous,
-        classes=classes,
+            got.n += e["n_samples"]
+    return got
+
+
+def _no_samples(paths: list[Path], window: float | None) -> UserError:
+    what = (
+        "a window longer than every recording? "
+        if window is not None or any(input_kind(p) in ("mne", "nwb") for p in paths)
+        else ""
     )
+    return UserError(
+        f"no samples to write from {len(paths)} input(s) ({what}window {window or 2.0} s); nothing was "
+        "written — use a shorter --window, or inputs with data"
+    )
+
+
+def _install(
+    out: Path, split: str, got: _Collected, meta_bytes: bytes, manifest: Manifest, previous: Manifest | None
+) -> None:
+    """Link the parts under their final names and write the manifest; on failure, remove what
+    was linked (the artifact keeps its previous state)."""
     before = {f.path for f in previous.files} if previous is not None else set()
     done: list[str] = []
     try:
-        for src, final in links:
+        for src, final in got.links:
             _link(src, out / final)
             done.append(final)
         if meta_bytes:
             atomic_write_bytes(out / recordings_name(split), meta_bytes)
             done.append(recordings_name(split))
-        remove_stale(out, split, {f.path for f in files})
+        remove_stale(out, split, {f.path for f in got.files})
         if not meta_bytes and (out / recordings_name(split)).exists():
             remove_path(out / recordings_name(split))  # a replaced split's metadata
         manifest.write(out)
@@ -803,8 +862,6 @@ def write(
             if f not in before:
                 remove_path(out / f)
         raise
-    remove_path(parts_root)
-    return manifest
 
 
 #: The former name of `write` (kept for existing callers).
