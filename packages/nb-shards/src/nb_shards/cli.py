@@ -38,7 +38,13 @@ def register(subparsers: Any) -> None:
         description="Write, inspect, verify and benchmark WebDataset-compatible tar shards.",
         examples="nb shards write sub-01.edf -o one/\nnb shards verify one/",
     )
+    _add_write(sub)
+    _add_inspect(sub)
+    _add_verify(sub)
+    _add_bench(sub)
 
+
+def _add_write(sub: Any) -> None:
     w = add_command(
         sub,
         "write",
@@ -112,6 +118,8 @@ def register(subparsers: Any) -> None:
     w.add_argument("--name", default=None, help="dataset name in the manifest")
     w.set_defaults(func=_write)
 
+
+def _add_inspect(sub: Any) -> None:
     i = add_command(
         sub,
         "inspect",
@@ -122,6 +130,8 @@ def register(subparsers: Any) -> None:
     i.add_argument("--json", action="store_true", help="print JSON")
     i.set_defaults(func=_inspect)
 
+
+def _add_verify(sub: Any) -> None:
     v = add_command(
         sub,
         "verify",
@@ -132,6 +142,8 @@ def register(subparsers: Any) -> None:
     v.add_argument("--no-decode", action="store_true", help="skip decoding every sample")
     v.set_defaults(func=_verify)
 
+
+def _add_bench(sub: Any) -> None:
     b = add_command(
         sub,
         "bench",
