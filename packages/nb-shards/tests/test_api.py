@@ -79,3 +79,23 @@ def test_write_is_the_python_form_of_nb_shards_write(tmp_path: Path) -> None:
     cli = [p.read_bytes() for p in sorted((tmp_path / "cli").glob("*.tar"))]
     assert len(py) == 3 and py == cli
     np.testing.assert_array_equal(IndexedShards(tmp_path / "py")[6]["eeg"], np.load(tmp_path / "x.npy")[6])
+
+
+def test_errors_speak_python_in_python_and_flags_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nb_core.errors import OutputExistsError, UserError
+
+    np.save(tmp_path / "x.npy", np.zeros((4, 2, 3), "float32"))
+    nb_shards.write(tmp_path / "x.npy", tmp_path / "s", max_workers=0)
+    with pytest.raises(OutputExistsError, match=r"split 'train'; pass overwrite=True to replace it"):
+        nb_shards.write(tmp_path / "x.npy", tmp_path / "s", max_workers=0)
+    with pytest.raises(UserError, match=r"^items_per_task must be a positive integer"):
+        nb_shards.write(tmp_path / "x.npy", tmp_path / "t", items_per_task=0)
+    cmd = ["shards", "write", str(tmp_path / "x.npy"), "-o", str(tmp_path / "s"), "--workers", "0"]
+    assert main(cmd) == 2
+    err = capsys.readouterr().err
+    assert "split 'train'; pass --overwrite to replace it" in err and err.count("--overwrite") == 1
+    assert main([*cmd[:-2], "--items-per-task", "0"]) == 2
+    assert "--items-per-task must be a positive integer" in capsys.readouterr().err
+    assert main([*cmd, "--overwrite"]) == 0

@@ -29,7 +29,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import hashlib
 import os
-import re
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
@@ -53,8 +52,8 @@ from nb_core.executor import get_executor
 from nb_core.manifest import MANIFEST_NAME, FileEntry, Manifest, ModalitySpec, RecordingEntry
 from nb_core.mne_adapter import is_mne_input, modality_of, recording_id
 from nb_core.progress import progress
-from nb_core.schema import Sample, annotation_spans
-from nb_core.validation import check_modality_name, check_option, load_json, soft_import
+from nb_core.schema import Sample, annotation_spans, window_starts
+from nb_core.validation import check_modality_name, check_option, load_json, safe_key, soft_import
 from nb_shards.index import index_name
 from nb_shards.layout import check_compression, check_split, compression_of, shard_name, shards_extra
 from nb_shards.writer import ShardWriter, read_previous, remove_stale, split_manifest
@@ -70,7 +69,7 @@ CHUNK_VALUES = 1 << 20
 
 
 def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "x"
+    return safe_key(text)
 
 
 #: What third-party readers (MNE, pynwb, h5py) raise for a file they cannot read.
@@ -186,14 +185,16 @@ def input_kind(path: str | os.PathLike[str]) -> str:
 
 
 def _windows(n_times: int, size: int, stride: int) -> range:
-    return range(0, n_times - size + 1, stride)
+    return window_starts(n_times, size, stride)
 
 
 def _win_samples(size_s: float, stride_s: float | None, sfreq: float, where: str) -> tuple[int, int]:
     if not (isinstance(size_s, (int, float)) and size_s > 0) or (
         stride_s is not None and not (isinstance(stride_s, (int, float)) and stride_s > 0)
     ):
-        raise UserError(f"{where}: --window and --stride must be positive seconds; got {size_s}, {stride_s}")
+        raise UserError(
+            f"{where}: window and stride must be positive seconds; got window={size_s!r}, stride={stride_s!r}"
+        )
     size = round(size_s * sfreq)
     stride = round((stride_s or size_s) * sfreq)
     if size < 1 or stride < 1:
@@ -278,7 +279,7 @@ def iter_input(
         check_option(target_from, TARGET_SOURCES, name="target_from")
         if kind in ("npy", "npz", "nwb"):
             raise UserError(
-                f"{p}: --target-from annotations needs recordings with annotations (MNE, nb-formats)"
+                f"{p}: target_from='annotations' needs recordings with annotations (MNE, nb-formats)"
             )
     mod = None if modality is None else check_modality_name(modality, field="modality")
     stem = prefix or _stem(p)
@@ -296,15 +297,15 @@ def _open_formats(p: Path, window: float | None, stride: float | None, target_fr
     if window is None:
         if stride is not None or target_from is not None:
             raise UserError(
-                f"{p}: --stride and --target-from cut windows now: pass --window too (without it the "
-                "artifact's stored items are written as they are)"
+                f"{p}: stride and target_from cut windows now: pass a window length too (without it "
+                "the artifact's stored items are written as they are)"
             )
         return nbf.open(p)
     rates = {r.sfreq for r in Manifest.read(p).recordings if r.sfreq}
     if len(rates) != 1:
         raise UserError(
-            f"{p}: --window is in seconds, but the artifact's recordings have sampling rates "
-            f"{sorted(rates) or 'unknown'}; resample to one rate, or write its stored items (no --window)"
+            f"{p}: window={window!r} is in seconds, but the artifact's recordings have sampling rates "
+            f"{sorted(rates) or 'unknown'}; resample to one rate, or write its stored items (no window)"
         )
     sfreq = rates.pop()
     size, step = _win_samples(window, stride, sfreq, str(p))
@@ -519,7 +520,7 @@ def _classes(
             names.update(_open_formats(p, window, stride, "annotations").classes)
         else:
             raise UserError(
-                f"{p}: --target-from annotations needs recordings with annotations (MNE, nb-formats)"
+                f"{p}: target_from='annotations' needs recordings with annotations (MNE, nb-formats)"
             )
     return sorted(names)
 
@@ -712,7 +713,7 @@ def _check_inputs(
     if not inputs:
         raise UserError("no inputs to convert")
     if isinstance(items_per_task, bool) or not isinstance(items_per_task, int) or items_per_task < 1:
-        raise UserError(f"--items-per-task must be a positive integer; got {items_per_task!r}")
+        raise UserError(f"items_per_task must be a positive integer; got {items_per_task!r}")
     if target_from is not None:
         check_option(target_from, TARGET_SOURCES, name="target_from")
     paths = [Path(i) for i in inputs]
@@ -771,7 +772,7 @@ def _run_tasks(
             desc="convert",
             total=len(futures),
             unit="task",
-            disable=None if show_progress is None else not show_progress,
+            show_progress=show_progress,
         ):
             fut.result()
 
@@ -835,7 +836,7 @@ def _no_samples(paths: list[Path], window: float | None) -> UserError:
     )
     return UserError(
         f"no samples to write from {len(paths)} input(s) ({what}window {window or 2.0} s); nothing was "
-        "written — use a shorter --window, or inputs with data"
+        "written — use a shorter window, or inputs with data"
     )
 
 

@@ -30,13 +30,12 @@ import numpy as np
 
 from nb_core.errors import (
     IncompatibleDataError,
-    IndexOutOfRangeError,
     IntegrityError,
     UnsafeContentError,
     UserError,
 )
 from nb_core.schema import Sample
-from nb_core.validation import check_option, soft_import
+from nb_core.validation import check_index, check_option, soft_import
 from nb_shards.order import EpochOrder, epoch_order, n_rank_samples, rank_positions
 from nb_shards.source import DEFAULT_CACHE_SIZE, ShardSource, resolve_source
 
@@ -412,12 +411,7 @@ class IndexedShards:
 
     def locate(self, i: int) -> tuple[int, int]:
         """(shard number, sample number in that shard) of sample ``i``."""
-        n = len(self)
-        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
-            raise UserError(f"sample index must be an integer; got {type(i).__name__}")
-        j = int(i) + n if i < 0 else int(i)
-        if not 0 <= j < n:
-            raise IndexOutOfRangeError(f"sample index {i} is out of range for {n} samples")
+        j = check_index(i, len(self), what="sample")
         shard = int(np.searchsorted(self._cum, j, side="right")) - 1
         return shard, j - int(self._cum[shard])
 

@@ -114,7 +114,7 @@ def verify(
             range(len(src.shards)),
             desc="verify",
             unit="shard",
-            disable=None if show_progress is None else not show_progress,
+            show_progress=show_progress,
         ):
             n, size = _verify_shard(src, i, decode=decode, seen=seen)
             total += n

@@ -414,7 +414,7 @@ class ShardWriter:
                 raise IncompatibleDataError(
                     f"{self.out_dir / shard_name(self.split, self._shard_index, self.compression)}: a previous "
                     f"run wrote key {expect!r} where this input has {key!r}; the input changed — pass "
-                    "overwrite=True (--overwrite) to start over"
+                    "overwrite=True to start over"
                 )
             self._skip_pos += 1
             self.n_samples += 1
@@ -493,7 +493,7 @@ class ShardWriter:
             self.abort()
             raise IncompatibleDataError(
                 f"{self.out_dir}: the input ended inside shard {self._shard_index}, which a previous run "
-                "filled further; the input changed — pass overwrite=True (--overwrite) to start over"
+                "filled further; the input changed — pass overwrite=True to start over"
             )
         if self._open is not None:
             self._close_shard("end")
@@ -580,7 +580,7 @@ def read_previous(out_dir: Path, split: str, *, overwrite: bool) -> Manifest | N
     shards_extra(prev.extra, where=str(out_dir / MANIFEST_NAME))
     if split in prev.splits and not overwrite:
         raise OutputExistsError(
-            f"{out_dir} already has a finished split {split!r}; pass overwrite=True (--overwrite) to replace it"
+            f"{out_dir} already has a finished split {split!r}; pass overwrite=True to replace it"
         )
     return prev
 
