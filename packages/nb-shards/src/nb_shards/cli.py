@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
         "shards",
         help="WebDataset-compatible tar shards and a resumable loader",
         description="Write, inspect, verify and benchmark WebDataset-compatible tar shards.",
-        examples="nb shards write sub-01.edf -o one/\nnb shards verify one/",
+        examples="nb shards write sub-01.edf -o one/\nnb shards verify shards/",
     )
     _add_write(sub)
     _add_inspect(sub)
@@ -54,7 +54,7 @@ def _add_write(sub: Any) -> None:
         nb shards write sub-01.edf -o labelled/ --target-from annotations   # targets from annotations
         nb shards write data.h5/ -o from-h5/ --split valid         # an nb-formats artifact
         nb shards write X.npz -o arrays/ --compression zst         # arrays n×...; 1-D arrays → JSON
-        nb shards write meg_raw.fif -o meg/ --allow-maxshield      # MNE reader options
+        nb shards write sub-01_raw.fif -o meg/ --allow-maxshield   # MNE reader options
         nb shards write *.nwb -o nwb/ --workers 2                  # --scheduler tcp://HOST:8786 for Dask
         """,
     )
