@@ -59,6 +59,10 @@ def test_decode_sample_gives_back_the_samples_written(tmp_path: Path, eeg_sample
     batches = list(ShardDataset(tmp_path / "s", decode="sample", batch_size=7))
     assert [len(b) for b in batches] == [7, 7, 7, 7, 2]
     assert [s.key for b in batches for s in b] == [s.key for s in taken]
+    from nb_shards import ShardLoader
+
+    loaded = list(ShardLoader(tmp_path / "s", batch_size=7, decode="sample", num_workers=0))
+    assert [s.key for b in loaded for s in b] == [s.key for s in taken]
 
 
 def test_decode_sample_refuses_members_a_sample_cannot_hold(tmp_path: Path) -> None:

@@ -58,7 +58,8 @@ class ShardLoader:
         rank, world_size (`int`, *optional*): default to ``torch.distributed`` when initialised.
         uneven (`str`, *optional*, defaults to ``"pad"``): ``"pad"`` repeats samples from the start
             of the epoch so that every rank gets the same count; ``"drop"`` drops the remainder.
-        decode (`str`, *optional*, defaults to ``"torch"``): ``"torch"`` or ``"numpy"`` batches.
+        decode (`str`, *optional*, defaults to ``"torch"``): ``"torch"`` or ``"numpy"`` batches, or
+            ``"sample"``: each batch the list of `nb_core.Sample` objects written.
         collate_fn, on_error, split, storage_options, cache_dir, cache_size: see `ShardDataset`.
         pin_memory, prefetch_factor: passed to the DataLoader (a new one each epoch).
         epoch (`int`, *optional*, defaults to 0): first epoch.
