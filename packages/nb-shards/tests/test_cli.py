@@ -77,6 +77,18 @@ def test_bench_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 def test_nb_executable_help() -> None:
     exe = Path(sys.executable).with_name("nb")
     env = {**os.environ, "NB_PROGRESS": "0"}
-    for cmd in (["shards", "--help"], ["shards", "write", "--help"], ["shards", "bench", "--help"]):
-        r = subprocess.run([str(exe), *cmd], capture_output=True, text=True, env=env, check=True)
-        assert "example" in r.stdout
+    expected = {
+        # the commands, the shared options, and examples that are actual command lines
+        ("shards",): ["write", "inspect", "verify", "bench", "  nb shards write sub-01.edf -o one/"],
+        ("shards", "write"): [
+            "-o OUT, --out OUT, --output OUT",
+            "--overwrite",
+            "\nexamples:\n  nb shards write sub-01.edf sub-02.edf -o shards/ --window 2.0",
+        ],
+        ("shards", "verify"): ["--no-decode", "\nexamples:\n  nb shards verify shards/"],
+        ("shards", "bench"): ["--n-samples", "--json", "\nexamples:\n  nb shards bench --n-samples 200"],
+    }
+    for cmd, parts in expected.items():
+        r = subprocess.run([str(exe), *cmd, "--help"], capture_output=True, text=True, env=env, check=True)
+        for part in parts:
+            assert part in r.stdout, (cmd, part)

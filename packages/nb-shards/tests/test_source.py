@@ -13,7 +13,8 @@ import pytest
 
 from nb_core import Sample
 from nb_core.errors import ChecksumMismatchError
-from nb_shards import IndexedShards, ShardCache, ShardDataset, ShardLoader, SkippedSampleWarning
+from nb_shards import IndexedShards, ShardDataset, ShardLoader, SkippedSampleWarning
+from nb_shards.source import ShardCache
 
 
 @contextlib.contextmanager
@@ -142,3 +143,35 @@ def test_s3_without_s3fs_says_what_to_install() -> None:
         pytest.skip("s3fs is installed")
     with pytest.raises(DependencyMissingError, match="s3fs"):
         ShardDataset("s3://bucket/eeg-shards")
+
+
+@pytest.mark.parametrize("kind", ["error", "drop"])
+def test_streamed_read_failures_are_hub_errors(
+    shards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """A 5xx or a dropped connection while a streamed dataset downloads a shard is a HubError
+    (try again), not a CorruptDataError nor a raw HTTP client exception."""
+    pytest.importorskip("nb_hub.testing")
+    import time
+    import types
+
+    from huggingface_hub import HfApi
+    from huggingface_hub.utils import _http
+
+    from nb_core.errors import HubError, IntegrityError
+    from nb_hub.testing import HubEmulator
+
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+    # huggingface_hub retries 5xx and dropped connections with backoff: the same retries, no waits
+    monkeypatch.setattr(_http, "time", types.SimpleNamespace(**{**vars(time), "sleep": lambda s: None}))
+    with HubEmulator() as emu, emu.configure_clients():
+        api = HfApi(endpoint=emu.endpoint, token="t")
+        api.create_repo("org/eeg-shards", repo_type="dataset")
+        api.upload_folder(folder_path=str(shards), repo_id="org/eeg-shards", repo_type="dataset")
+        opts = {"endpoint": emu.endpoint, "token": "t"}
+        ds = IndexedShards("hf://datasets/org/eeg-shards", storage_options=opts, cache_dir=tmp_path / "c")
+        emu.inject("resolve", kind=kind, status=503, times=50, path_contains="train-000002.tar", method="GET")
+        with pytest.raises(HubError, match=r"train-000002.tar: could not download the shard") as info:
+            ds[60]
+        assert not isinstance(info.value, IntegrityError)
+        assert ("503" in str(info.value)) == (kind == "error")

@@ -15,29 +15,27 @@ Example:
 
 from importlib.metadata import version as _version
 
+from nb_shards.convert import write
 from nb_shards.dataset import IndexedShards, ShardDataset, SkippedSampleWarning, collate
-from nb_shards.index import ShardIndex, build_index
+from nb_shards.errors import IncompleteArtifactError
 from nb_shards.loader import ShardLoader
-from nb_shards.order import epoch_order
-from nb_shards.source import ShardCache, resolve_source
 from nb_shards.verify import inspect, verify
 from nb_shards.writer import ShardWriter
 
 __version__ = _version("nb-shards")
 
+# The user API. Internals stay importable from their modules: ``nb_shards.index.build_index`` /
+# ``ShardIndex``, ``nb_shards.source.resolve_source`` / ``ShardCache``, ``nb_shards.order.epoch_order``.
 __all__ = [
+    "IncompleteArtifactError",
     "IndexedShards",
-    "ShardCache",
     "ShardDataset",
-    "ShardIndex",
     "ShardLoader",
     "ShardWriter",
     "SkippedSampleWarning",
     "__version__",
-    "build_index",
     "collate",
-    "epoch_order",
     "inspect",
-    "resolve_source",
     "verify",
+    "write",
 ]

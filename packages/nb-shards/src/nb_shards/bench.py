@@ -20,12 +20,14 @@ Example:
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +92,112 @@ def _consume_batches(it: Iterable[dict[str, Any]], key: str) -> int:
     return n
 
 
+@dataclass
+class _Bench:
+    """The cases of one run: each method reads or writes every sample and returns the count."""
+
+    root: Path
+    n_samples: int
+    channels: int
+    times: int
+    shard_count: int
+    batch_size: int
+    wds: Any
+    torch: Any
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.channels, self.times)
+
+    @property
+    def nb_dir(self) -> Path:
+        return self.root / "nb"
+
+    @property
+    def wds_dir(self) -> Path:
+        return self.root / "wds"
+
+    def _samples(self) -> Iterable[dict[str, Any]]:
+        return _samples(self.n_samples, self.channels, self.times)
+
+    def write_nb(self) -> int:
+        from nb_shards.writer import ShardWriter
+
+        with ShardWriter(self.nb_dir, max_count=self.shard_count, max_bytes=1 << 40, fsync=False) as w:
+            for s in self._samples():
+                w.write(s)
+        return w.n_samples
+
+    def write_wds(self) -> int:
+        k = 0
+        self.wds_dir.mkdir(exist_ok=True)
+        pattern = str(self.wds_dir / "train-%06d.tar")
+        with self.wds.ShardWriter(pattern, maxcount=self.shard_count, maxsize=1e12, verbose=0) as w:
+            for s in self._samples():
+                w.write(s)
+                k += 1
+        return k
+
+    def write_floor(self) -> int:
+        k = 0
+        with open(self.root / "floor.bin", "wb", buffering=0) as f:
+            for s in self._samples():
+                f.write(s["eeg.npy"].data)
+                k += 1
+        (self.root / "floor.bin").unlink()
+        return k
+
+    def sha_floor(self) -> int:
+        h = hashlib.sha256()
+        k = 0
+        for s in self._samples():
+            h.update(s["eeg.npy"].data)
+            k += 1
+        return k
+
+    def raw_floor(self) -> int:
+        mv = memoryview(bytearray(self.channels * self.times * 4))
+        total = 0
+        for u in sorted(glob.glob(str(self.nb_dir / "*.tar"))):
+            with open(u, "rb", buffering=0) as f:
+                while f.readinto(mv):
+                    total += 1
+        return self.n_samples if total >= self.n_samples else total
+
+    def nb_samples(self, shuffle: bool) -> Callable[[], int]:
+        from nb_shards.dataset import ShardDataset
+
+        return lambda: _consume(
+            ShardDataset(self.nb_dir, shuffle=shuffle, seed=0), "eeg", self.shape, self.batch_size
+        )
+
+    def nb_loader(self, shuffle: bool, nw: int) -> Callable[[], int]:
+        from nb_shards.loader import ShardLoader
+
+        return lambda: _consume_batches(
+            ShardLoader(self.nb_dir, batch_size=self.batch_size, shuffle=shuffle, seed=0, num_workers=nw),
+            "eeg",
+        )
+
+    def _wds(self, shuffle: bool) -> Any:
+        urls = sorted(glob.glob(str(self.wds_dir / "*.tar")))
+        ds = self.wds.WebDataset(
+            urls, shardshuffle=len(urls) if shuffle else False, seed=0, empty_check=False
+        )
+        return ds.shuffle(1000) if shuffle else ds
+
+    def wds_samples(self, shuffle: bool) -> Callable[[], int]:
+        return lambda: _consume(self._wds(shuffle).decode(), "eeg.npy", self.shape, self.batch_size)
+
+    def wds_loader(self, shuffle: bool, nw: int) -> Callable[[], int]:
+        def run() -> int:
+            ds = self._wds(shuffle).decode().to_tuple("eeg.npy", "__key__").batched(self.batch_size)
+            dl = self.torch.utils.data.DataLoader(ds, batch_size=None, num_workers=nw)
+            return sum(len(b[1]) for b in dl)
+
+        return run
+
+
 def run_bench(
     *,
     n_samples: int = 20_000,
@@ -109,126 +217,33 @@ def run_bench(
     """
     wds = soft_import("webdataset", "nb shards bench", extra="nb-shards[bench]")
     torch = soft_import("torch", "nb shards bench", extra="nb-shards[torch]")
-    from nb_shards.dataset import ShardDataset
-    from nb_shards.loader import ShardLoader
-    from nb_shards.writer import ShardWriter
-
     root = Path(tempfile.mkdtemp(prefix="nb-shards-bench-", dir=directory))
-    shape = (channels, times)
-    sample_bytes = channels * times * 4
-    nbytes = n_samples * sample_bytes
+    b = _Bench(root, n_samples, channels, times, shard_count, batch_size, wds, torch)
+    nbytes = n_samples * channels * times * 4
     rows: list[dict[str, Any]] = []
     try:
-        nb_dir, wds_dir = root / "nb", root / "wds"
-        wds_dir.mkdir()
-
-        def write_nb() -> int:
-            with ShardWriter(nb_dir, max_count=shard_count, max_bytes=1 << 40, fsync=False) as w:
-                for s in _samples(n_samples, channels, times):
-                    w.write(s)
-            return w.n_samples
-
-        def write_wds() -> int:
-            k = 0
-            with wds.ShardWriter(
-                str(wds_dir / "train-%06d.tar"), maxcount=shard_count, maxsize=1e12, verbose=0
-            ) as w:
-                for s in _samples(n_samples, channels, times):
-                    w.write(s)
-                    k += 1
-            return k
-
-        def write_floor() -> int:
-            k = 0
-            with open(root / "floor.bin", "wb", buffering=0) as f:
-                for s in _samples(n_samples, channels, times):
-                    f.write(s["eeg.npy"].data)
-                    k += 1
-            (root / "floor.bin").unlink()
-            return k
-
-        def sha_floor() -> int:
-            import hashlib
-
-            h = hashlib.sha256()
-            k = 0
-            for s in _samples(n_samples, channels, times):
-                h.update(s["eeg.npy"].data)
-                k += 1
-            return k
-
         log("write floors ...")
-        rows.append(
-            _measure(
-                "write floor: raw write of the array bytes to a new file", n_samples, nbytes, write_floor
-            )
-        )
-        rows.append(
-            _measure(
-                "write floor: sha256 of the array bytes (the manifest needs it)", n_samples, nbytes, sha_floor
-            )
-        )
-        log("writing with nb-shards ...")
-        rows.append(_measure("write: nb-shards ShardWriter", n_samples, nbytes, write_nb))
-        log("writing with webdataset ...")
-        rows.append(_measure("write: webdataset.ShardWriter", n_samples, nbytes, write_wds))
-        nb_urls = sorted(glob.glob(str(nb_dir / "*.tar")))
-        wds_urls = sorted(glob.glob(str(wds_dir / "*.tar")))
-
-        def raw_floor() -> int:
-            buf = bytearray(sample_bytes)
-            mv = memoryview(buf)
-            total = 0
-            for u in nb_urls:
-                with open(u, "rb", buffering=0) as f:
-                    while f.readinto(mv):
-                        total += 1
-            return n_samples if total >= n_samples else total
-
-        def nb_samples(shuffle: bool) -> Callable[[], int]:
-            return lambda: _consume(ShardDataset(nb_dir, shuffle=shuffle, seed=0), "eeg", shape, batch_size)
-
-        def nb_loader(shuffle: bool, nw: int) -> Callable[[], int]:
-            return lambda: _consume_batches(
-                ShardLoader(nb_dir, batch_size=batch_size, shuffle=shuffle, seed=0, num_workers=nw), "eeg"
-            )
-
-        def wds_samples(shuffle: bool) -> Callable[[], int]:
-            def run() -> int:
-                ds = wds.WebDataset(
-                    wds_urls, shardshuffle=len(wds_urls) if shuffle else False, seed=0, empty_check=False
-                )
-                if shuffle:
-                    ds = ds.shuffle(1000)
-                return _consume(ds.decode(), "eeg.npy", shape, batch_size)
-
-            return run
-
-        def wds_loader(shuffle: bool, nw: int) -> Callable[[], int]:
-            def run() -> int:
-                ds = wds.WebDataset(
-                    wds_urls, shardshuffle=len(wds_urls) if shuffle else False, seed=0, empty_check=False
-                )
-                if shuffle:
-                    ds = ds.shuffle(1000)
-                ds = ds.decode().to_tuple("eeg.npy", "__key__").batched(batch_size)
-                dl = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=nw)
-                return sum(len(b[1]) for b in dl)
-
-            return run
-
+        writes = [
+            ("write floor: raw write of the array bytes to a new file", b.write_floor),
+            ("write floor: sha256 of the array bytes (the manifest needs it)", b.sha_floor),
+            ("write: nb-shards ShardWriter", b.write_nb),
+            ("write: webdataset.ShardWriter", b.write_wds),
+        ]
+        for name, fn in writes:
+            log(name + " ...")
+            rows.append(_measure(name, n_samples, nbytes, fn))
         log("warming the page cache ...")
-        raw_floor()
+        b.raw_floor()
         cases = [
-            ("read floor: raw readinto of the shard bytes", raw_floor),
-            ("read: nb-shards ShardDataset, sequential", nb_samples(False)),
-            ("read: webdataset .decode(), sequential", wds_samples(False)),
-            ("read: nb-shards ShardDataset, shuffled", nb_samples(True)),
-            ("read: webdataset .decode(), shuffled", wds_samples(True)),
-            ("read: nb-shards ShardLoader, shuffled, workers 0", nb_loader(True, 0)),
-            ("read: webdataset + DataLoader, shuffled, workers 0", wds_loader(True, 0)),
-            (f"read: nb-shards ShardLoader, shuffled, workers {workers}", nb_loader(True, workers)),
-            (f"read: webdataset + DataLoader, shuffled, workers {workers}", wds_loader(True, workers)),
+            ("read floor: raw readinto of the shard bytes", b.raw_floor),
+            ("read: nb-shards ShardDataset, sequential", b.nb_samples(False)),
+            ("read: webdataset .decode(), sequential", b.wds_samples(False)),
+            ("read: nb-shards ShardDataset, shuffled", b.nb_samples(True)),
+            ("read: webdataset .decode(), shuffled", b.wds_samples(True)),
+            ("read: nb-shards ShardLoader, shuffled, workers 0", b.nb_loader(True, 0)),
+            ("read: webdataset + DataLoader, shuffled, workers 0", b.wds_loader(True, 0)),
+            (f"read: nb-shards ShardLoader, shuffled, workers {workers}", b.nb_loader(True, workers)),
+            (f"read: webdataset + DataLoader, shuffled, workers {workers}", b.wds_loader(True, workers)),
         ]
         for name, fn in cases:
             log(name + " ...")
@@ -236,24 +251,9 @@ def run_bench(
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
-    by = {r["name"]: r["samples_per_s"] for r in rows}
-    floor = by["read floor: raw readinto of the shard bytes"]
-    ratios = {
-        "write nb/webdataset": by["write: nb-shards ShardWriter"] / by["write: webdataset.ShardWriter"],
-        "read sequential nb/webdataset": by["read: nb-shards ShardDataset, sequential"]
-        / by["read: webdataset .decode(), sequential"],
-        "read shuffled nb/webdataset": by["read: nb-shards ShardDataset, shuffled"]
-        / by["read: webdataset .decode(), shuffled"],
-        "read sequential nb/floor": by["read: nb-shards ShardDataset, sequential"] / floor,
-        "read shuffled nb/floor": by["read: nb-shards ShardDataset, shuffled"] / floor,
-        f"loader workers {workers} nb/webdataset": by[
-            f"read: nb-shards ShardLoader, shuffled, workers {workers}"
-        ]
-        / by[f"read: webdataset + DataLoader, shuffled, workers {workers}"],
-    }
     config = {
         "n_samples": n_samples,
-        "shape": list(shape),
+        "shape": [channels, times],
         "dtype": "float32",
         "shard_count": shard_count,
         "batch_size": batch_size,
@@ -261,7 +261,24 @@ def run_bench(
         "load_before": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "directory": str(root.parent),
     }
-    return {"config": config, "rows": rows, "ratios": ratios}
+    return {"config": config, "rows": rows, "ratios": _ratios(rows, workers)}
+
+
+def _ratios(rows: list[dict[str, Any]], workers: int) -> dict[str, float]:
+    by = {r["name"]: r["samples_per_s"] for r in rows}
+    floor = by["read floor: raw readinto of the shard bytes"]
+    seq, shuf = by["read: nb-shards ShardDataset, sequential"], by["read: nb-shards ShardDataset, shuffled"]
+    return {
+        "write nb/webdataset": by["write: nb-shards ShardWriter"] / by["write: webdataset.ShardWriter"],
+        "read sequential nb/webdataset": seq / by["read: webdataset .decode(), sequential"],
+        "read shuffled nb/webdataset": shuf / by["read: webdataset .decode(), shuffled"],
+        "read sequential nb/floor": seq / floor,
+        "read shuffled nb/floor": shuf / floor,
+        f"loader workers {workers} nb/webdataset": by[
+            f"read: nb-shards ShardLoader, shuffled, workers {workers}"
+        ]
+        / by[f"read: webdataset + DataLoader, shuffled, workers {workers}"],
+    }
 
 
 def format_table(result: dict[str, Any]) -> str:

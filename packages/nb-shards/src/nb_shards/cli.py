@@ -36,9 +36,15 @@ def register(subparsers: Any) -> None:
         "shards",
         help="WebDataset-compatible tar shards and a resumable loader",
         description="Write, inspect, verify and benchmark WebDataset-compatible tar shards.",
-        examples="nb shards write sub-01.edf -o one/\nnb shards verify one/",
+        examples="nb shards write sub-01.edf -o one/\nnb shards verify shards/",
     )
+    _add_write(sub)
+    _add_inspect(sub)
+    _add_verify(sub)
+    _add_bench(sub)
 
+
+def _add_write(sub: Any) -> None:
     w = add_command(
         sub,
         "write",
@@ -48,12 +54,12 @@ def register(subparsers: Any) -> None:
         nb shards write sub-01.edf -o labelled/ --target-from annotations   # targets from annotations
         nb shards write data.h5/ -o from-h5/ --split valid         # an nb-formats artifact
         nb shards write X.npz -o arrays/ --compression zst         # arrays n×...; 1-D arrays → JSON
-        nb shards write meg_raw.fif -o meg/ --allow-maxshield      # MNE reader options
+        nb shards write sub-01_raw.fif -o meg/ --allow-maxshield   # MNE reader options
         nb shards write *.nwb -o nwb/ --workers 2                  # --scheduler tcp://HOST:8786 for Dask
         """,
     )
     w.add_argument("inputs", nargs="+", help="input files or nb-formats artifact directories")
-    w.add_argument("-o", "--output", required=True, help="artifact directory to write")
+    w.add_argument("-o", "--out", "--output", dest="out", required=True, help="artifact directory to write")
     w.add_argument("--split", default="train", help="split name (default: train)")
     w.add_argument("--max-count", type=int, default=10_000, help="samples per shard at most (default 10000)")
     w.add_argument(
@@ -112,6 +118,8 @@ def register(subparsers: Any) -> None:
     w.add_argument("--name", default=None, help="dataset name in the manifest")
     w.set_defaults(func=_write)
 
+
+def _add_inspect(sub: Any) -> None:
     i = add_command(
         sub,
         "inspect",
@@ -122,6 +130,8 @@ def register(subparsers: Any) -> None:
     i.add_argument("--json", action="store_true", help="print JSON")
     i.set_defaults(func=_inspect)
 
+
+def _add_verify(sub: Any) -> None:
     v = add_command(
         sub,
         "verify",
@@ -132,6 +142,8 @@ def register(subparsers: Any) -> None:
     v.add_argument("--no-decode", action="store_true", help="skip decoding every sample")
     v.set_defaults(func=_verify)
 
+
+def _add_bench(sub: Any) -> None:
     b = add_command(
         sub,
         "bench",
@@ -153,11 +165,11 @@ def register(subparsers: Any) -> None:
 
 
 def _write(args: argparse.Namespace) -> int:
-    from nb_shards.convert import write_inputs
+    from nb_shards.convert import write
 
-    m = write_inputs(
+    m = write(
         args.inputs,
-        args.output,
+        args.out,
         split=args.split,
         max_count=args.max_count,
         max_bytes=args.max_bytes,
@@ -174,7 +186,7 @@ def _write(args: argparse.Namespace) -> int:
         items_per_task=args.items_per_task,
     )
     n_shards = sum(1 for f in m.files if ".tar" in f.path)
-    print(f"wrote {m.splits} samples in {n_shards} shards to {args.output}")
+    print(f"wrote {m.splits} samples in {n_shards} shards to {args.out}")
     return 0
 
 

@@ -19,7 +19,7 @@ Example:
     >>> import tempfile, numpy as np, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> np.save(d / "x.npy", np.zeros((5, 2, 10), "float32"))
-    >>> m = write_inputs([d / "x.npy"], d / "out", max_workers=0)
+    >>> m = write([d / "x.npy"], d / "out", max_workers=0)
     >>> m.splits
     {'train': 5}
 """
@@ -29,7 +29,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import hashlib
 import os
-import re
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
@@ -53,13 +52,13 @@ from nb_core.executor import get_executor
 from nb_core.manifest import MANIFEST_NAME, FileEntry, Manifest, ModalitySpec, RecordingEntry
 from nb_core.mne_adapter import is_mne_input, modality_of, recording_id
 from nb_core.progress import progress
-from nb_core.schema import Sample, annotation_spans
-from nb_core.validation import check_modality_name, check_option, load_json, soft_import
+from nb_core.schema import Sample, annotation_spans, window_starts
+from nb_core.validation import check_modality_name, check_option, load_json, safe_key, soft_import
 from nb_shards.index import index_name
 from nb_shards.layout import check_compression, check_split, compression_of, shard_name, shards_extra
 from nb_shards.writer import ShardWriter, read_previous, remove_stale, split_manifest
 
-__all__ = ["InputSamples", "input_kind", "iter_input", "write_inputs"]
+__all__ = ["InputSamples", "input_kind", "iter_input", "write", "write_inputs"]
 
 #: Target of a window no annotation covers (``--target-from annotations``).
 NO_TARGET = -1
@@ -70,7 +69,22 @@ CHUNK_VALUES = 1 << 20
 
 
 def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "x"
+    return safe_key(text)
+
+
+#: What third-party readers (MNE, pynwb, h5py) raise for a file they cannot read.
+_READ_ERRORS = (
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    RuntimeError,
+    NotImplementedError,
+    AssertionError,
+)
 
 
 def _one_line(err: BaseException) -> str:
@@ -91,7 +105,7 @@ def _read_raw(p: Path, reader_kwargs: dict[str, Any]) -> Any:
         return read_raw(p, preload=False, **kw)
     except NBError:
         raise
-    except Exception as err:  # pragma: no cover - read_raw reports MNE's failures itself
+    except _READ_ERRORS as err:  # pragma: no cover - read_raw reports MNE's failures itself
         raise UnsupportedFormatError(f"{p}: MNE cannot read it ({_one_line(err)})") from None
 
 
@@ -103,7 +117,7 @@ def _metadata(p: Path, raw: Any, rid: str) -> Any:
         return recording_from_mne(raw, id=rid, load_data=False)
     except NBError:
         raise
-    except Exception as err:
+    except _READ_ERRORS as err:
         raise UnsupportedFormatError(f"{p}: cannot read its measurement info ({_one_line(err)})") from None
 
 
@@ -171,14 +185,16 @@ def input_kind(path: str | os.PathLike[str]) -> str:
 
 
 def _windows(n_times: int, size: int, stride: int) -> range:
-    return range(0, n_times - size + 1, stride)
+    return window_starts(n_times, size, stride)
 
 
 def _win_samples(size_s: float, stride_s: float | None, sfreq: float, where: str) -> tuple[int, int]:
     if not (isinstance(size_s, (int, float)) and size_s > 0) or (
         stride_s is not None and not (isinstance(stride_s, (int, float)) and stride_s > 0)
     ):
-        raise UserError(f"{where}: --window and --stride must be positive seconds; got {size_s}, {stride_s}")
+        raise UserError(
+            f"{where}: window and stride must be positive seconds; got window={size_s!r}, stride={stride_s!r}"
+        )
     size = round(size_s * sfreq)
     stride = round((stride_s or size_s) * sfreq)
     if size < 1 or stride < 1:
@@ -263,7 +279,7 @@ def iter_input(
         check_option(target_from, TARGET_SOURCES, name="target_from")
         if kind in ("npy", "npz", "nwb"):
             raise UserError(
-                f"{p}: --target-from annotations needs recordings with annotations (MNE, nb-formats)"
+                f"{p}: target_from='annotations' needs recordings with annotations (MNE, nb-formats)"
             )
     mod = None if modality is None else check_modality_name(modality, field="modality")
     stem = prefix or _stem(p)
@@ -281,15 +297,15 @@ def _open_formats(p: Path, window: float | None, stride: float | None, target_fr
     if window is None:
         if stride is not None or target_from is not None:
             raise UserError(
-                f"{p}: --stride and --target-from cut windows now: pass --window too (without it the "
-                "artifact's stored items are written as they are)"
+                f"{p}: stride and target_from cut windows now: pass a window length too (without it "
+                "the artifact's stored items are written as they are)"
             )
         return nbf.open(p)
     rates = {r.sfreq for r in Manifest.read(p).recordings if r.sfreq}
     if len(rates) != 1:
         raise UserError(
-            f"{p}: --window is in seconds, but the artifact's recordings have sampling rates "
-            f"{sorted(rates) or 'unknown'}; resample to one rate, or write its stored items (no --window)"
+            f"{p}: window={window!r} is in seconds, but the artifact's recordings have sampling rates "
+            f"{sorted(rates) or 'unknown'}; resample to one rate, or write its stored items (no window)"
         )
     sfreq = rates.pop()
     size, step = _win_samples(window, stride, sfreq, str(p))
@@ -432,7 +448,7 @@ def _nwb_input(
         nwb = io.read()
     except NBError:
         raise
-    except Exception as err:
+    except _READ_ERRORS as err:
         raise UnsupportedFormatError(f"{p}: pynwb cannot read it ({_one_line(err)})") from None
     series = [o for o in nwb.acquisition.values() if isinstance(o, pynwb.ecephys.ElectricalSeries)]
     if not series:
@@ -504,7 +520,7 @@ def _classes(
             names.update(_open_formats(p, window, stride, "annotations").classes)
         else:
             raise UserError(
-                f"{p}: --target-from annotations needs recordings with annotations (MNE, nb-formats)"
+                f"{p}: target_from='annotations' needs recordings with annotations (MNE, nb-formats)"
             )
     return sorted(names)
 
@@ -573,9 +589,9 @@ def _clean_temporaries(out: Path, split: str) -> None:
             remove_path(q)
 
 
-def write_inputs(
-    inputs: Sequence[str | os.PathLike[str]],
-    out_dir: str | os.PathLike[str],
+def write(
+    inputs: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    path: str | os.PathLike[str],
     *,
     split: str = "train",
     max_count: int = 10_000,
@@ -594,15 +610,16 @@ def write_inputs(
     reader_kwargs: dict[str, Any] | None = None,
     show_progress: bool | None = None,
 ) -> Manifest:
-    """Convert ``inputs`` into one shard artifact (split ``split``) under ``out_dir``.
+    """Convert ``inputs`` into one shard artifact (split ``split``) under ``path``: the Python
+    form of ``nb shards write INPUT... -o PATH``.
 
     Nothing is written under a final name until every input converted and the new manifest
     was checked against the artifact's other splits: a failed write leaves an existing
     artifact as it was.
 
     Args:
-        inputs: input paths (see the module doc).
-        out_dir: the artifact directory.
+        inputs: one input path or several (see the module doc).
+        path: the artifact directory.
         split, max_count, max_bytes, compression: as for `ShardWriter` (each task starts a new shard).
         window, stride (`float`, *optional*): window length and step in seconds. Recordings are
             windowed (default 2 s); an nb-formats artifact is windowed now when ``window`` is given.
@@ -618,6 +635,7 @@ def write_inputs(
             containing their first sample (see `iter_input`); the classes are listed in the
             manifest (``extra["nb_shards"]["classes"][split]``).
         reader_kwargs (`dict`, *optional*): options of the MNE reader (``{"allow_maxshield": True}``).
+        show_progress (`bool`, *optional*): show a progress bar (default: when on a terminal).
 
     Returns:
         `Manifest`: the written manifest.
@@ -630,20 +648,82 @@ def write_inputs(
             a split that does not fit the artifact's other splits.
         OutputExistsError: the artifact already has the split and ``overwrite`` is `False`.
     """
+    paths = _check_inputs(inputs, items_per_task=items_per_task, target_from=target_from)
+    out = Path(path)
+    check_split(split)
+    check_compression(compression)
+    rkw = dict(reader_kwargs or {})
+    out.mkdir(parents=True, exist_ok=True)
+    previous = _previous(out, split, compression, overwrite=overwrite)
+    _clean_temporaries(out, split)
+    classes = _classes(paths, window, stride, rkw) if target_from is not None else None
+    parts_root = out / f"{TMP_PREFIX}parts-{split}"
+    common = {
+        "window": window,
+        "stride": stride,
+        "modality": modality,
+        "target_from": target_from,
+        "classes": classes,
+        "reader_kwargs": rkw,
+        "max_count": max_count,
+        "max_bytes": max_bytes,
+        "compression": compression,
+        "split": split,
+        "fsync": fsync,
+    }
+    tasks = _plan_tasks(paths, parts_root, items_per_task, common)
+    _run_tasks(tasks, scheduler=scheduler, max_workers=max_workers, show_progress=show_progress)
+    # Plan the result in input order, check it whole, and only then put files under final names.
+    got = _collect(tasks, split)
+    if got.n == 0:
+        remove_path(parts_root)
+        raise _no_samples(paths, window)
+    meta_bytes = dumps_json(got.metadata).encode("utf-8") if got.metadata else b""
+    if meta_bytes:
+        got.files.append(
+            FileEntry(recordings_name(split), len(meta_bytes), hashlib.sha256(meta_bytes).hexdigest())
+        )
+    manifest = split_manifest(
+        out,
+        split=split,
+        n_samples=got.n,
+        entries=got.entries,
+        files=got.files,
+        modalities=got.modalities,
+        recordings=got.recordings,
+        compression=compression,
+        name=name or out.resolve().name,
+        provenance={"converted_from": [p.name for p in paths]},
+        previous=previous,
+        classes=classes,
+    )
+    _install(out, split, got, meta_bytes, manifest, previous)
+    remove_path(parts_root)
+    return manifest
+
+
+def _check_inputs(
+    inputs: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    *,
+    items_per_task: int,
+    target_from: str | None,
+) -> list[Path]:
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
     if not inputs:
         raise UserError("no inputs to convert")
     if isinstance(items_per_task, bool) or not isinstance(items_per_task, int) or items_per_task < 1:
-        raise UserError(f"--items-per-task must be a positive integer; got {items_per_task!r}")
+        raise UserError(f"items_per_task must be a positive integer; got {items_per_task!r}")
     if target_from is not None:
         check_option(target_from, TARGET_SOURCES, name="target_from")
-    out = Path(out_dir)
-    check_split(split)
-    check_compression(compression)
     paths = [Path(i) for i in inputs]
     for i in paths:
         input_kind(i)  # fail early on unsupported inputs
-    rkw = dict(reader_kwargs or {})
-    out.mkdir(parents=True, exist_ok=True)
+    return paths
+
+
+def _previous(out: Path, split: str, compression: str | None, *, overwrite: bool) -> Manifest | None:
+    """The artifact's manifest when it has other splits (their compression must be this one)."""
     previous = read_previous(out, split, overwrite=overwrite)
     if previous is not None:
         prev_comp = shards_extra(previous.extra, where=str(out / MANIFEST_NAME)).get("compression")
@@ -652,14 +732,18 @@ def write_inputs(
                 f"{out}: existing splits use compression {prev_comp!r}, this write {compression!r}; "
                 "use one compression per artifact"
             )
-    _clean_temporaries(out, split)
-    classes = _classes(paths, window, stride, rkw) if target_from is not None else None
-    parts_root = out / f"{TMP_PREFIX}parts-{split}"
+    return previous
+
+
+def _plan_tasks(
+    paths: list[Path], parts_root: Path, items_per_task: int, common: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """One task per input, or per ``items_per_task`` items of a large one, in input order."""
     stems = [_stem(p) for p in paths]
     prefixes = stems if len(set(stems)) == len(stems) else [f"{k:04d}-{s}" for k, s in enumerate(stems)]
     tasks: list[dict[str, Any]] = []
     for k, inp in enumerate(paths):
-        n_items = _n_items(inp, window, stride, target_from)
+        n_items = _n_items(inp, common["window"], common["stride"], common["target_from"])
         ranges: list[tuple[int, int] | None] = (
             [None]
             if n_items is None or n_items <= items_per_task
@@ -672,19 +756,15 @@ def write_inputs(
                     "part": str(parts_root / f"part-{k:06d}-{r:06d}"),
                     "prefix": prefixes[k],
                     "items": items,
-                    "window": window,
-                    "stride": stride,
-                    "modality": modality,
-                    "target_from": target_from,
-                    "classes": classes,
-                    "reader_kwargs": rkw,
-                    "max_count": max_count,
-                    "max_bytes": max_bytes,
-                    "compression": compression,
-                    "split": split,
-                    "fsync": fsync,
+                    **common,
                 }
             )
+    return tasks
+
+
+def _run_tasks(
+    tasks: list[dict[str, Any]], *, scheduler: str | None, max_workers: int | None, show_progress: bool | None
+) -> None:
     with get_executor(scheduler=scheduler, max_workers=max_workers) as ex:
         futures = [ex.submit(_convert_part, t) for t in tasks]
         for fut in progress(
@@ -692,90 +772,89 @@ def write_inputs(
             desc="convert",
             total=len(futures),
             unit="task",
-            disable=None if show_progress is None else not show_progress,
+            show_progress=show_progress,
         ):
             fut.result()
-    # Plan the result in input order, check it whole, and only then put files under final names.
-    links: list[tuple[Path, str]] = []
-    entries: list[dict[str, Any]] = []
-    files: list[FileEntry] = []
-    mods: dict[str, ModalitySpec] = {}
-    recordings: list[RecordingEntry] = []
-    metadata: list[dict[str, Any]] = []
-    n = 0
-    g = 0
+
+
+@dataclass
+class _Collected:
+    """The finished parts, planned under their final names in input order."""
+
+    links: list[tuple[Path, str]]
+    entries: list[dict[str, Any]]
+    files: list[FileEntry]
+    modalities: dict[str, ModalitySpec]
+    recordings: list[RecordingEntry]
+    metadata: list[dict[str, Any]]
+    n: int = 0
+
+
+def _merge_modalities(mods: dict[str, ModalitySpec], pm: Manifest, inp: str) -> None:
+    for m, spec in pm.modalities.items():
+        if m in mods and mods[m].to_dict() != spec.to_dict():
+            raise IncompatibleDataError(
+                f"{inp}: modality {m!r} is {spec.to_dict()}, earlier inputs have {mods[m].to_dict()}"
+            )
+        mods.setdefault(m, spec)
+    if set(mods) != set(pm.modalities) and pm.n_samples:
+        raise IncompatibleDataError(
+            f"{inp}: modalities {sorted(pm.modalities)} differ from earlier inputs' {sorted(mods)}"
+        )
+
+
+def _collect(tasks: list[dict[str, Any]], split: str) -> _Collected:
+    got = _Collected([], [], [], {}, [], [])
     for t in tasks:
-        inp = t["input"]
         part = Path(t["part"])
         pm = Manifest.read(part)
-        for m, spec in pm.modalities.items():
-            if m in mods and mods[m].to_dict() != spec.to_dict():
-                raise IncompatibleDataError(
-                    f"{inp}: modality {m!r} is {spec.to_dict()}, earlier inputs have {mods[m].to_dict()}"
-                )
-            mods.setdefault(m, spec)
-        if set(mods) != set(pm.modalities) and pm.n_samples:
-            raise IncompatibleDataError(
-                f"{inp}: modalities {sorted(pm.modalities)} differ from earlier inputs' {sorted(mods)}"
-            )
-        recordings.extend(pm.recordings)
+        _merge_modalities(got.modalities, pm, t["input"])
+        got.recordings.extend(pm.recordings)
         rpath = part / _PART_RECORDINGS
         if rpath.is_file():
-            metadata.extend(load_json(rpath.read_bytes(), where=str(rpath)))
+            got.metadata.extend(load_json(rpath.read_bytes(), where=str(rpath)))
         for e in shards_extra(pm.extra, where=str(part))["shards"]:
-            final = shard_name(split, g, compression_of(e["path"]))
-            links.append((part / e["path"], final))
-            links.append((part / e["index"], index_name(final)))
+            final = shard_name(split, len(got.entries), compression_of(e["path"]))
+            got.links.append((part / e["path"], final))
+            got.links.append((part / e["index"], index_name(final)))
             fe = pm.file(e["path"])
-            files.append(FileEntry(final, fe.size, fe.sha256))
+            got.files.append(FileEntry(final, fe.size, fe.sha256))
             ie = FileEntry.from_file(part, e["index"])
-            files.append(FileEntry(index_name(final), ie.size, ie.sha256))
-            entries.append(
+            got.files.append(FileEntry(index_name(final), ie.size, ie.sha256))
+            got.entries.append(
                 {"path": final, "split": split, "n_samples": e["n_samples"], "index": index_name(final)}
             )
-            n += e["n_samples"]
-            g += 1
-    if n == 0:
-        remove_path(parts_root)
-        what = (
-            "a window longer than every recording? "
-            if window is not None or any(input_kind(p) in ("mne", "nwb") for p in paths)
-            else ""
-        )
-        raise UserError(
-            f"no samples to write from {len(paths)} input(s) ({what}window {window or 2.0} s); nothing was "
-            "written — use a shorter --window, or inputs with data"
-        )
-    meta_bytes = b""
-    if metadata:
-        meta_bytes = dumps_json(metadata).encode("utf-8")
-        files.append(
-            FileEntry(recordings_name(split), len(meta_bytes), hashlib.sha256(meta_bytes).hexdigest())
-        )
-    manifest = split_manifest(
-        out,
-        split=split,
-        n_samples=n,
-        entries=entries,
-        files=files,
-        modalities=mods,
-        recordings=recordings,
-        compression=compression,
-        name=name or out.resolve().name,
-        provenance={"converted_from": [p.name for p in paths]},
-        previous=previous,
-        classes=classes,
+            got.n += e["n_samples"]
+    return got
+
+
+def _no_samples(paths: list[Path], window: float | None) -> UserError:
+    what = (
+        "a window longer than every recording? "
+        if window is not None or any(input_kind(p) in ("mne", "nwb") for p in paths)
+        else ""
     )
+    return UserError(
+        f"no samples to write from {len(paths)} input(s) ({what}window {window or 2.0} s); nothing was "
+        "written — use a shorter window, or inputs with data"
+    )
+
+
+def _install(
+    out: Path, split: str, got: _Collected, meta_bytes: bytes, manifest: Manifest, previous: Manifest | None
+) -> None:
+    """Link the parts under their final names and write the manifest; on failure, remove what
+    was linked (the artifact keeps its previous state)."""
     before = {f.path for f in previous.files} if previous is not None else set()
     done: list[str] = []
     try:
-        for src, final in links:
+        for src, final in got.links:
             _link(src, out / final)
             done.append(final)
         if meta_bytes:
             atomic_write_bytes(out / recordings_name(split), meta_bytes)
             done.append(recordings_name(split))
-        remove_stale(out, split, {f.path for f in files})
+        remove_stale(out, split, {f.path for f in got.files})
         if not meta_bytes and (out / recordings_name(split)).exists():
             remove_path(out / recordings_name(split))  # a replaced split's metadata
         manifest.write(out)
@@ -784,5 +863,7 @@ def write_inputs(
             if f not in before:
                 remove_path(out / f)
         raise
-    remove_path(parts_root)
-    return manifest
+
+
+#: The former name of `write` (kept for existing callers).
+write_inputs = write

@@ -30,16 +30,16 @@ import numpy as np
 
 from nb_core.errors import (
     IncompatibleDataError,
-    IndexOutOfRangeError,
     IntegrityError,
     UnsafeContentError,
     UserError,
 )
-from nb_core.validation import check_option, soft_import
+from nb_core.schema import Sample
+from nb_core.validation import check_index, check_option, soft_import
 from nb_shards.order import EpochOrder, epoch_order, n_rank_samples, rank_positions
 from nb_shards.source import DEFAULT_CACHE_SIZE, ShardSource, resolve_source
 
-__all__ = ["IndexedShards", "ShardDataset", "SkippedSampleWarning", "collate"]
+__all__ = ["DECODES", "IndexedShards", "ShardDataset", "SkippedSampleWarning", "collate", "to_sample"]
 
 log = logging.getLogger("nb_shards")
 _SKIPPABLE = (IntegrityError, IncompatibleDataError, UnsafeContentError)
@@ -102,6 +102,45 @@ def _to_torch_sample(sample: dict[str, Any]) -> dict[str, Any]:
     return {k: torch.from_numpy(np.array(v)) if isinstance(v, np.ndarray) else v for k, v in sample.items()}
 
 
+#: Values of ``decode``.
+DECODES = ("numpy", "torch", "sample")
+
+
+def to_sample(sample: dict[str, Any]) -> Sample:
+    """The `nb_core.Sample` of a decoded WebDataset-style sample: the inverse of what
+    `ShardWriter.write` does with a `Sample` (arrays are the read-only views of the shard).
+
+    Raises:
+        IncompatibleDataError: the sample has a member other than arrays and ``json`` (raw bytes
+            written from a dict), which a `Sample` cannot hold; read it with ``decode="numpy"``.
+
+    Example:
+        >>> s = to_sample({"__key__": "a", "eeg": np.zeros(2), "json": {"y": 1}})
+        >>> s.key, list(s.arrays), s.metadata
+        ('a', ['eeg'], {'y': 1})
+    """
+    key = sample["__key__"]
+    arrays: dict[str, np.ndarray] = {}
+    for name, value in sample.items():
+        if name in ("__key__", "json"):
+            continue
+        if not isinstance(value, np.ndarray):
+            raise IncompatibleDataError(
+                f"sample {key!r}: member {name!r} is not an array, which an nb_core.Sample cannot hold; "
+                "read these shards with decode='numpy'"
+            )
+        arrays[name] = value
+    return Sample(key=key, arrays=arrays, metadata=dict(sample.get("json") or {}))
+
+
+def _decode(sample: dict[str, Any], how: str) -> Any:
+    if how == "torch":
+        return _to_torch_sample(sample)
+    if how == "sample":
+        return to_sample(sample)
+    return sample
+
+
 def _dist_info(rank: int | None, world_size: int | None) -> tuple[int, int]:
     if rank is not None or world_size is not None:
         if rank is None or world_size is None:
@@ -144,9 +183,11 @@ class ShardDataset:
         uneven (`str`, *optional*, defaults to ``"pad"``): ``"pad"`` or ``"drop"`` (see above).
         batch_size (`int`, *optional*): yield collated batches of this size instead of samples.
         drop_last (`bool`, *optional*, defaults to `False`): drop a last incomplete batch.
-        decode (`str`, *optional*, defaults to ``"numpy"``): ``"numpy"`` (read-only views into the
-            shard) or ``"torch"`` (tensors).
-        collate_fn (`callable`, *optional*): list of samples → batch; defaults to :func:`collate`.
+        decode (`str`, *optional*, defaults to ``"numpy"``): ``"numpy"`` (dicts of read-only views
+            into the shard), ``"torch"`` (tensors) or ``"sample"`` (`nb_core.Sample` objects equal
+            to those `ShardWriter.write` took).
+        collate_fn (`callable`, *optional*): list of samples → batch; defaults to :func:`collate`
+            (with ``decode="sample"``: the list of `Sample` objects).
         on_error (`str`, *optional*, defaults to ``"raise"``): ``"skip"`` skips bad samples with a
             `SkippedSampleWarning` and counts them in :attr:`skipped` (a batch then holds fewer
             samples; the number of batches never changes).
@@ -185,7 +226,7 @@ class ShardDataset:
         verify: bool = False,
     ) -> None:
         check_option(uneven, ("pad", "drop"), name="uneven")
-        check_option(decode, ("numpy", "torch"), name="decode")
+        check_option(decode, DECODES, name="decode")
         check_option(on_error, ("raise", "skip"), name="on_error")
         if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
             raise UserError(f"batch_size must be a positive integer; got {batch_size!r}")
@@ -285,6 +326,8 @@ class ShardDataset:
     def _batch(self, samples: list[dict[str, Any]]) -> Any:
         if self.collate_fn is not None:
             return self.collate_fn(samples)
+        if self.decode == "sample":
+            return [to_sample(s) for s in samples]
         return collate(samples, to_torch=self.decode == "torch")
 
     def iter_from(self, start: int) -> Iterator[Any]:
@@ -299,7 +342,7 @@ class ShardDataset:
             for i in range(wid, len(positions), k):
                 s = self._sample(order, positions[i])
                 if s is not None:
-                    yield _to_torch_sample(s) if self.decode == "torch" else s
+                    yield _decode(s, self.decode)
             return
         b = self.batch_size
         for t in range(wid, self.n_batches(start), k):
@@ -311,7 +354,7 @@ class ShardDataset:
 
     def to_torch(self) -> Any:
         """This dataset as a `torch.utils.data.IterableDataset` (for a plain ``DataLoader``)."""
-        from nb_shards.loader import torch_iterable
+        from nb_shards.torchdata import torch_iterable
 
         return torch_iterable(self)
 
@@ -323,7 +366,7 @@ class IndexedShards:
     Args:
         source: as for `ShardDataset`.
         split (`str`, *optional*): split of an artifact.
-        decode (`str`, *optional*, defaults to ``"numpy"``): ``"numpy"`` or ``"torch"``.
+        decode (`str`, *optional*, defaults to ``"numpy"``): ``"numpy"``, ``"torch"`` or ``"sample"``.
         storage_options, cache_dir, cache_size: as for `ShardDataset`.
         max_open (`int`, *optional*, defaults to 4): shards kept open (memory maps; compressed
             shards are held decompressed in memory, so random access over them is slow).
@@ -350,7 +393,7 @@ class IndexedShards:
         max_open: int = 4,
         verify: bool = False,
     ) -> None:
-        check_option(decode, ("numpy", "torch"), name="decode")
+        check_option(decode, DECODES, name="decode")
         self.source = resolve_source(
             source,
             split=split,
@@ -368,19 +411,14 @@ class IndexedShards:
 
     def locate(self, i: int) -> tuple[int, int]:
         """(shard number, sample number in that shard) of sample ``i``."""
-        n = len(self)
-        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
-            raise UserError(f"sample index must be an integer; got {type(i).__name__}")
-        j = int(i) + n if i < 0 else int(i)
-        if not 0 <= j < n:
-            raise IndexOutOfRangeError(f"sample index {i} is out of range for {n} samples")
+        j = check_index(i, len(self), what="sample")
         shard = int(np.searchsorted(self._cum, j, side="right")) - 1
         return shard, j - int(self._cum[shard])
 
-    def __getitem__(self, i: int) -> dict[str, Any]:
+    def __getitem__(self, i: int) -> Any:
         shard, j = self.locate(i)
         s = self.source.open(shard).sample(j)
-        return _to_torch_sample(s) if self.decode == "torch" else s
+        return _decode(s, self.decode)
 
     def key(self, i: int) -> str:
         """Key of sample ``i`` (reads only the index)."""

@@ -85,15 +85,7 @@ class ShardIndex:
         obj = _parse(data, where=f"{where} (shard index)")
         if not isinstance(obj, dict) or "nb_shards_index" not in obj:
             raise CorruptDataError(f"{where}: not an nb-shards index")
-        ver = obj["nb_shards_index"]
-        if isinstance(ver, bool) or not isinstance(ver, int) or ver < 1:
-            raise SchemaError(f"bad index version {ver!r}", field=f"{where}.nb_shards_index")
-        if ver > INDEX_VERSION:
-            raise SchemaVersionError(
-                f"index version {ver} is newer than this nb-shards reads ({INDEX_VERSION}); "
-                "upgrade: pip install -U nb-shards",
-                field=f"{where}.nb_shards_index",
-            )
+        _check_version(obj["nb_shards_index"], where=where)
         keys: list[str] = []
         members: list[dict[str, tuple[int, int]]] = []
         try:
@@ -109,25 +101,7 @@ class ShardIndex:
                     raise TypeError(f"key {str(key)[:80]!r} is not a string")
                 if not isinstance(mems, list):
                     raise TypeError(f"members of {key!r} must be a list")
-                plain_key = not any(c in key for c in "/\\:")
-                m: dict[str, tuple[int, int]] = {}
-                for suffix, off, size in mems:
-                    if not isinstance(suffix, str) or not suffix:
-                        raise TypeError(f"bad member suffix {str(suffix)[:80]!r} of {key!r}")
-                    if not plain_key:
-                        check_member_name(f"{key}.{suffix}", where=where)
-                    elif (
-                        suffix not in checked
-                    ):  # a key without separators cannot escape: check the suffix once
-                        check_member_name(f"k.{suffix}", where=where)
-                        checked.add(suffix)
-                    if not (_is_int(off) and _is_int(size)) or off < 0 or size < 0:
-                        raise TypeError(f"bad offset/size for {key}.{suffix}")
-                    if suffix in m:
-                        raise TypeError(f"sample {key!r} has two {suffix!r} members")
-                    if off + size > tar_size:
-                        raise TypeError(f"member {key}.{suffix} ends past the tar size {tar_size}")
-                    m[suffix] = (off, size)
+                m = _members(key, mems, tar_size, checked, where=where)
                 keys.append(key)
                 members.append(m)
         except (KeyError, TypeError, ValueError) as err:
@@ -136,6 +110,41 @@ class ShardIndex:
         if not isinstance(info, dict):
             raise CorruptDataError(f"{where}: damaged shard index (info must be an object)")
         return cls(keys=keys, members=members, tar_size=tar_size, info=info)
+
+
+def _check_version(ver: Any, *, where: str) -> None:
+    if isinstance(ver, bool) or not isinstance(ver, int) or ver < 1:
+        raise SchemaError(f"bad index version {ver!r}", field=f"{where}.nb_shards_index")
+    if ver > INDEX_VERSION:
+        raise SchemaVersionError(
+            f"index version {ver} is newer than this nb-shards reads ({INDEX_VERSION}); "
+            "upgrade: pip install -U nb-shards",
+            field=f"{where}.nb_shards_index",
+        )
+
+
+def _members(
+    key: str, mems: list[Any], tar_size: int, checked: set[str], *, where: str
+) -> dict[str, tuple[int, int]]:
+    """One sample's ``[[suffix, offset, size], ...]``, checked (`TypeError` when malformed)."""
+    plain_key = not any(c in key for c in "/\\:")
+    m: dict[str, tuple[int, int]] = {}
+    for suffix, off, size in mems:
+        if not isinstance(suffix, str) or not suffix:
+            raise TypeError(f"bad member suffix {str(suffix)[:80]!r} of {key!r}")
+        if not plain_key:
+            check_member_name(f"{key}.{suffix}", where=where)
+        elif suffix not in checked:  # a key without separators cannot escape: check the suffix once
+            check_member_name(f"k.{suffix}", where=where)
+            checked.add(suffix)
+        if not (_is_int(off) and _is_int(size)) or off < 0 or size < 0:
+            raise TypeError(f"bad offset/size for {key}.{suffix}")
+        if suffix in m:
+            raise TypeError(f"sample {key!r} has two {suffix!r} members")
+        if off + size > tar_size:
+            raise TypeError(f"member {key}.{suffix} ends past the tar size {tar_size}")
+        m[suffix] = (off, size)
+    return m
 
 
 def _refuse_constant(name: str) -> Any:

@@ -126,30 +126,36 @@ def shards_extra(extra: dict[str, Any], *, where: str) -> dict[str, Any]:
         raise SchemaError("must be a list", field=f"{where}.extra.nb_shards.shards")
     seen: set[str] = set()
     for i, s in enumerate(shards):
-        field = f"{where}.extra.nb_shards.shards[{i}]"
-        n = s.get("n_samples") if isinstance(s, dict) else None
-        if (
-            not isinstance(s, dict)
-            or not isinstance(s.get("path"), str)
-            or not isinstance(s.get("split"), str)
-            or isinstance(n, bool)
-            or not isinstance(n, int)
-            or not 0 <= n <= _MAX_SHARD_SAMPLES
-        ):
-            raise SchemaError(
-                f"each shard needs path, split and n_samples (0 to {_MAX_SHARD_SAMPLES})", field=field
-            )
-        # Every path the readers open must stay inside the artifact, like the manifest's files[].
-        for k in ("path", "index"):
-            v = s.get(k)
-            if k == "index" and v is None:
-                continue
-            v = check_relpath(v, field=f"{field}.{k}")
-            if len(v) > _MAX_PATH:
-                raise SchemaError(f"path longer than {_MAX_PATH} characters", field=f"{field}.{k}")
-        if not _SPLIT.match(s["split"]):
-            raise SchemaError(f"bad split name {s['split'][:40]!r}", field=f"{field}.split")
+        _check_shard_entry(s, field=f"{where}.extra.nb_shards.shards[{i}]")
         if s["path"] in seen:
-            raise SchemaError(f"shard {s['path']!r} is listed twice", field=field)
+            raise SchemaError(
+                f"shard {s['path']!r} is listed twice", field=f"{where}.extra.nb_shards.shards[{i}]"
+            )
         seen.add(s["path"])
     return sec
+
+
+def _check_shard_entry(s: Any, *, field: str) -> None:
+    """One entry of ``extra["nb_shards"]["shards"]``: path, split, n_samples, index."""
+    n = s.get("n_samples") if isinstance(s, dict) else None
+    if (
+        not isinstance(s, dict)
+        or not isinstance(s.get("path"), str)
+        or not isinstance(s.get("split"), str)
+        or isinstance(n, bool)
+        or not isinstance(n, int)
+        or not 0 <= n <= _MAX_SHARD_SAMPLES
+    ):
+        raise SchemaError(
+            f"each shard needs path, split and n_samples (0 to {_MAX_SHARD_SAMPLES})", field=field
+        )
+    # Every path the readers open must stay inside the artifact, like the manifest's files[].
+    for k in ("path", "index"):
+        v = s.get(k)
+        if k == "index" and v is None:
+            continue
+        v = check_relpath(v, field=f"{field}.{k}")
+        if len(v) > _MAX_PATH:
+            raise SchemaError(f"path longer than {_MAX_PATH} characters", field=f"{field}.{k}")
+    if not _SPLIT.match(s["split"]):
+        raise SchemaError(f"bad split name {s['split'][:40]!r}", field=f"{field}.split")

@@ -32,39 +32,13 @@ from nb_core.errors import IncompatibleDataError, SchemaError, SchemaVersionErro
 from nb_core.validation import soft_import
 from nb_shards.dataset import ShardDataset, Source
 from nb_shards.source import DEFAULT_CACHE_SIZE
+from nb_shards.torchdata import torch_iterable
 
 __all__ = ["STATE_VERSION", "ShardLoader", "torch_iterable"]
 
 #: Version of the loader's state dict.
 STATE_VERSION = 1
 _MAX_EPOCH = 2**62
-
-_torch_cls: Any = None
-
-
-def _iterable_class() -> Any:
-    global _torch_cls
-    if _torch_cls is None:
-        torch = soft_import("torch", "ShardLoader / ShardDataset.to_torch()")
-
-        class _TorchShards(torch.utils.data.IterableDataset):  # type: ignore[name-defined]
-            def __init__(self, ds: ShardDataset, start: int | None = None) -> None:
-                self.ds = ds
-                self.begin = ds.start if start is None else start
-
-            def __iter__(self) -> Iterator[Any]:
-                return self.ds.iter_from(self.begin)
-
-            def __len__(self) -> int:
-                return self.ds.n_batches(self.begin)
-
-        _torch_cls = _TorchShards
-    return _torch_cls
-
-
-def torch_iterable(ds: ShardDataset, start: int | None = None) -> Any:
-    """Wrap a `ShardDataset` as a `torch.utils.data.IterableDataset`."""
-    return _iterable_class()(ds, start)
 
 
 class ShardLoader:
@@ -84,7 +58,8 @@ class ShardLoader:
         rank, world_size (`int`, *optional*): default to ``torch.distributed`` when initialised.
         uneven (`str`, *optional*, defaults to ``"pad"``): ``"pad"`` repeats samples from the start
             of the epoch so that every rank gets the same count; ``"drop"`` drops the remainder.
-        decode (`str`, *optional*, defaults to ``"torch"``): ``"torch"`` or ``"numpy"`` batches.
+        decode (`str`, *optional*, defaults to ``"torch"``): ``"torch"`` or ``"numpy"`` batches, or
+            ``"sample"``: each batch the list of `nb_core.Sample` objects written.
         collate_fn, on_error, split, storage_options, cache_dir, cache_size: see `ShardDataset`.
         pin_memory, prefetch_factor: passed to the DataLoader (a new one each epoch).
         epoch (`int`, *optional*, defaults to 0): first epoch.

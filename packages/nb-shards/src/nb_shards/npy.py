@@ -33,6 +33,10 @@ _PARSE_CACHE: dict[bytes, tuple[np.dtype[Any], tuple[int, ...], bool]] = {}
 _MAX_CACHE = 4096
 
 
+#: Digits np.save reserves for the first axis (numpy's ``GROWTH_AXIS_MAX_DIGITS``).
+_GROWTH_AXIS_MAX_DIGITS = 21
+
+
 def npy_header(array: np.ndarray) -> bytes:
     """The ``.npy`` (version 1.0) header of a C-contiguous ``array``, byte-for-byte what
     ``np.save`` writes.
@@ -51,9 +55,12 @@ def npy_header(array: np.ndarray) -> bytes:
         for k, v in sorted(d.items()):
             text += f"{k!r}: {v!r}, "
         text += "}"
-        # Pad so that the data starts on a 64-byte boundary (as numpy does), ending in a newline.
+        # As np.save: room for the first axis to grow to 21 digits (appending in place), then
+        # spaces up to a 64-byte boundary for the data (a full 64 when already aligned), a newline.
+        if array.ndim:
+            text += " " * (_GROWTH_AXIS_MAX_DIGITS - len(repr(array.shape[0])))
         n = len(NPY_MAGIC) + 2 + 2 + len(text) + 1
-        text += " " * ((64 - n % 64) % 64) + "\n"
+        text += " " * (64 - n % 64) + "\n"
         raw = text.encode("latin1")
         if len(raw) > 65535:
             raise UnsafeContentError(f"npy header of dtype {array.dtype} is too large")

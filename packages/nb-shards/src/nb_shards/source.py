@@ -1,5 +1,6 @@
-"""Where shards come from: a local directory, a list of shard paths, or fsspec URLs, with a
-bounded local cache for remote shards, and the per-process opening of shards for reading.
+"""Where shards come from: a local directory, a list of shard paths, or fsspec URLs, resolved to
+an ordered list of shards, and the per-process opening of shards for reading (the cache of remote
+shards is `nb_shards.cache`, the decoding of their bytes `nb_shards.decode`).
 
 A source resolves to an ordered list of :class:`ShardRef` (path or URL, sample count,
 index sidecar, sha256). Local shards are memory-mapped; remote shards (``hf://``,
@@ -25,34 +26,26 @@ import hashlib
 import json
 import mmap
 import os
-import shutil
-import zlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from nb_core.atomic import atomic_path, is_temporary
-from nb_core.checksums import HashingWriter
+from nb_core.atomic import is_temporary
 from nb_core.errors import (
     ChecksumMismatchError,
     CorruptDataError,
-    DependencyMissingError,
-    IncompatibleDataError,
     ManifestNotFoundError,
     NBError,
     UnsupportedFormatError,
     UserError,
 )
-from nb_core.manifest import MANIFEST_NAME, Manifest, ModalitySpec
-from nb_core.validation import load_json, soft_import
+from nb_core.manifest import MANIFEST_NAME, Manifest
+from nb_shards.cache import DEFAULT_CACHE_SIZE, ShardCache, default_cache_dir, remote_errors, url_to_fs
+from nb_shards.decode import OpenShard, check_index, decompress
 from nb_shards.index import ShardIndex, build_index, index_name
 from nb_shards.layout import compression_of, shards_extra
-from nb_shards.npy import decode_npy
-from nb_shards.tarformat import check_member_at
 
 __all__ = [
     "DEFAULT_CACHE_SIZE",
@@ -64,29 +57,7 @@ __all__ = [
     "resolve_source",
 ]
 
-#: Default bound of the local cache of remote shards (bytes).
-DEFAULT_CACHE_SIZE = 16 << 30
 _SHARD_EXTS = (".tar", ".tar.gz", ".tgz", ".tar.zst")
-
-
-def default_cache_dir() -> Path:
-    """``$NB_SHARDS_CACHE``, else ``~/.cache/nb-shards``."""
-    env = os.environ.get("NB_SHARDS_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "nb-shards"
-
-
-def url_to_fs(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
-    """fsspec's file system and path for ``url``.
-
-    Raises:
-        DependencyMissingError: the protocol's package (``s3fs``, ``gcsfs``...) is not installed.
-    """
-    fsspec = soft_import("fsspec", "Reading shards from URLs", extra="nb-shards")
-    try:
-        fs, path = fsspec.core.url_to_fs(url, **storage_options)
-    except ImportError as err:
-        raise DependencyMissingError(f"reading {url}: {err}") from err
-    return fs, path
 
 
 def _is_url(s: str) -> bool:
@@ -118,149 +89,6 @@ class ShardRef:
     @property
     def remote(self) -> bool:
         return _is_url(self.url)
-
-
-class ShardCache:
-    """A directory of downloaded shards bounded to ``max_bytes`` (least recently used evicted).
-
-    Args:
-        directory (`str` or `os.PathLike`): where shards are kept.
-        max_bytes (`int`): bound of the total size; the shard being fetched is always kept.
-    """
-
-    def __init__(self, directory: str | os.PathLike[str], max_bytes: int = DEFAULT_CACHE_SIZE) -> None:
-        if max_bytes < 1:
-            raise UserError(f"cache_size must be positive; got {max_bytes}")
-        self.directory = Path(directory)
-        self.max_bytes = max_bytes
-
-    def path_for(self, url: str) -> Path:
-        digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:20]
-        return self.directory / f"{digest}-{url.rstrip('/').rsplit('/', 1)[-1]}"
-
-    def fetch(
-        self, url: str, *, storage_options: dict[str, Any], sha256: str | None, size: int | None
-    ) -> Path:
-        """The local path of ``url``, downloading it if needed (verifying ``sha256`` when given).
-
-        Raises:
-            ChecksumMismatchError: the download does not match the manifest.
-            CorruptDataError: the download failed.
-        """
-        dst = self.path_for(url)
-        if dst.is_file() and (size is None or dst.stat().st_size == size):
-            with contextlib.suppress(OSError):
-                os.utime(dst)
-            return dst
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fs, path = url_to_fs(url, storage_options)
-        try:
-            with fs.open(path, "rb") as src, atomic_path(dst, fsync=False) as tmp, tmp.open("wb") as raw:
-                w = HashingWriter(raw)
-                shutil.copyfileobj(src, w, 8 << 20)
-                if size is not None and w.size != size:
-                    raise ChecksumMismatchError(f"{url}: downloaded {w.size} bytes, the manifest says {size}")
-                if sha256 is not None and w.hexdigest() != sha256:
-                    raise ChecksumMismatchError(
-                        f"{url}: sha256 of the download does not match the manifest (corrupted on the server "
-                        "or in transit)"
-                    )
-        except NBError:
-            raise
-        except (OSError, ValueError) as err:
-            raise CorruptDataError(f"{url}: could not download the shard ({err})") from err
-        self._evict(keep=dst)
-        return dst
-
-    def _evict(self, *, keep: Path) -> None:
-        files = []
-        for p in self.directory.iterdir():
-            if is_temporary(p.name) or not p.is_file():
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                st = p.stat()
-                files.append((st.st_mtime, st.st_size, p))
-        total = sum(s for _, s, _ in files)
-        for _, s, p in sorted(files):
-            if total <= self.max_bytes:
-                break
-            if p == keep:
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()  # open memory maps stay valid on POSIX
-            total -= s
-
-    def total_bytes(self) -> int:
-        if not self.directory.is_dir():
-            return 0
-        return sum(
-            p.stat().st_size for p in self.directory.iterdir() if p.is_file() and not is_temporary(p.name)
-        )
-
-
-#: Bound of a compressed shard's decompressed size when it has no index declaring it (bytes).
-MAX_UNINDEXED_TAR = int(os.environ.get("NB_SHARDS_MAX_UNINDEXED_TAR", 8 << 30))
-
-
-def _gunzip(data: bytes, limit: int) -> bytes:
-    out: list[bytes] = []
-    total = 0
-    rest = data
-    while rest:
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        chunk = d.decompress(rest, limit + 1 - total)
-        out.append(chunk)
-        total += len(chunk)
-        if total > limit:
-            return b"".join(out)
-        if not d.eof:
-            if d.unconsumed_tail:  # stopped at the output bound
-                return b"".join(out) + b"\0"
-            raise EOFError("compressed file ended before the end-of-stream marker was reached")
-        rest = d.unused_data.lstrip(b"\0")  # concatenated gzip members (trailing zero padding ok)
-    return b"".join(out)
-
-
-def _unzstd(data: bytes, limit: int) -> bytes:
-    zstd = soft_import("zstandard", "Reading .tar.zst shards")
-    reader = zstd.ZstdDecompressor().stream_reader(data, read_across_frames=True)
-    out: list[bytes] = []
-    total = 0
-    while total <= limit:
-        chunk = reader.read(min(8 << 20, limit + 1 - total))
-        if not chunk:
-            break
-        out.append(chunk)
-        total += len(chunk)
-    return b"".join(out)
-
-
-def _decompress(data: bytes, compression: str | None, *, where: str, limit: int | None = None) -> bytes:
-    """Decompress a whole shard, never past ``limit`` bytes (the index's ``tar_size``).
-
-    Raises:
-        CorruptDataError: damaged, truncated, or larger than declared (a decompression bomb).
-    """
-    if compression is None:
-        return data
-    bound = MAX_UNINDEXED_TAR if limit is None else limit
-    try:
-        out = _gunzip(data, bound) if compression == "gz" else _unzstd(data, bound)
-    except (OSError, EOFError, ValueError, zlib.error) as err:
-        raise CorruptDataError(f"{where}: the compressed shard is damaged or truncated ({err})") from None
-    except NBError:
-        raise
-    except Exception as err:  # zstandard.ZstdError
-        raise CorruptDataError(f"{where}: the compressed shard is damaged or truncated ({err})") from None
-    if len(out) > bound:
-        what = (
-            f"its index declares {limit}" if limit is not None else f"the bound without an index is {bound}"
-        )
-        raise CorruptDataError(
-            f"{where}: the compressed shard inflates to more than {bound} bytes ({what}); refused "
-            "(damaged, or a decompression bomb)"
-        )
-    return out
 
 
 #: Shards whose sha256 was checked in this process: (path, size, mtime_ns, inode) → sha256.
@@ -296,108 +124,6 @@ def _verify_file(path: Path, sha256: str | None, size: int | None, *, where: str
             "re-download or rewrite it"
         )
     _VERIFIED[key] = sha256
-
-
-def check_index(buf: Any, idx: ShardIndex, *, where: str) -> None:
-    """Cheap cross-check of an index against its shard's bytes: the tar size, and the member
-    headers of the first, middle and last samples (a stale or swapped ``.idx`` fails).
-
-    Raises:
-        CorruptDataError: the index does not belong to these bytes.
-    """
-    if idx.tar_size < len(buf):  # (a shorter, truncated shard is reported per sample)
-        raise CorruptDataError(
-            f"{where}: the shard has {len(buf)} bytes (uncompressed), its index says {idx.tar_size}: the "
-            "index sidecar does not belong to this shard (or the shard was changed)"
-        )
-    n = len(idx)
-    for j in sorted({0, n // 2, n - 1}) if n else ():
-        key = idx.keys[j]
-        for suffix, (off, size) in idx.members[j].items():
-            if off + size <= len(buf):
-                check_member_at(buf, off, f"{key}.{suffix}", size, where=where)
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
-
-
-def _sample_json(view: Any, shard: str, key: str, off: int) -> Any:
-    """A sample's JSON member. Small documents (no integer can reach Python's digit limit, nesting
-    bounded by their bracket count) take the plain parser; anything else nb-core's ``load_json``."""
-    raw = bytes(view)
-    if len(raw) < 4096 and raw.count(b"[") + raw.count(b"{") <= 64:
-        try:
-            return _DECODER.decode(raw.decode("utf-8"))
-        except ValueError:  # (UnicodeDecodeError included) reported below, with nb-core's message
-            pass
-    return load_json(raw, where=f"{shard}: {key}.json at byte offset {off}")
-
-
-@dataclass
-class OpenShard:
-    """A shard ready for reading: its bytes (memory map) and index."""
-
-    name: str
-    buf: Any
-    index: ShardIndex
-    modalities: dict[str, ModalitySpec] | None = None
-    _specs: list[tuple[str, Any, tuple[Any, ...], ModalitySpec]] | None = None
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def sample(self, j: int) -> dict[str, Any]:
-        """Decode sample ``j`` (tar order): ``{"__key__", <modality>: array, "json": dict, ...}``.
-
-        Raises:
-            CorruptDataError: truncated or damaged member (shard, key and byte offset named).
-            UnsafeContentError: an array that needs pickle.
-            IncompatibleDataError: a modality is missing or differs from the manifest.
-        """
-        key = self.index.keys[j]
-        out: dict[str, Any] = {"__key__": key}
-        n = len(self.buf)
-        for suffix, (off, size) in self.index.members[j].items():
-            if off + size > n:
-                raise CorruptDataError(
-                    f"{self.name}: truncated: member {key}.{suffix} at byte offset {off} needs {size} bytes "
-                    f"but the shard ends at {n}"
-                )
-            view = self.buf[off : off + size]
-            if suffix.endswith(".npy"):
-                out[suffix[:-4]] = decode_npy(
-                    view,
-                    where=lambda: f"{self.name}: {key}.{suffix} at byte offset {off}",  # noqa: B023
-                )
-            elif suffix == "json":
-                out["json"] = _sample_json(view, self.name, key, off)
-            else:
-                out[suffix] = bytes(view)
-        if self.modalities:
-            if self._specs is None:
-                self._specs = [
-                    (m, np.dtype(spec.dtype), tuple(spec.shape), spec) for m, spec in self.modalities.items()
-                ]
-            for m, dt, shape, spec in self._specs:
-                a = out.get(m)
-                if a is None:
-                    raise IncompatibleDataError(
-                        f"{self.name}: sample {key!r} lacks modality {m!r} (the manifest declares it)"
-                    )
-                if (a.shape != shape or a.dtype != dt) and (
-                    a.dtype != dt
-                    or len(shape) != a.ndim
-                    or any(s is not None and s != d for s, d in zip(shape, a.shape))
-                ):
-                    raise IncompatibleDataError(
-                        f"{self.name}: sample {key!r} modality {m!r} is {a.dtype} {list(a.shape)}, "
-                        f"the manifest says {spec.dtype} {spec.shape}"
-                    )
-        return out
 
 
 class ShardSource:
@@ -481,7 +207,7 @@ class ShardSource:
                         with contextlib.suppress(OSError):
                             mm.madvise(mmap.MADV_WILLNEED)
                     return memoryview(mm)
-            return memoryview(_decompress(path.read_bytes(), comp, where=s.url, limit=limit))
+            return memoryview(decompress(path.read_bytes(), comp, where=s.url, limit=limit))
         except FileNotFoundError:
             raise CorruptDataError(f"{s.url}: shard file is missing") from None
 
@@ -492,7 +218,8 @@ class ShardSource:
             cand = index_name(s.url)
             if s.remote:
                 fs, p = url_to_fs(cand, self.storage_options)
-                s.index_url = cand if fs.exists(p) else ""
+                with remote_errors(cand, "look for the shard index"):
+                    s.index_url = cand if fs.exists(p) else ""
             else:
                 s.index_url = cand if Path(_strip_file(cand)).is_file() else ""
         return bool(s.index_url)
@@ -508,7 +235,8 @@ class ShardSource:
             try:
                 if s.remote:
                     fs, p = url_to_fs(s.index_url, self.storage_options)
-                    data = fs.cat_file(p)
+                    with remote_errors(s.index_url, "read the shard index"):
+                        data = fs.cat_file(p)
                 else:
                     data = Path(_strip_file(s.index_url)).read_bytes()
             except FileNotFoundError:
@@ -646,7 +374,8 @@ def resolve_source(
             murl = _join(s, MANIFEST_NAME)
             fs, p = url_to_fs(murl, opts)
             try:
-                text = fs.cat_file(p)
+                with remote_errors(murl, "read the manifest"):
+                    text = fs.cat_file(p)
             except FileNotFoundError:
                 raise ManifestNotFoundError(f"{s}: no {MANIFEST_NAME} at this URL") from None
             manifest = Manifest.from_json(text, source=murl)

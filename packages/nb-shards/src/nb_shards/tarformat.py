@@ -172,28 +172,9 @@ def scan_members(buf: memoryview | bytes, *, where: str) -> Iterator[Member]:
     pos = 0
     long_name: str | None = None
     while True:
-        if pos + BLOCK > n:
-            if pos == n and pos > 0:
-                return  # no end-of-archive blocks: tolerated, as GNU tar does
-            raise CorruptDataError(
-                f"{where}: truncated tar: header at byte offset {pos} runs past the end ({n} bytes)"
-            )
-        block = bytes(mv[pos : pos + BLOCK])
-        if block.count(0) == BLOCK:
+        info = _header_at(mv, pos, where=where)
+        if info is None:
             return
-        try:
-            info = tarfile.TarInfo.frombuf(block, "utf-8", "strict")
-        except tarfile.HeaderError as err:
-            raise CorruptDataError(f"{where}: damaged tar header at byte offset {pos} ({err})") from None
-        except (UnicodeDecodeError, ValueError, OverflowError) as err:
-            raise CorruptDataError(
-                f"{where}: tar header at byte offset {pos} is not valid (names must be UTF-8; {err})"
-            ) from None
-        if info.size < 0:
-            # A GNU base-256 size field can be negative: it would move the scan backwards (a loop).
-            raise CorruptDataError(
-                f"{where}: tar header at byte offset {pos} has a negative size {info.size}"
-            )
         data_off = pos + BLOCK
         end = data_off + info.size
         if end > n:
@@ -208,12 +189,7 @@ def scan_members(buf: memoryview | bytes, *, where: str) -> Iterator[Member]:
         elif t == tarfile.XGLTYPE:
             pass
         elif t == tarfile.GNUTYPE_LONGNAME:
-            try:
-                long_name = bytes(mv[data_off:end]).rstrip(b"\0").decode("utf-8", "strict")
-            except UnicodeDecodeError:
-                raise CorruptDataError(
-                    f"{where}: the long member name at byte offset {pos} is not UTF-8"
-                ) from None
+            long_name = _gnu_long_name(bytes(mv[data_off:end]), pos, where=where)
         elif t in _REG_TYPES:
             name = long_name or info.name
             long_name = None
@@ -222,20 +198,56 @@ def scan_members(buf: memoryview | bytes, *, where: str) -> Iterator[Member]:
         elif t == tarfile.DIRTYPE:
             long_name = None
         else:
-            kind = {
-                tarfile.SYMTYPE: "symbolic link",
-                tarfile.LNKTYPE: "hard link",
-                tarfile.CHRTYPE: "character device",
-                tarfile.BLKTYPE: "block device",
-                tarfile.FIFOTYPE: "FIFO",
-            }.get(t, f"type {t!r}")
-            raise UnsafeContentError(
-                f"{where}: member {(long_name or info.name)!r} at byte offset {pos} is a {kind}; "
-                "only regular files are allowed in shards"
-            )
+            raise _not_regular(long_name or info.name, t, pos, where=where)
         if nxt <= pos:  # cannot happen with a non-negative size; never loop
             raise CorruptDataError(f"{where}: tar header at byte offset {pos} makes no progress")
         pos = nxt
+
+
+def _header_at(mv: memoryview, pos: int, *, where: str) -> tarfile.TarInfo | None:
+    """The header at ``pos`` (`None` at the end of the archive)."""
+    n = len(mv)
+    if pos + BLOCK > n:
+        if pos == n and pos > 0:
+            return None  # no end-of-archive blocks: tolerated, as GNU tar does
+        raise CorruptDataError(
+            f"{where}: truncated tar: header at byte offset {pos} runs past the end ({n} bytes)"
+        )
+    block = bytes(mv[pos : pos + BLOCK])
+    if block.count(0) == BLOCK:
+        return None
+    try:
+        info = tarfile.TarInfo.frombuf(block, "utf-8", "strict")
+    except tarfile.HeaderError as err:
+        raise CorruptDataError(f"{where}: damaged tar header at byte offset {pos} ({err})") from None
+    except (UnicodeDecodeError, ValueError, OverflowError) as err:
+        raise CorruptDataError(
+            f"{where}: tar header at byte offset {pos} is not valid (names must be UTF-8; {err})"
+        ) from None
+    if info.size < 0:
+        # A GNU base-256 size field can be negative: it would move the scan backwards (a loop).
+        raise CorruptDataError(f"{where}: tar header at byte offset {pos} has a negative size {info.size}")
+    return info
+
+
+def _gnu_long_name(data: bytes, pos: int, *, where: str) -> str:
+    try:
+        return data.rstrip(b"\0").decode("utf-8", "strict")
+    except UnicodeDecodeError:
+        raise CorruptDataError(f"{where}: the long member name at byte offset {pos} is not UTF-8") from None
+
+
+def _not_regular(name: str, t: bytes, pos: int, *, where: str) -> UnsafeContentError:
+    kind = {
+        tarfile.SYMTYPE: "symbolic link",
+        tarfile.LNKTYPE: "hard link",
+        tarfile.CHRTYPE: "character device",
+        tarfile.BLKTYPE: "block device",
+        tarfile.FIFOTYPE: "FIFO",
+    }.get(t, f"type {t!r}")
+    return UnsafeContentError(
+        f"{where}: member {name!r} at byte offset {pos} is a {kind}; only regular files are allowed in shards"
+    )
 
 
 def check_member_at(buf: memoryview | bytes, offset: int, name: str, size: int, *, where: str) -> None:

@@ -23,15 +23,12 @@ from nb_core.atomic import is_temporary
 from nb_core.errors import ChecksumMismatchError, CorruptDataError, UnsupportedFormatError
 from nb_core.manifest import MANIFEST_NAME, Manifest
 from nb_core.progress import progress
+from nb_shards.errors import IncompleteArtifactError
 from nb_shards.index import INDEX_SUFFIX, build_index
 from nb_shards.layout import parse_shard_name, shards_extra
 from nb_shards.source import OpenShard, ShardSource, resolve_source
 
 __all__ = ["IncompleteArtifactError", "inspect", "verify"]
-
-
-class IncompleteArtifactError(CorruptDataError):
-    """The artifact's write has not finished (no manifest yet); run the write again to finish it."""
 
 
 def _sources(
@@ -108,16 +105,7 @@ def verify(
     """
     manifest, sources = _sources(path)
     if manifest is not None:
-        root = Path(os.fspath(path))  # type: ignore[arg-type]
-        sec = shards_extra(manifest.extra, where=str(root / MANIFEST_NAME))
-        _check_listed(root, manifest, sec)
-        manifest.verify(root)
-        in_shards = {e["split"] for e in sec["shards"]}
-        for sp, n in manifest.splits.items():
-            if sp not in in_shards and n != 0:
-                raise CorruptDataError(
-                    f"{root}: the manifest says split {sp!r} has {n} samples but lists no shards"
-                )
+        _check_manifest(Path(os.fspath(path)), manifest)  # type: ignore[arg-type]
     n_shards = n_samples = n_bytes = 0
     for src in sources:
         total = 0
@@ -126,39 +114,63 @@ def verify(
             range(len(src.shards)),
             desc="verify",
             unit="shard",
-            disable=None if show_progress is None else not show_progress,
+            show_progress=show_progress,
         ):
-            ref = src.shards[i]
-            buf, idx = src.read_shard(i)
-            scanned = build_index(buf, where=ref.url)
-            if idx.keys != scanned.keys or idx.members != scanned.members or (idx.tar_size != len(buf)):
-                raise CorruptDataError(
-                    f"{ref.url}: the index sidecar does not match the tar's members "
-                    "(the shard or its index was changed)"
-                )
-            if decode:
-                sh = OpenShard(ref.url, buf, idx, src.modalities)
-                for j in range(len(idx)):
-                    sh.sample(j)
-            for k in idx.keys:
-                if k in seen:
-                    raise CorruptDataError(f"{ref.url}: sample key {k!r} appears twice in the split")
-                seen.add(k)
-            total += len(idx)
-            n_bytes += len(buf)
+            n, size = _verify_shard(src, i, decode=decode, seen=seen)
+            total += n
+            n_bytes += size
         n_shards += len(src.shards)
         n_samples += total
         if manifest is not None:
-            split = None
-            for e in shards_extra(manifest.extra, where="manifest")["shards"]:
-                if src.shards and e["path"] == src.shards[0].name:
-                    split = e["split"]
-            if split is not None and manifest.splits.get(split) != total:
-                raise CorruptDataError(
-                    f"{path}: split {split!r} has {total} samples in its shards, the manifest says "
-                    f"{manifest.splits.get(split)}"
-                )
+            _check_count(path, manifest, src, total)
     return {"shards": n_shards, "samples": n_samples, "bytes": n_bytes, "checksums": manifest is not None}
+
+
+def _check_manifest(root: Path, manifest: Manifest) -> None:
+    """Files listed and checksummed, and no split that claims samples without shards."""
+    sec = shards_extra(manifest.extra, where=str(root / MANIFEST_NAME))
+    _check_listed(root, manifest, sec)
+    manifest.verify(root)
+    in_shards = {e["split"] for e in sec["shards"]}
+    for sp, n in manifest.splits.items():
+        if sp not in in_shards and n != 0:
+            raise CorruptDataError(
+                f"{root}: the manifest says split {sp!r} has {n} samples but lists no shards"
+            )
+
+
+def _verify_shard(src: ShardSource, i: int, *, decode: bool, seen: set[str]) -> tuple[int, int]:
+    """Shard ``i``: its index against its tar, every sample decoded, no key seen before in the
+    split. Returns (samples, bytes)."""
+    ref = src.shards[i]
+    buf, idx = src.read_shard(i)
+    scanned = build_index(buf, where=ref.url)
+    if idx.keys != scanned.keys or idx.members != scanned.members or (idx.tar_size != len(buf)):
+        raise CorruptDataError(
+            f"{ref.url}: the index sidecar does not match the tar's members (the shard or its index was changed)"
+        )
+    if decode:
+        sh = OpenShard(ref.url, buf, idx, src.modalities)
+        for j in range(len(idx)):
+            sh.sample(j)
+    for k in idx.keys:
+        if k in seen:
+            raise CorruptDataError(f"{ref.url}: sample key {k!r} appears twice in the split")
+        seen.add(k)
+    return len(idx), len(buf)
+
+
+def _check_count(path: Any, manifest: Manifest, src: ShardSource, total: int) -> None:
+    """The samples found in a split's shards are the manifest's count for that split."""
+    split = None
+    for e in shards_extra(manifest.extra, where="manifest")["shards"]:
+        if src.shards and e["path"] == src.shards[0].name:
+            split = e["split"]
+    if split is not None and manifest.splits.get(split) != total:
+        raise CorruptDataError(
+            f"{path}: split {split!r} has {total} samples in its shards, the manifest says "
+            f"{manifest.splits.get(split)}"
+        )
 
 
 def inspect(path: str | os.PathLike[str] | Sequence[str], *, n_keys: int = 3) -> dict[str, Any]:

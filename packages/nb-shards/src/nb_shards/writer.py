@@ -57,9 +57,9 @@ _ZEROS = bytes(512)
 
 
 def _version() -> str:
-    from nb_shards import __version__
+    from importlib.metadata import version
 
-    return __version__
+    return version("nb-shards")
 
 
 class _OpenShard:
@@ -343,44 +343,16 @@ class ShardWriter:
                 )
 
     def _encode(self, sample: Sample | Mapping[str, Any]) -> tuple[str, list[_Part]]:
-        arrays: dict[str, np.ndarray] = {}
         extras: list[_Part] = []
         if isinstance(sample, Sample):
             key = check_key(sample.key, field="sample.key")
+            arrays: dict[str, np.ndarray] = {}
             for m, a in sample.arrays.items():
                 check_modality_name(m, field=f"sample[{key!r}].arrays.{m}")
                 arrays[m] = a
             metadata = sample.metadata
         elif isinstance(sample, Mapping):
-            if "__key__" not in sample:
-                raise SchemaError("a WebDataset-style sample needs a '__key__'", field="sample")
-            key = check_key(sample["__key__"], field="sample.__key__")
-            metadata = {}
-            for suffix, value in sample.items():
-                if suffix.startswith("__"):
-                    continue
-                if suffix == "json":
-                    metadata = value
-                elif suffix.endswith(".npy"):
-                    m = suffix[: -len(".npy")]
-                    arrays[check_modality_name(m, field=f"sample[{key!r}].{suffix}")] = value
-                else:
-                    check_member_name(f"{key}.{suffix}", where=f"sample {key!r}")
-                    if "/" in suffix or not suffix:
-                        raise SchemaError(f"bad member suffix {suffix!r}", field=f"sample[{key!r}]")
-                    if isinstance(value, str):
-                        data = value.encode("utf-8")
-                    elif isinstance(value, (bytes, bytearray, memoryview)):
-                        data = bytes(value)
-                    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                        data = str(value).encode("utf-8")
-                    else:
-                        raise SchemaError(
-                            f"{type(value).__name__} cannot be stored (use an array under '<name>.npy', "
-                            "JSON under 'json', or bytes/str)",
-                            field=f"sample[{key!r}].{suffix}",
-                        )
-                    extras.append((suffix, [data], len(data)))
+            key, arrays, metadata, extras = _split_mapping(sample)
         else:
             raise SchemaError(
                 f"must be an nb_core.Sample or a WebDataset-style dict; got {type(sample).__name__}",
@@ -442,7 +414,7 @@ class ShardWriter:
                 raise IncompatibleDataError(
                     f"{self.out_dir / shard_name(self.split, self._shard_index, self.compression)}: a previous "
                     f"run wrote key {expect!r} where this input has {key!r}; the input changed — pass "
-                    "overwrite=True (--overwrite) to start over"
+                    "overwrite=True to start over"
                 )
             self._skip_pos += 1
             self.n_samples += 1
@@ -521,7 +493,7 @@ class ShardWriter:
             self.abort()
             raise IncompatibleDataError(
                 f"{self.out_dir}: the input ended inside shard {self._shard_index}, which a previous run "
-                "filled further; the input changed — pass overwrite=True (--overwrite) to start over"
+                "filled further; the input changed — pass overwrite=True to start over"
             )
         if self._open is not None:
             self._close_shard("end")
@@ -550,6 +522,48 @@ class ShardWriter:
         )
 
 
+def _split_mapping(
+    sample: Mapping[str, Any],
+) -> tuple[str, dict[str, np.ndarray], Any, list[_Part]]:
+    """A WebDataset-style dict → key, arrays (``<name>.npy``), metadata (``json``), other members."""
+    if "__key__" not in sample:
+        raise SchemaError("a WebDataset-style sample needs a '__key__'", field="sample")
+    key = check_key(sample["__key__"], field="sample.__key__")
+    arrays: dict[str, np.ndarray] = {}
+    metadata: Any = {}
+    extras: list[_Part] = []
+    for suffix, value in sample.items():
+        if suffix.startswith("__"):
+            continue
+        if suffix == "json":
+            metadata = value
+        elif suffix.endswith(".npy"):
+            m = suffix[: -len(".npy")]
+            arrays[check_modality_name(m, field=f"sample[{key!r}].{suffix}")] = value
+        else:
+            data = _member_bytes(key, suffix, value)
+            extras.append((suffix, [data], len(data)))
+    return key, arrays, metadata, extras
+
+
+def _member_bytes(key: str, suffix: str, value: Any) -> bytes:
+    """The bytes of a member that is neither an array nor the JSON (``txt``, ``cls``...)."""
+    check_member_name(f"{key}.{suffix}", where=f"sample {key!r}")
+    if "/" in suffix or not suffix:
+        raise SchemaError(f"bad member suffix {suffix!r}", field=f"sample[{key!r}]")
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value).encode("utf-8")
+    raise SchemaError(
+        f"{type(value).__name__} cannot be stored (use an array under '<name>.npy', "
+        "JSON under 'json', or bytes/str)",
+        field=f"sample[{key!r}].{suffix}",
+    )
+
+
 def read_previous(out_dir: Path, split: str, *, overwrite: bool) -> Manifest | None:
     """The manifest of a finished artifact at ``out_dir`` (other splits are kept), or `None`.
 
@@ -566,7 +580,7 @@ def read_previous(out_dir: Path, split: str, *, overwrite: bool) -> Manifest | N
     shards_extra(prev.extra, where=str(out_dir / MANIFEST_NAME))
     if split in prev.splits and not overwrite:
         raise OutputExistsError(
-            f"{out_dir} already has a finished split {split!r}; pass overwrite=True (--overwrite) to replace it"
+            f"{out_dir} already has a finished split {split!r}; pass overwrite=True to replace it"
         )
     return prev
 
