@@ -171,7 +171,7 @@ def _formats(d: Path, name: str, fmt: str) -> None:
     import nb_formats
 
     (d / name).parent.mkdir(parents=True, exist_ok=True)
-    nb_formats.write([_raw("01", 1), _raw("02", 2)], d / name, format=fmt, progress_bar=False)
+    nb_formats.write([_raw("01", 1), _raw("02", 2)], d / name, format=fmt, show_progress=False)
 
 
 def _shards(d: Path, name: str) -> None:

@@ -157,7 +157,7 @@ def run_bench(
                 compression=None if layout == "parquet" else comp,
                 zip_store=zipped,
                 sfreq=250.0,
-                progress_bar=False,
+                show_progress=False,
                 fsync=False,  # page-cache write time; fsync cost depends on the disk, not the codec
             )
             wt = time.perf_counter() - t0
@@ -332,7 +332,7 @@ def run_unaligned(
     for layout, comp in UNALIGNED_CONFIGS:
         dst = base / f"unaligned-{layout}-{comp}"
         nb_formats.write(
-            recs, dst, format=layout, compression=comp, chunk_samples=t, progress_bar=False, fsync=False
+            recs, dst, format=layout, compression=comp, chunk_samples=t, show_progress=False, fsync=False
         )
 
         def timed(ds: Any, idx: np.ndarray) -> float:
@@ -422,7 +422,7 @@ def run_streaming(
         dst = base / f"stream-{layout}"
         tracemalloc.start()
         t0 = time.perf_counter()
-        nb_formats.write(rr, dst, format=layout, progress_bar=False, fsync=False)
+        nb_formats.write(rr, dst, format=layout, show_progress=False, fsync=False)
         wt = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1] / 1e6
         tracemalloc.stop()

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from nb_core.errors import CorruptDataError, NBError
-from nb_core.schema import Recording
+from nb_core.schema import Recording, Window
 from nb_formats._store import Signals
 from nb_formats.dataset import LazyDataset
-from nb_formats.inputs import BLOCK_WINDOWS, Part, Source, WindowRow
+from nb_formats.inputs import BLOCK_WINDOWS, Part, Source
 
 __all__ = ["convert", "dataset_source"]
 
@@ -29,25 +29,12 @@ def dataset_source(ds: LazyDataset) -> Source:
     ids = ds.recording_ids
     materialized = bool(info.get("materialized"))
 
-    def rows(a: int, b: int) -> list[WindowRow]:
+    def rows(a: int, b: int) -> list[Window]:
         assert table is not None
-        out = []
-        for i in range(a, b):
-            r = table.row(i)
-            ri = r["recording_index"]
-            out.append(
-                WindowRow(
-                    ids[ri] if ri >= 0 else None,
-                    r["start"],
-                    r["stop"],
-                    r["target"],
-                    r["i_window_in_trial"],
-                    r["i_start_in_trial"],
-                    r["i_stop_in_trial"],
-                    r.get("extra", {}),
-                )
-            )
-        return out
+        return [
+            table.window(i, ids[ri] if (ri := int(table.columns["recording_index"][i])) >= 0 else "")
+            for i in range(a, b)
+        ]
 
     def recording_part(j: int) -> Part:
         meta = ds._rec_meta[j]
@@ -111,7 +98,7 @@ def convert(
     zip_store: bool = False,
     chunk_samples: int | None = None,
     verify: bool = False,
-    progress_bar: bool | None = None,
+    show_progress: bool | None = None,
     resume: bool = False,
 ) -> Path:
     """Convert an artifact to another layout (or compression), one recording at a time.
@@ -161,7 +148,7 @@ def convert(
             name=ds.manifest.name,
             description=ds.manifest.description,
             license=ds.manifest.license,
-            progress_bar=progress_bar,
+            show_progress=show_progress,
             resume=resume,
         )
     finally:

@@ -270,17 +270,7 @@ class LazyDataset:
         j = int(self._rec[i])
         rid = self._rec_meta[j]["id"] if j >= 0 else ""
         if self._mode in ("windows", "materialized") and self.table is not None:
-            row = self.table.row(i)
-            return Window(
-                rid,
-                row["start"],
-                row["stop"],
-                target=row["target"],
-                i_window_in_trial=row["i_window_in_trial"],
-                i_start_in_trial=row["i_start_in_trial"],
-                i_stop_in_trial=row["i_stop_in_trial"],
-                extra=row.get("extra", {}),
-            )
+            return self.table.window(i, rid)
         start, stop = int(self._start[i]), int(self._stop[i])
         # Items of one recording are contiguous in these modes: the first one is found by bisection.
         n_prev = i - int(np.searchsorted(self._rec, j, side="left"))

@@ -28,6 +28,7 @@ writer never needs the whole dataset in memory.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import sys
 from collections.abc import Iterable, Iterator
@@ -40,7 +41,7 @@ from nb_core.errors import IncompatibleDataError, SchemaError, UnsupportedFormat
 from nb_core.schema import Recording, Window
 from nb_formats._store import Signals
 
-__all__ = ["Part", "Source", "WindowRow", "as_source"]
+__all__ = ["Part", "Source", "as_source"]
 
 #: Windows per block when arrays are streamed to a writer.
 BLOCK_WINDOWS = 256
@@ -48,25 +49,11 @@ _BD_COLUMNS = ("i_window_in_trial", "i_start_in_trial", "i_stop_in_trial", "targ
 
 
 @dataclass
-class WindowRow:
-    """One window as given: its recording id (`None` for bare arrays), span, target and extras."""
-
-    recording_id: str | None
-    start: int
-    stop: int
-    target: Any = None
-    i_window_in_trial: int = 0
-    i_start_in_trial: int | None = None
-    i_stop_in_trial: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
 class Part:
     """A recording (with or without signals) and/or windows, with their signals when materialized."""
 
     recording: Recording | None = None
-    windows: list[WindowRow] = field(default_factory=list)
+    windows: list[Window] = field(default_factory=list)
     block: np.ndarray | None = None
     #: The recording's signals, read block by block (else ``recording.data`` when set).
     signals: Signals | None = None
@@ -145,7 +132,7 @@ def _continuous(items: Iterable[Any], description: str) -> Source:
 
 def _windowed(recordings: list[Recording], windows: list[Window]) -> Source:
     ids = {r.id for r in recordings}
-    rows: list[WindowRow] = []
+    rows: list[Window] = []
     for i, w in enumerate(windows):
         if not isinstance(w, Window):
             raise UnsupportedFormatError(f"windows[{i}] is a {type(w).__name__}; expected nb_core.Window")
@@ -153,18 +140,7 @@ def _windowed(recordings: list[Recording], windows: list[Window]) -> Source:
             raise IncompatibleDataError(
                 f"windows[{i}] refers to recording {w.recording_id!r}, which is not among the recordings"
             )
-        rows.append(
-            WindowRow(
-                w.recording_id,
-                w.start,
-                w.stop,
-                w.target,
-                w.i_window_in_trial,
-                w.i_start_in_trial,
-                w.i_stop_in_trial,
-                dict(w.extra),
-            )
-        )
+        rows.append(dataclasses.replace(w, extra=dict(w.extra)))
     sizes = {w.stop - w.start for w in windows}
 
     def parts() -> Iterator[Part]:
@@ -211,8 +187,8 @@ def _py(v: Any) -> Any:
 
 
 def _rows_from_columns(
-    cols: dict[str, list[Any]], n: int, rid: str | None, y: Any, default_stop: int | None, what: str
-) -> list[WindowRow]:
+    cols: dict[str, list[Any]], n: int, rid: str, y: Any, default_stop: int | None, what: str
+) -> list[Window]:
     if y is not None:
         targets = list(np.asarray(y).tolist()) if not isinstance(y, list) else list(y)
         if len(targets) != n:
@@ -230,7 +206,7 @@ def _rows_from_columns(
             stop = default_stop
         iw = cols.get("i_window_in_trial")
         rows.append(
-            WindowRow(
+            Window(
                 rid,
                 start,
                 stop,
@@ -253,7 +229,7 @@ def _arrays(x: Any, y: Any, metadata: Any, *, sfreq: float | None, ch_names: lis
     if ch_names is not None and len(ch_names) != c:
         raise IncompatibleDataError(f"ch_names has {len(ch_names)} names for {c} channels")
     cols = _columns(metadata, n, "metadata")
-    rows = _rows_from_columns(cols, n, None, y, None, "arrays")
+    rows = _rows_from_columns(cols, n, "", y, None, "arrays")
     for r in rows:  # bare arrays: the window spans its own T samples unless the metadata says otherwise
         if "i_start_in_trial" not in cols:
             r.start, r.stop, r.i_start_in_trial, r.i_stop_in_trial = 0, t, 0, t
