@@ -164,7 +164,7 @@ def decode_into(
     except (RuntimeError, ValueError, zlib.error, TypeError) as err:
         raise CorruptDataError(
             f"{where}: cannot decode the {compression} chunk ({err}); the file is damaged or truncated "
-            "(run `nb formats info --verify`)"
+            "(run `nb formats verify`)"
         ) from None
 
 

@@ -52,7 +52,7 @@ def dataset_source(ds: LazyDataset) -> Source:
             except Exception as err:  # h5py/zarr/numcodecs on damaged bytes
                 raise CorruptDataError(
                     f"{ds.root}: cannot read recording {j} ({type(err).__name__}: {err}); the files are "
-                    "damaged (run `nb formats info --verify`)"
+                    "damaged (run `nb formats verify`)"
                 ) from None
 
         return Part(recording=rec, signals=Signals(read, c, int(meta["n_times"])))

@@ -104,7 +104,7 @@ class LazyDataset:
         except (Exception, RecursionError) as err:  # zstd/h5py/numcodecs/pyarrow on damaged bytes
             raise CorruptDataError(
                 f"{self.root}: cannot read the artifact's metadata or window table "
-                f"({type(err).__name__}: {err}); the files are damaged (run `nb formats info --verify`)"
+                f"({type(err).__name__}: {err}); the files are damaged (run `nb formats verify`)"
             ) from None
         finally:
             self._store.close()
@@ -231,7 +231,7 @@ class LazyDataset:
         except Exception as err:  # h5py/zarr/numcodecs on damaged bytes
             raise CorruptDataError(
                 f"{self.root}: cannot read item {i} ({type(err).__name__}: {err}); the files are damaged "
-                "(run `nb formats info --verify`)"
+                "(run `nb formats verify`)"
             ) from None
 
     def _read_unchecked(self, i: int) -> np.ndarray:
@@ -313,7 +313,7 @@ class LazyDataset:
             except Exception as err:
                 raise CorruptDataError(
                     f"{self.root}: cannot read recording {j} ({type(err).__name__}: {err}); the files are "
-                    "damaged (run `nb formats info --verify`)"
+                    "damaged (run `nb formats verify`)"
                 ) from None
         return Recording.from_dict(meta, data=data, path=f"{self.path}:recordings[{j}]")
 
