@@ -31,7 +31,7 @@ import numpy as np
 from nb_core.errors import CorruptDataError, IndexOutOfRangeError, NBError, UserError
 from nb_core.manifest import Manifest
 from nb_core.schema import Recording, Sample, Target, Window, annotation_spans
-from nb_formats._store import DEFAULT_CACHE_BYTES, ChunkCache, Store
+from nb_formats._store import DAMAGE_ERRORS, DEFAULT_CACHE_BYTES, ChunkCache, Store
 from nb_formats.table import WindowTable
 
 __all__ = ["NO_TARGET", "LazyDataset", "check_layout", "open"]
@@ -101,7 +101,7 @@ class LazyDataset:
             meta, table = self._store.load()
         except NBError:
             raise
-        except (Exception, RecursionError) as err:  # zstd/h5py/numcodecs/pyarrow on damaged bytes
+        except DAMAGE_ERRORS as err:  # zstd/h5py/numcodecs/pyarrow on damaged bytes
             raise CorruptDataError(
                 f"{self.root}: cannot read the artifact's metadata or window table "
                 f"({type(err).__name__}: {err}); the files are damaged (run `nb formats verify`)"
@@ -228,7 +228,7 @@ class LazyDataset:
             return self._read_unchecked(i)
         except NBError:
             raise
-        except Exception as err:  # h5py/zarr/numcodecs on damaged bytes
+        except DAMAGE_ERRORS as err:  # h5py/zarr/numcodecs on damaged bytes
             raise CorruptDataError(
                 f"{self.root}: cannot read item {i} ({type(err).__name__}: {err}); the files are damaged "
                 "(run `nb formats verify`)"
@@ -303,19 +303,21 @@ class LazyDataset:
         """
         j = self._check(j, len(self._rec_meta), "recording")
         meta = self._rec_meta[j]
-        data = None
-        if self._chunks[j]:
-            c = len(meta["channels"])
-            try:
-                data = self._store.read_slice(j, 0, int(meta["n_times"]), c, self._chunks[j], None)
-            except NBError:
-                raise
-            except Exception as err:
-                raise CorruptDataError(
-                    f"{self.root}: cannot read recording {j} ({type(err).__name__}: {err}); the files are "
-                    "damaged (run `nb formats verify`)"
-                ) from None
+        data = self._recording_slice(j, 0, int(meta["n_times"])) if self._chunks[j] else None
         return Recording.from_dict(meta, data=data, path=f"{self.path}:recordings[{j}]")
+
+    def _recording_slice(self, j: int, a: int, b: int) -> np.ndarray:
+        """Samples ``[a, b)`` of stored recording ``j`` (damaged bytes: ``CorruptDataError``)."""
+        c = len(self._rec_meta[j]["channels"])
+        try:
+            return self._store.read_slice(j, a, b, c, self._chunks[j], None)
+        except NBError:
+            raise
+        except DAMAGE_ERRORS as err:
+            raise CorruptDataError(
+                f"{self.root}: cannot read recording {j} ({type(err).__name__}: {err}); the files are "
+                "damaged (run `nb formats verify`)"
+            ) from None
 
     def close(self) -> None:
         """Close file handles of this process (they reopen on the next read)."""
@@ -430,10 +432,17 @@ def check_layout(manifest: Manifest, root: Path) -> dict[str, Any]:
             f"{where}: extra.nb_formats.format_version is {version!r}; this nb-formats reads version 1 "
             "(upgrade nb-formats if the artifact is newer)"
         )
+    _check_info_fields(info, COMPRESSIONS[layout], where)
+    _check_layout_files(manifest, info, where)
+    return info
+
+
+def _check_info_fields(info: dict[str, Any], compressions: tuple[str, ...], where: str) -> None:
+    """``extra["nb_formats"]``: dtype, kind, compression, window shape, flags and modality."""
     checks = {
         "dtype": ("float32", "float64"),
         "kind": ("continuous", "windowed"),
-        "compression": COMPRESSIONS[layout],
+        "compression": compressions,
     }
     for key, allowed in checks.items():
         if info.get(key) not in allowed:
@@ -460,6 +469,11 @@ def check_layout(manifest: Manifest, root: Path) -> dict[str, Any]:
         raise CorruptDataError(
             f"{where}: extra.nb_formats.modality is {info.get('modality')!r}; expected a name"
         )
+
+
+def _check_layout_files(manifest: Manifest, info: dict[str, Any], where: str) -> None:
+    """The manifest lists the layout's data file."""
+    layout = manifest.layout
     listed = {f.path for f in manifest.files}
     if layout == "zarr":
         need = "data.zarr.zip" if info.get("zip_store") else "data.zarr/zarr.json"
@@ -470,7 +484,6 @@ def check_layout(manifest: Manifest, root: Path) -> dict[str, Any]:
             f"{where}: the manifest of a {layout} artifact does not list {need!r} (it lists "
             f"{len(listed)} file(s)); the manifest does not match the layout's files"
         )
-    return info
 
 
 def _check_meta(meta: dict[str, Any], root: Path) -> tuple[list[dict[str, Any]], list[int]]:

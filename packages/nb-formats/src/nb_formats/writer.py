@@ -120,17 +120,7 @@ def write(
         >>> len(nb_formats.open(out))
         4
     """
-    check_option(format, FORMATS, name="format")
-    comp = resolve_compression(format, compression)
-    dt = np.dtype(dtype)
-    if dt not in (np.dtype("float32"), np.dtype("float64")):
-        raise UserError(f"dtype must be float32 or float64; got {dt}")
-    if zip_store and format != "zarr":
-        raise UserError("zip_store=True applies to format='zarr' only")
-    if chunk_samples is not None and chunk_samples < 1:
-        raise UserError(f"chunk_samples must be >= 1; got {chunk_samples}")
-    if resume and (format == "hdf5" or zip_store):
-        raise UserError("resume=True needs format='parquet' or a Zarr directory store (zip_store=False)")
+    comp, dt = _check_options(format, compression, dtype, zip_store, chunk_samples, resume)
     final = Path(path)
     if not overwrite and final.exists():
         raise OutputExistsError(f"{final} already exists; pass overwrite=True to replace it")
@@ -156,8 +146,6 @@ def write(
             tmp.mkdir()
             write_into(tmp, None)
         return final
-    if not overwrite and final.exists():
-        raise OutputExistsError(f"{final} already exists; pass overwrite=True to replace it")
     work = resume_dir(final)
     options = {
         "format": format,
@@ -173,6 +161,29 @@ def write(
     with atomic_path(final, overwrite=overwrite, fsync=fsync) as tmp:
         os.replace(work, tmp)
     return final
+
+
+def _check_options(
+    format: str,
+    compression: str | None,
+    dtype: Any,
+    zip_store: bool,
+    chunk_samples: int | None,
+    resume: bool,
+) -> tuple[str, np.dtype[Any]]:
+    """Check the options of :func:`write`; return the compression and dtype they resolve to."""
+    check_option(format, FORMATS, name="format")
+    comp = resolve_compression(format, compression)
+    dt = np.dtype(dtype)
+    if dt not in (np.dtype("float32"), np.dtype("float64")):
+        raise UserError(f"dtype must be float32 or float64; got {dt}")
+    if zip_store and format != "zarr":
+        raise UserError("zip_store=True applies to format='zarr' only")
+    if chunk_samples is not None and chunk_samples < 1:
+        raise UserError(f"chunk_samples must be >= 1; got {chunk_samples}")
+    if resume and (format == "hdf5" or zip_store):
+        raise UserError("resume=True needs format='parquet' or a Zarr directory store (zip_store=False)")
+    return comp, dt
 
 
 def _stream(
@@ -416,27 +427,8 @@ def _manifest(
 
     recs = meta["recordings"]
     with_data = [r for r, c in zip(recs, meta["chunks"], strict=True) if c]
-    names = {tuple(c["name"] for c in r["channels"]) for r in (with_data or recs)}
-    sfreqs = {r["sfreq"] for r in (with_data or recs)}
-    base = with_data or recs
-    units = {c.get("unit", "V") for r in base for c in r["channels"]}
-    types = [c.get("type", "eeg") for r in base for c in r["channels"]]
-    type_sets = {tuple(c.get("type", "eeg") for c in r["channels"]) for r in base}
-    unit_sets = {tuple(c.get("unit", "V") for c in r["channels"]) for r in base}
-    ch_names = list(next(iter(names))) if len(names) == 1 else source.ch_names
-    n_ch: int | None = len(ch_names) if ch_names is not None else None
+    modality, spec = _modality(with_data or recs, source, table, dt, facts["window_shape"])
     wshape = facts["window_shape"]
-    if table is not None:
-        sizes = set((table.columns["stop"] - table.columns["start"]).tolist())
-        t_len = wshape[1] if wshape else (sizes.pop() if len(sizes) == 1 else None)
-        shape: list[int | None] = [wshape[0] if wshape else n_ch, t_len]
-        n_items = len(table)
-    else:
-        shape = [n_ch, None]
-        n_items = len(recs)
-    sfreq = sfreqs.pop() if len(sfreqs) == 1 else source.sfreq
-    modality = modality_of(types) if types else "eeg"  # the channel types decide (MEG + stim is MEG)
-    one_set = len(names) == 1 and len(type_sets) == 1 and len(unit_sets) == 1
     info = {
         "format_version": 1,
         "kind": source.kind,
@@ -450,38 +442,14 @@ def _manifest(
         + ("; Zarr shards of up to 32 MiB (sharding_indexed)" if fmt == "zarr" else ""),
     }
     extra: dict[str, Any] = {"nb_formats": info}
-    if fmt == "parquet":
-        configs: list[dict[str, Any]] = []
-        if table is not None:
-            configs.append(
-                {"config_name": "windows", "data_files": [{"split": "train", "path": "windows.parquet"}]}
-            )
-        if recs:
-            configs.append(
-                {
-                    "config_name": "recordings",
-                    "data_files": [{"split": "train", "path": "recordings.parquet"}],
-                }
-            )
-        configs[0] = {**configs[0], "default": True}
+    configs = _hf_configs(fmt, table, bool(recs), dt, wshape if source.materialized else None)
+    if configs:
         extra["hf_configs"] = configs
-    elif fmt == "hdf5" and table is not None:
-        extra["hf_configs"] = hdf5_hf_configs(table, dt, wshape if source.materialized else None)
     return Manifest(
         name=name,
         layout=fmt,
         writer={"package": "nb-formats", "version": __version__},
-        modalities={
-            modality: ModalitySpec(
-                dtype=dt.name,
-                shape=shape,
-                unit=units.pop() if len(units) == 1 else None,
-                sfreq=sfreq,
-                ch_names=ch_names,
-                ch_types=list(next(iter(type_sets))) if one_set and ch_names is not None else None,
-                units=list(next(iter(unit_sets))) if one_set and ch_names is not None else None,
-            )
-        },
+        modalities={modality: spec},
         recordings=[
             RecordingEntry(
                 id=r["id"],
@@ -492,9 +460,71 @@ def _manifest(
             )
             for r in recs
         ],
-        splits={"train": n_items},
+        splits={"train": len(table) if table is not None else len(recs)},
         provenance={"input": source.description},
         license=license,
         description=description,
         extra=extra,
     )
+
+
+def _modality(
+    base: list[dict[str, Any]],
+    source: Source,
+    table: WindowTable | None,
+    dt: np.dtype[Any],
+    wshape: tuple[int, int] | None,
+) -> tuple[str, ModalitySpec]:
+    """The modality's name (from the channel types) and spec, from the recordings with signals."""
+    names = {tuple(c["name"] for c in r["channels"]) for r in base}
+    sfreqs = {r["sfreq"] for r in base}
+    units = {c.get("unit", "V") for r in base for c in r["channels"]}
+    types = [c.get("type", "eeg") for r in base for c in r["channels"]]
+    type_sets = {tuple(c.get("type", "eeg") for c in r["channels"]) for r in base}
+    unit_sets = {tuple(c.get("unit", "V") for c in r["channels"]) for r in base}
+    ch_names = list(next(iter(names))) if len(names) == 1 else source.ch_names
+    n_ch: int | None = len(ch_names) if ch_names is not None else None
+    if table is not None:
+        sizes = set((table.columns["stop"] - table.columns["start"]).tolist())
+        t_len = wshape[1] if wshape else (sizes.pop() if len(sizes) == 1 else None)
+        shape: list[int | None] = [wshape[0] if wshape else n_ch, t_len]
+    else:
+        shape = [n_ch, None]
+    modality = modality_of(types) if types else "eeg"  # the channel types decide (MEG + stim is MEG)
+    one_set = len(names) == 1 and len(type_sets) == 1 and len(unit_sets) == 1 and ch_names is not None
+    spec = ModalitySpec(
+        dtype=dt.name,
+        shape=shape,
+        unit=units.pop() if len(units) == 1 else None,
+        sfreq=sfreqs.pop() if len(sfreqs) == 1 else source.sfreq,
+        ch_names=ch_names,
+        ch_types=list(next(iter(type_sets))) if one_set else None,
+        units=list(next(iter(unit_sets))) if one_set else None,
+    )
+    return modality, spec
+
+
+def _hf_configs(
+    fmt: str,
+    table: WindowTable | None,
+    has_recordings: bool,
+    dt: np.dtype[Any],
+    window_shape: tuple[int, int] | None,
+) -> list[dict[str, Any]]:
+    """The ``datasets`` configs of the artifact (Parquet tables, HDF5 window table; none for Zarr)."""
+    if fmt == "hdf5" and table is not None:
+        return hdf5_hf_configs(table, dt, window_shape)
+    if fmt != "parquet":
+        return []
+    configs: list[dict[str, Any]] = []
+    if table is not None:
+        configs.append(
+            {"config_name": "windows", "data_files": [{"split": "train", "path": "windows.parquet"}]}
+        )
+    if has_recordings:
+        configs.append(
+            {"config_name": "recordings", "data_files": [{"split": "train", "path": "recordings.parquet"}]}
+        )
+    if configs:
+        configs[0] = {**configs[0], "default": True}
+    return configs
