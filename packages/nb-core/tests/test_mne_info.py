@@ -175,10 +175,14 @@ def test_meg_fif_info_survives_whole(tmp_path: Path) -> None:
     )
     with pytest.raises(RuntimeError, match="already"):  # SSS is not applied twice
         mne.preprocessing.maxwell_filter(back, origin=(0.0, 0.0, 0.04), verbose="error")
-    assert back.info["dev_head_t"] is not None
-    assert back.info["ctf_head_t"] is not None and back.info["dev_ctf_t"] is not None
+    for key in ("dev_head_t", "ctf_head_t", "dev_ctf_t"):
+        assert info[key] is not None, key  # the file has them, so the comparison is not vacuous
+        np.testing.assert_array_equal(back.info[key]["trans"], info[key]["trans"])
+        assert (back.info[key]["from"], back.info[key]["to"]) == (info[key]["from"], info[key]["to"])
     assert [c["coord_frame"] for c in back.info["chs"]] == [c["coord_frame"] for c in info["chs"]]
-    assert info["meas_id"] is not None and back.info["meas_id"] is not None
+    assert info["meas_id"] is not None
+    assert back.info["meas_id"]["machid"].tolist() == info["meas_id"]["machid"].tolist()
+    assert back.info["meas_id"]["secs"] == info["meas_id"]["secs"]
 
 
 def test_simulated_eeg_with_custom_reference(tmp_path: Path) -> None:

@@ -23,7 +23,10 @@ def test_simulate_raw_shapes_and_metadata(n_channels: int, sfreq: float) -> None
     raw = simulate_raw(n_channels=n_channels, sfreq=sfreq, duration=3.0, seed=5)
     assert raw.info["nchan"] == n_channels
     assert raw.n_times == int(3.0 * sfreq)
-    assert raw.get_montage() is not None
+    montage = raw.get_montage()
+    assert montage is not None and montage.ch_names == raw.ch_names
+    pos = montage.get_positions()["ch_pos"]
+    assert all(np.isfinite(pos[ch]).all() and np.linalg.norm(pos[ch]) > 0.05 for ch in raw.ch_names)
     assert len(raw.info["dig"]) == n_channels + 3  # electrodes + fiducials
     assert len(raw.annotations) >= 1
     assert raw.annotations.orig_time == raw.info["meas_date"]

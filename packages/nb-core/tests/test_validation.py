@@ -69,7 +69,10 @@ def test_load_json_refuses_hostile_input() -> None:
     from nb_core.validation import MAX_JSON_DEPTH, load_json
 
     assert load_json(b'{"a": [1, 2.5, "\xc3\xa9"]}', where="x.json") == {"a": [1, 2.5, "é"]}
-    assert load_json("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH, where="x") is not None
+    deepest: list = []
+    for _ in range(MAX_JSON_DEPTH - 1):
+        deepest = [deepest]
+    assert load_json("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH, where="x") == deepest
     # Brackets and escaped quotes inside strings do not count as nesting.
     tricky = ["[" * 500 + '\\"{{', {"k\\\\": "]" * 300}, "é" + "{" * 300]
     assert load_json(json.dumps(tricky, ensure_ascii=False), where="x") == tricky

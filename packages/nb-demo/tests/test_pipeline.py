@@ -21,11 +21,11 @@ def test_run_demo_small(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     report = run_demo(
         out,
-        n_subjects=3,
+        n_subjects=4,
         n_test_subjects=1,
-        duration=20.0,
+        duration=40.0,
         n_channels=8,
-        epochs=2,
+        epochs=12,
         format="parquet",
         say=lines.append,
     )
@@ -35,7 +35,13 @@ def test_run_demo_small(tmp_path: Path) -> None:
     train = report.facts["train"]
     assert train["test_samples"] == report.facts["samples"]["test"]
     assert train["train_samples"] == report.facts["samples"]["train"]
-    assert len(train["test_accuracy"]) == 2 and all(0.0 <= a <= 1.0 for a in train["test_accuracy"])
+    # The model learns the class bursts of held-out subjects: with seed 0 its accuracy on the test
+    # subject climbs from near chance (25 %) after the first epoch to 100 % (measured) by the 12th.
+    acc = train["test_accuracy"]
+    assert len(acc) == 12 and train["chance"] == 0.25
+    assert acc[0] < 0.5
+    assert acc[-1] >= 0.9, acc
+    assert train["final_loss"] < 1.0
     # What was pulled is byte-identical to what was sharded, and verifies.
     pulled = Manifest.read(out / "pulled")
     pulled.verify(out / "pulled")

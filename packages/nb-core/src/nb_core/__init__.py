@@ -15,6 +15,7 @@ from nb_core.atomic import (
     atomic_path,
     atomic_write_bytes,
     atomic_write_json,
+    check_output,
     dumps_json,
 )
 from nb_core.checksums import HashingWriter, sha256_bytes, sha256_file
@@ -30,7 +31,7 @@ from nb_core.manifest import (
     RecordingEntry,
     find_manifest,
 )
-from nb_core.progress import progress
+from nb_core.progress import progress, progress_enabled
 from nb_core.schema import (
     Annotation,
     Channel,
@@ -41,7 +42,9 @@ from nb_core.schema import (
     Sample,
     Window,
     annotation_spans,
+    window_starts,
 )
+from nb_core.validation import check_index, safe_key
 
 __version__ = _version("nb-core")
 
@@ -69,11 +72,16 @@ __all__ = [
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_json",
+    "check_index",
+    "check_output",
     "dumps_json",
     "errors",
     "find_manifest",
     "get_executor",
     "progress",
+    "progress_enabled",
+    "safe_key",
     "sha256_bytes",
     "sha256_file",
+    "window_starts",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_json",
+    "check_output",
     "clean_temporaries",
     "dumps_json",
     "fsync_path",
@@ -80,6 +81,34 @@ def remove_path(path: str | os.PathLike[str]) -> None:
             p.unlink()
 
 
+def check_output(path: str | os.PathLike[str], *, overwrite: bool) -> Path:
+    """Refuse an existing output unless ``overwrite``; return ``path`` as a `Path`.
+
+    The one "exists and not overwrite" check: the message says to pass
+    ``overwrite=True`` (the ``nb`` command shows it as ``--overwrite``, see
+    :func:`nb_core.cli.cli_message`).
+
+    Raises:
+        OutputExistsError: ``path`` exists (a file, a directory or a dangling link) and
+            ``overwrite`` is `False`.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> check_output(d / "new", overwrite=False).name
+        'new'
+        >>> try:
+        ...     check_output(d, overwrite=False)
+        ... except FileExistsError as err:
+        ...     print(str(err).endswith("already exists; pass overwrite=True to replace it"))
+        True
+    """
+    p = Path(path)
+    if not overwrite and (p.exists() or p.is_symlink()):
+        raise OutputExistsError(f"{p} already exists; pass overwrite=True to replace it")
+    return p
+
+
 @contextlib.contextmanager
 def atomic_path(
     path: str | os.PathLike[str], *, overwrite: bool = True, fsync: bool = True
@@ -100,9 +129,7 @@ def atomic_path(
     Raises:
         OutputExistsError: ``path`` exists and ``overwrite`` is `False`.
     """
-    final = Path(path)
-    if not overwrite and final.exists():
-        raise OutputExistsError(f"{final} already exists; pass overwrite=True to replace it")
+    final = check_output(path, overwrite=overwrite)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_sibling(final)
     try:

@@ -21,6 +21,9 @@ libraries inside handlers, so ``nb --help`` stays fast.
 
 Errors derived from :class:`~nb_core.errors.NBError` are printed as one clear
 line (``nb: error: ...``) with exit code 2; ``NB_DEBUG=1`` shows the traceback.
+Their messages name Python keywords (``pass overwrite=True``); for a command
+made with :func:`add_command` they are reworded with that command's own flags
+(``pass --overwrite``) by :func:`cli_message`.
 
 Example:
     $ nb --version
@@ -30,20 +33,26 @@ Example:
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import re
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib.metadata import distributions, entry_points
 from typing import Any
 
 from nb_core.errors import NBError
 
 __all__ = [
+    "CLI_FLAGS",
     "ENTRY_POINT_GROUP",
     "add_command",
     "add_group",
     "build_parser",
+    "cli_errors",
+    "cli_message",
+    "command_flags",
     "examples_epilog",
     "installed_packages",
     "main",
@@ -59,6 +68,129 @@ _KNOWN_GROUPS = {
     "hub": "nb-hub",
     "demo": "nb-demo",
 }
+
+
+#: Python keywords that error messages name, reworded as flags by :func:`cli_message` by default.
+CLI_FLAGS = (
+    "allow_maxshield",
+    "allow_nonfinite",
+    "chunk_samples",
+    "compression",
+    "dtype",
+    "force",
+    "format",
+    "overwrite",
+    "resume",
+    "show_progress",
+    "stride",
+    "target_from",
+    "verify",
+    "window_size",
+    "zip_store",
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _flag_patterns(flags: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    words = sorted({f for f in flags if re.fullmatch(r"[a-z][a-z0-9_]*", f)}, key=len, reverse=True)
+    if not words:
+        return None
+    alt = "|".join(words)
+    kw = re.compile(rf"\b({alt})=(True|False|'[^']*'|\"[^\"]*\"|[\w.+-]+)")
+    bare_words = [w for w in words if "_" in w]
+    bare = re.compile(rf"(?<![-\w])({'|'.join(bare_words)})\b") if bare_words else re.compile(r"(?!x)x")
+    return kw, bare
+
+
+def cli_message(text: str, flags: Iterable[str] = CLI_FLAGS) -> str:
+    """An API error message in command-line terms: ``overwrite=True`` -> ``--overwrite``.
+
+    ``name=True`` becomes ``--name``, ``name=False`` becomes ``without --name``,
+    ``name=value`` becomes ``--name value``, and a bare ``snake_case`` keyword
+    becomes ``--snake-case`` — for the keywords in ``flags`` only. Rewording
+    twice changes nothing more.
+
+    Args:
+        text (`str`): the message.
+        flags (iterable of `str`, *optional*): the keywords that are flags of the command
+            (defaults to :data:`CLI_FLAGS`; :func:`command_flags` gives a parser's own).
+
+    Example:
+        >>> cli_message("out exists; pass overwrite=True to replace it (format='zarr', window_size 5)")
+        'out exists; pass --overwrite to replace it (--format zarr, --window-size 5)'
+        >>> cli_message("pass overwrite=True", flags=["resume"])
+        'pass overwrite=True'
+    """
+    patterns = _flag_patterns(tuple(flags))
+    if patterns is None:
+        return text
+    kw_re, bare_re = patterns
+
+    def kw(m: re.Match[str]) -> str:
+        flag = "--" + m.group(1).replace("_", "-")
+        v = m.group(2)
+        if v == "True":
+            return flag
+        if v == "False":
+            return f"without {flag}"
+        return f"{flag} {v.strip(chr(39) + chr(34))}"
+
+    text = kw_re.sub(kw, text)
+    return bare_re.sub(lambda m: "--" + m.group(1).replace("_", "-"), text)
+
+
+def command_flags(parser: argparse.ArgumentParser) -> tuple[str, ...]:
+    """The keywords of ``parser``'s long options: ``--window-size`` -> ``"window_size"``.
+
+    Example:
+        >>> p = argparse.ArgumentParser()
+        >>> _ = p.add_argument("--window-size", type=int)
+        >>> command_flags(p)
+        ('help', 'window_size')
+    """
+    out: list[str] = []
+    for action in parser._actions:
+        for opt in action.option_strings:
+            if opt.startswith("--") and len(opt) > 2:
+                out.append(opt[2:].replace("-", "_"))
+    return tuple(out)
+
+
+def _reword(err: NBError, flags: Iterable[str]) -> None:
+    msg = cli_message(str(err), flags)
+    if msg != str(err):
+        err.args = (msg, *err.args[1:])
+
+
+def cli_errors(
+    func: Callable[[argparse.Namespace], Any], *, flags: Iterable[str] = CLI_FLAGS
+) -> Callable[[argparse.Namespace], int]:
+    """Wrap a command handler so that its :class:`~nb_core.errors.NBError` messages use flags.
+
+    Only needed for handlers of parsers not made with :func:`add_command` (which
+    ``nb`` rewords by itself, with the command's own flags) or to reword more words.
+
+    Example:
+        >>> from nb_core.errors import OutputExistsError
+        >>> def handler(args):
+        ...     raise OutputExistsError("out/ already exists; pass overwrite=True to replace it")
+        >>> try:
+        ...     cli_errors(handler)(argparse.Namespace())
+        ... except OutputExistsError as err:
+        ...     print(err)
+        out/ already exists; pass --overwrite to replace it
+    """
+    words = tuple(flags)
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return int(func(args) or 0)
+        except NBError as err:
+            _reword(err, words)
+            raise
+
+    return run
 
 
 def examples_epilog(examples: str) -> str:
@@ -110,6 +242,7 @@ def add_command(
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.set_defaults(nb_command_parser=parser)
     return parser
 
 
@@ -151,7 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
             register = ep.load()
             register(sub)
             loaded.add(ep.name)
-        except Exception as err:
+        # An installed package whose commands fail to load (any error from its import or its
+        # register()) must not break `nb` for the other packages: warn and go on.
+        except Exception as err:  # noqa: BLE001
             print(
                 f"nb: warning: could not load the {ep.name!r} commands ({ep.value}): {err}",
                 file=sys.stderr,
@@ -180,6 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = func(args)
     except NBError as err:
+        command = getattr(args, "nb_command_parser", None)
+        if isinstance(command, argparse.ArgumentParser):
+            _reword(err, command_flags(command))
         if os.environ.get("NB_DEBUG"):
             raise
         print(f"nb: error: {err}", file=sys.stderr)

@@ -30,7 +30,8 @@ class InlineExecutor(cf.Executor):
         fut: cf.Future[Any] = cf.Future()
         try:
             fut.set_result(fn(*args, **kwargs))
-        except BaseException as err:
+        # Like concurrent.futures' own workers: whatever the call raises is delivered by its future.
+        except BaseException as err:  # noqa: BLE001
             fut.set_exception(err)
         return fut
 

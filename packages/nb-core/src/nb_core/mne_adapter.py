@@ -23,6 +23,7 @@ import datetime as _dt
 import hashlib
 import os
 import re
+import struct
 import tempfile
 import warnings
 from collections.abc import Iterable
@@ -34,6 +35,21 @@ import numpy as np
 from nb_core.errors import IncompatibleDataError, NBError
 from nb_core.schema import Annotation, Channel, DigPoint, Provenance, Recording
 from nb_core.validation import check_json, soft_import
+
+#: What MNE raises when it refuses a value or cannot decode measurement-info bytes: the
+#: ordinary error classes of its (and NumPy's) code, never ``KeyboardInterrupt`` or ``MemoryError``.
+_MNE_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    LookupError,
+    AttributeError,
+    ArithmeticError,
+    RuntimeError,
+    OSError,
+    EOFError,
+    AssertionError,
+    struct.error,
+)
 
 if TYPE_CHECKING:
     import mne
@@ -211,7 +227,7 @@ def info_from_fif(data: bytes, *, where: str = "mne_info") -> Any:
         path.write_bytes(data)
         try:
             return mne.io.read_info(path, verbose="error")
-        except Exception as err:
+        except _MNE_ERRORS as err:
             raise CorruptDataError(
                 f"{where}: the stored FIF measurement info cannot be read by MNE ({_one_line(err)})"
             ) from None
@@ -222,7 +238,7 @@ def _stored_info(raw_info: Any) -> dict[str, Any] | None:
 
     try:
         blob = info_to_fif(raw_info)
-    except Exception as err:  # an info MNE itself cannot write: keep the readable fields only
+    except _MNE_ERRORS as err:  # an info MNE itself cannot write: keep the readable fields only
         warnings.warn(
             f"MNE cannot serialise this recording's measurement info ({_one_line(err)}); only the "
             "readable fields are kept",
@@ -404,38 +420,50 @@ def _apply_scalars(info: Any, rec: Recording, *, only_changed_from: dict[str, An
         info[key] = list(value) if key == "bads" else value
 
 
+def _restore_float64(info: Any, stored: dict[str, Any], rec_id: str) -> None:
+    """Put back the float64 ``cal``/``range`` values that FIF's float32 would have changed."""
+    from nb_core.errors import CorruptDataError
+
+    for key in ("cal", "range"):
+        if key not in stored:
+            continue
+        if len(stored[key]) != len(info["chs"]):
+            raise CorruptDataError(
+                f"recording {rec_id!r}.mne_info.{key}: {len(stored[key])} values for "
+                f"{len(info['chs'])} channels"
+            )
+        with info._unlock():
+            for ch, v in zip(info["chs"], stored[key], strict=True):
+                ch[key] = v
+
+
+def _pick_channels(info: Any, ch_names: list[str]) -> Any | None:
+    """``info`` restricted to ``ch_names`` (in that order); `None` when it cannot be."""
+    names = list(info["ch_names"])
+    if names == ch_names:
+        return info
+    pos = {n: i for i, n in enumerate(names)}
+    if not set(ch_names) <= set(pos):
+        return None
+    try:  # e.g. CTF compensation that needs a reference channel left out
+        return _mne().pick_info(info, [pos[n] for n in ch_names], verbose="error")
+    except _MNE_ERRORS:
+        return None
+
+
 def _info_from_stored(rec: Recording) -> Any | None:
     """The info stored in ``rec.mne_info``, reconciled with the readable fields (which win where
     they differ, e.g. after a channel subset or an edited ``bads``); `None` when its channels no
     longer match (the readable fields are used then)."""
-    from nb_core.errors import CorruptDataError
     from nb_core.schema import check_mne_info
 
     stored = check_mne_info(rec.mne_info, f"recording {rec.id!r}.mne_info")
     if stored is None:
         return None
-    mne = _mne()
     info = info_from_fif(base64.b64decode(stored["fif"]), where=f"recording {rec.id!r}.mne_info")
-    for key in ("cal", "range"):
-        if key in stored:
-            if len(stored[key]) != len(info["chs"]):
-                raise CorruptDataError(
-                    f"recording {rec.id!r}.mne_info.{key}: {len(stored[key])} values for "
-                    f"{len(info['chs'])} channels"
-                )
-            with info._unlock():
-                for ch, v in zip(info["chs"], stored[key], strict=True):
-                    ch[key] = v
-    names = list(info["ch_names"])
-    if names != rec.ch_names:
-        pos = {n: i for i, n in enumerate(names)}
-        if not set(rec.ch_names) <= set(pos):
-            return None
-        try:  # e.g. CTF compensation that needs a reference channel left out
-            info = mne.pick_info(info, [pos[n] for n in rec.ch_names], verbose="error")
-        except Exception:
-            return None
-    if info.get_channel_types() != rec.ch_types:
+    _restore_float64(info, stored, rec.id)
+    info = _pick_channels(info, rec.ch_names)
+    if info is None or info.get_channel_types() != rec.ch_types:
         return None
     with info._unlock():
         for key in stored["unset"]:
@@ -476,7 +504,7 @@ def recording_to_mne(rec: Recording) -> mne.io.RawArray:
         _set_annotations(raw, rec)
     except NBError:
         raise
-    except Exception as err:  # MNE refuses a value the schema allows (a channel type, a date...)
+    except _MNE_ERRORS as err:  # MNE refuses a value the schema allows (a channel type, a date...)
         raise IncompatibleDataError(
             f"recording {rec.id!r}: MNE cannot build a Raw from it ({type(err).__name__}: {_one_line(err)})"
         ) from None
@@ -556,49 +584,55 @@ def _bti_pdf(directory: Path) -> Path | None:
     return pdfs[0] if pdfs else None
 
 
-def _resolve(path: Path) -> tuple[str, tuple[str, ...], Path, dict[str, Any]]:
+_Resolved = tuple[str, tuple[str, ...], Path, dict[str, Any]]
+
+
+def _resolve(path: Path) -> _Resolved:
     """``(format, reader names, path to pass, default reader kwargs)`` for an input, or raise."""
+    return _resolve_dir(path) if path.is_dir() else _resolve_file(path)
+
+
+def _bti(pdf: Path, run_dir: Path) -> _Resolved:
+    hs = run_dir / "hs_file"
+    return (
+        *_BTI,
+        pdf,
+        {"config_fname": str(run_dir / "config"), "head_shape_fname": str(hs) if hs.exists() else None},
+    )
+
+
+def _resolve_dir(path: Path) -> _Resolved:
+    from nb_core.errors import UnsupportedFormatError
+    from nb_core.manifest import MANIFEST_NAME
+
+    if (path / MANIFEST_NAME).is_file():
+        raise UnsupportedFormatError(
+            f"{path}: is a neurobridge artifact, not a recording; open it with its package "
+            "(nb_formats.open / nb_shards) or convert it"
+        )
+    ext = _suffix(path.name)
+    if ext in (".ds", ".mff"):
+        fmt, readers = _READERS[ext]
+        return fmt, readers, path, {}
+    pdf = _bti_pdf(path)
+    if pdf is not None:
+        return _bti(pdf, path)
+    if any(p.suffix.lower() == ".ncs" for p in path.iterdir()):
+        return (*_NEURALYNX, path, {})
+    if any(p.suffix.lower() == ".hdr" for p in path.iterdir()):
+        fmt, readers = _READERS[".hdr"]
+        return fmt, readers, path, {}
+    raise UnsupportedFormatError(
+        f"{path}: a directory that is not an MNE-readable recording (CTF .ds, EGI .mff, a BTi/4D "
+        "run with c,rf*, Neuralynx .ncs or NIRx folders are)"
+    )
+
+
+def _resolve_file(path: Path) -> _Resolved:
     from nb_core.errors import UnsupportedFormatError
 
-    if path.is_dir():
-        from nb_core.manifest import MANIFEST_NAME
-
-        if (path / MANIFEST_NAME).is_file():
-            raise UnsupportedFormatError(
-                f"{path}: is a neurobridge artifact, not a recording; open it with its package "
-                "(nb_formats.open / nb_shards) or convert it"
-            )
-        ext = _suffix(path.name)
-        if ext in (".ds", ".mff"):
-            fmt, readers = _READERS[ext]
-            return fmt, readers, path, {}
-        pdf = _bti_pdf(path)
-        if pdf is not None:
-            hs = path / "hs_file"
-            return (
-                *_BTI,
-                pdf,
-                {"config_fname": str(path / "config"), "head_shape_fname": str(hs) if hs.exists() else None},
-            )
-        if any(p.suffix.lower() == ".ncs" for p in path.iterdir()):
-            return (*_NEURALYNX, path, {})
-        if any(p.suffix.lower() == ".hdr" for p in path.iterdir()):
-            fmt, readers = _READERS[".hdr"]
-            return fmt, readers, path, {}
-        raise UnsupportedFormatError(
-            f"{path}: a directory that is not an MNE-readable recording (CTF .ds, EGI .mff, a BTi/4D "
-            "run with c,rf*, Neuralynx .ncs or NIRx folders are)"
-        )
     if path.name.startswith("c,rf"):
-        hs = path.parent / "hs_file"
-        return (
-            *_BTI,
-            path,
-            {
-                "config_fname": str(path.parent / "config"),
-                "head_shape_fname": str(hs) if hs.exists() else None,
-            },
-        )
+        return _bti(path, path.parent)
     ext = _suffix(path.name)
     if ext in _COMPANIONS:
         main = path.with_name(path.name[: -len(ext)] + _COMPANIONS[ext])
@@ -683,14 +717,7 @@ def read_raw(path: str | os.PathLike[str], *, preload: bool = False, **reader_kw
         >>> read_raw(path).ch_names
         ['Fp1', 'Fp2']
     """
-    import inspect
-
-    from nb_core.errors import (
-        CorruptDataError,
-        DependencyMissingError,
-        InputNotFoundError,
-        UserError,
-    )
+    from nb_core.errors import CorruptDataError, InputNotFoundError
 
     p = Path(path)
     if not p.exists():
@@ -706,22 +733,10 @@ def read_raw(path: str | os.PathLike[str], *, preload: bool = False, **reader_kw
         if fn is None:
             failures.append(f"mne.io.{name} is not in this MNE ({mne.__version__})")
             continue
-        params = inspect.signature(fn).parameters
-        call = dict(kwargs)
-        has_preload = "preload" in params
-        if has_preload:
-            call["preload"] = preload
-        if "verbose" not in params and "verbose" not in reader_kwargs:
-            call.pop("verbose")  # read_raw_fieldtrip has none
-        unknown = [k for k in call if k not in params]
-        if unknown and not any(v.kind is inspect.Parameter.VAR_KEYWORD for v in params.values()):
-            if len(readers) > 1:
-                failures.append(f"mne.io.{name} has no option(s) {unknown}")
-                continue
-            raise UserError(
-                f"{p}: the {fmt} reader (mne.io.{name}) has no option(s) {', '.join(map(repr, unknown))}; "
-                f"its options are {', '.join(k for k in params if k not in ('fname', 'input_fname'))}"
-            )
+        call, has_preload = _reader_call(fn, name, kwargs, reader_kwargs, preload, p, fmt, len(readers))
+        if isinstance(call, str):
+            failures.append(call)
+            continue
         try:
             with warnings.catch_warnings():  # library deprecation noise (pandas inside MNE readers)
                 warnings.simplefilter("ignore", DeprecationWarning)
@@ -732,23 +747,74 @@ def read_raw(path: str | os.PathLike[str], *, preload: bool = False, **reader_kw
             return raw
         except NBError:
             raise
-        except Exception as err:
-            missing = _missing_module(err)
-            if missing is not None:
-                raise DependencyMissingError(
-                    f"{p}: reading {fmt} files with mne.io.{name} needs the optional package "
-                    f"{missing!r}: pip install {missing.split('.')[0]}"
-                ) from None
-            msg = _one_line(err)
-            if "allow_maxshield" in str(err) and not reader_kwargs.get("allow_maxshield"):
-                raise UserError(
-                    f"{p}: a MaxShield (IAS) FIF file, not yet processed with SSS; pass the reader "
-                    "option allow_maxshield=True to read it anyway (or run Maxwell filtering first)"
-                ) from None
-            failures.append(f"mne.io.{name}: {type(err).__name__}: {msg}")
+        # A reader on a hostile file raises whatever its parser (scipy, h5py, xml, zipfile,
+        # pandas, struct, NumPy) raises; every such failure becomes one CorruptDataError line.
+        except Exception as err:  # noqa: BLE001
+            failures.append(_reader_failure(err, name, p, fmt, reader_kwargs))
     if len(failures) == 1:
         raise CorruptDataError(f"{p}: cannot be read as {fmt} ({failures[0]})")
     raise CorruptDataError(f"{p}: cannot be read as {fmt} ({'; '.join(failures)})")
+
+
+def _reader_call(
+    fn: Any,
+    name: str,
+    kwargs: dict[str, Any],
+    reader_kwargs: dict[str, Any],
+    preload: bool,
+    p: Path,
+    fmt: str,
+    n_readers: int,
+) -> tuple[dict[str, Any] | str, bool]:
+    """The keyword arguments for reader ``fn`` (and whether it takes ``preload``), or the reason
+    it cannot take them when other readers remain to be tried.
+
+    Raises:
+        UserError: the only reader has no such option(s).
+    """
+    import inspect
+
+    from nb_core.errors import UserError
+
+    params = inspect.signature(fn).parameters
+    call = dict(kwargs)
+    has_preload = "preload" in params
+    if has_preload:
+        call["preload"] = preload
+    if "verbose" not in params and "verbose" not in reader_kwargs:
+        call.pop("verbose")  # read_raw_fieldtrip has none
+    unknown = [k for k in call if k not in params]
+    if unknown and not any(v.kind is inspect.Parameter.VAR_KEYWORD for v in params.values()):
+        if n_readers > 1:
+            return f"mne.io.{name} has no option(s) {unknown}", has_preload
+        raise UserError(
+            f"{p}: the {fmt} reader (mne.io.{name}) has no option(s) {', '.join(map(repr, unknown))}; "
+            f"its options are {', '.join(k for k in params if k not in ('fname', 'input_fname'))}"
+        )
+    return call, has_preload
+
+
+def _reader_failure(err: Exception, name: str, p: Path, fmt: str, reader_kwargs: dict[str, Any]) -> str:
+    """One line for a reader's failure, or the error that says how to fix it.
+
+    Raises:
+        DependencyMissingError: the reader needs a package that is not installed.
+        UserError: a MaxShield file read without ``allow_maxshield=True``.
+    """
+    from nb_core.errors import DependencyMissingError, UserError
+
+    missing = _missing_module(err)
+    if missing is not None:
+        raise DependencyMissingError(
+            f"{p}: reading {fmt} files with mne.io.{name} needs the optional package "
+            f"{missing!r}: pip install {missing.split('.')[0]}"
+        ) from None
+    if "allow_maxshield" in str(err) and not reader_kwargs.get("allow_maxshield"):
+        raise UserError(
+            f"{p}: a MaxShield (IAS) FIF file, not yet processed with SSS; pass the reader "
+            "option allow_maxshield=True to read it anyway (or run Maxwell filtering first)"
+        ) from None
+    return f"mne.io.{name}: {type(err).__name__}: {_one_line(err)}"
 
 
 def parse_reader_options(items: Iterable[str] | None, *, flag: str = "--reader-option") -> dict[str, Any]:

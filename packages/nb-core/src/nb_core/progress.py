@@ -1,7 +1,11 @@
 """Progress bars for long work (tqdm), quiet when asked or when not on a terminal and in CI.
 
+Every public function that can show a bar takes one keyword, ``show_progress: bool | None = None``:
+`True` shows it, `False` hides it, `None` (the default) decides from the environment
+(:func:`progress_enabled`). Pass it straight on: ``progress(it, desc=..., show_progress=show_progress)``.
+
 Example:
-    >>> total = sum(progress(range(3), desc="demo", disable=True))
+    >>> total = sum(progress(range(3), desc="demo", show_progress=False))
     >>> total
     3
 """
@@ -15,7 +19,7 @@ from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
-__all__ = ["progress", "progress_disabled"]
+__all__ = ["progress", "progress_disabled", "progress_enabled"]
 
 T = TypeVar("T")
 
@@ -29,6 +33,19 @@ def progress_disabled() -> bool:
     return not sys.stderr.isatty()
 
 
+def progress_enabled(show_progress: bool | None = None) -> bool:
+    """Whether to show a bar for a ``show_progress`` argument: the flag itself when given,
+    else the environment (see :func:`progress_disabled`).
+
+    Example:
+        >>> progress_enabled(True), progress_enabled(False)
+        (True, False)
+    """
+    if show_progress is None:
+        return not progress_disabled()
+    return bool(show_progress)
+
+
 def progress(
     iterable: Iterable[T],
     *,
@@ -36,16 +53,21 @@ def progress(
     total: int | None = None,
     unit: str = "it",
     disable: bool | None = None,
+    show_progress: bool | None = None,
     **kwargs: Any,
 ) -> Iterator[T]:
-    """Wrap ``iterable`` in a tqdm bar labelled ``desc``."""
-    return iter(
-        tqdm(
-            iterable,
-            desc=desc,
-            total=total,
-            unit=unit,
-            disable=progress_disabled() if disable is None else disable,
-            **kwargs,
-        )
-    )
+    """Wrap ``iterable`` in a tqdm bar labelled ``desc``.
+
+    Args:
+        show_progress (`bool`, *optional*): the public ``show_progress`` flag, passed on
+            unchanged (`None`: decide from the environment, see :func:`progress_enabled`).
+        disable (`bool`, *optional*): the opposite, tqdm-style; used when ``show_progress``
+            is `None`.
+    """
+    if show_progress is not None:
+        off = not show_progress
+    elif disable is not None:
+        off = disable
+    else:
+        off = progress_disabled()
+    return iter(tqdm(iterable, desc=desc, total=total, unit=unit, disable=off, **kwargs))

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nb_core.errors import CorruptDataError, IncompatibleDataError, SchemaError
+from nb_core.errors import CorruptDataError, IncompatibleDataError, SchemaError, UserError
 from nb_core.validation import (
     Fields,
     check_finite_array,
@@ -63,6 +63,7 @@ __all__ = [
     "Window",
     "annotation_spans",
     "check_mne_info",
+    "window_starts",
 ]
 
 Target = int | float | str | None
@@ -534,6 +535,43 @@ class Window:
         )
         f.done()
         return out
+
+
+def window_starts(n_times: int, size: int, stride: int | None = None) -> range:
+    """Start samples of the windows of ``size`` samples, ``stride`` apart, that fit in ``n_times``.
+
+    The one window arithmetic of neurobridge: windows start at 0, ``stride``,
+    ``2 * stride``, ... and only whole windows are kept (``start + size <= n_times``),
+    so there are ``max(0, (n_times - size) // stride + 1)`` of them: ``len()`` of the result.
+    A recording shorter than ``size`` has none.
+
+    Args:
+        n_times (`int`): samples in the recording.
+        size (`int`): samples per window (>= 1).
+        stride (`int`, *optional*): samples between window starts (>= 1); defaults to ``size``.
+
+    Returns:
+        `range`: the starts; ``np.arange(r.start, r.stop, r.step)`` gives them as an array.
+
+    Raises:
+        UserError: ``size`` or ``stride`` is not a positive integer, or ``n_times`` is negative.
+
+    Example:
+        >>> list(window_starts(10, 4, 3))
+        [0, 3, 6]
+        >>> len(window_starts(1000, 250)), len(window_starts(100, 250))
+        (4, 0)
+    """
+    for name, v in (("n_times", n_times), ("size", size), ("stride", stride)):
+        if v is None:
+            continue
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise UserError(f"window {name} must be an integer number of samples; got {v!r}")
+        if int(v) < (0 if name == "n_times" else 1):
+            low = "0" if name == "n_times" else "1"
+            raise UserError(f"window {name} must be >= {low} samples; got {v}")
+    step = int(size) if stride is None else int(stride)
+    return range(0, max(0, int(n_times) - int(size) + 1), step)
 
 
 @dataclass

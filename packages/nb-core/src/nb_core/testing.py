@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nb_core.schema import ProcessingStep, Recording, Window
+from nb_core.schema import ProcessingStep, Recording, Window, window_starts
 from nb_core.validation import soft_import
 
 if TYPE_CHECKING:
@@ -233,7 +233,7 @@ def simulate_windows(
     windows = []
     for rec in recs:
         n_times = rec.n_times or 0
-        starts = range(0, n_times - window_size + 1, stride)
+        starts = window_starts(n_times, window_size, stride)
         for i, s in enumerate(starts):
             cls = int(rng.integers(len(labels)))
             tgt: int | float | str = cls

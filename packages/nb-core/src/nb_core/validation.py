@@ -26,6 +26,7 @@ import numpy as np
 from nb_core.errors import (
     CorruptDataError,
     DependencyMissingError,
+    IndexOutOfRangeError,
     NonFiniteDataError,
     SchemaError,
     UserError,
@@ -37,6 +38,7 @@ __all__ = [
     "Fields",
     "check_dtype",
     "check_finite_array",
+    "check_index",
     "check_json",
     "check_key",
     "check_modality_name",
@@ -44,6 +46,7 @@ __all__ = [
     "check_option",
     "check_relpath",
     "load_json",
+    "safe_key",
     "soft_import",
 ]
 
@@ -192,6 +195,76 @@ def check_key(key: Any, *, field: str = "key") -> str:
             field=field,
         )
     return key
+
+
+_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def safe_key(text: str, *, replacement: str = "_", default: str = "x") -> str:
+    """Turn any text (a file name, a recording id) into a valid sample key part.
+
+    Every run of characters other than ASCII letters, digits, ``_`` and ``-``
+    becomes ``replacement``; leading and trailing ``replacement`` characters are
+    dropped; empty text gives ``default``. The result always passes
+    :func:`check_key` (and contains no ``/``).
+
+    Args:
+        text (`str`): the text to make key-safe.
+        replacement (`str`, *optional*, defaults to ``"_"``): what replaces each unsafe run
+            (``"_"`` or ``"-"``).
+        default (`str`, *optional*, defaults to ``"x"``): the result when nothing is left.
+
+    Example:
+        >>> safe_key("sub-01_task-rest.run 1")
+        'sub-01_task-rest_run_1'
+        >>> safe_key("sub-01.edf", replacement="-")
+        'sub-01-edf'
+        >>> safe_key("...", default="item")
+        'item'
+    """
+    if replacement and _UNSAFE_RUN.search(replacement):
+        raise UserError(f"replacement must be letters, digits, '_' or '-'; got {replacement!r}")
+    out = _UNSAFE_RUN.sub(replacement, str(text))
+    if replacement:
+        out = out.strip(replacement)
+    return out or default
+
+
+def check_index(i: Any, n: int, *, what: str = "item", where: str | None = None) -> int:
+    """Check an index into ``n`` items; return it as a non-negative ``int``.
+
+    Python ints and NumPy integers are accepted; negative indices count from the
+    end, as for lists.
+
+    Args:
+        i: the index.
+        n (`int`): how many items there are.
+        what (`str`, *optional*, defaults to ``"item"``): what is indexed (``"sample"``,
+            ``"window"``, ``"recording"``), named in errors.
+        where (`str`, *optional*): the dataset (a path), named in errors.
+
+    Raises:
+        UserError: ``i`` is a bool or not an integer.
+        IndexOutOfRangeError: ``i`` is outside ``-n .. n-1`` (also an ``IndexError``, so
+            ``for`` loops over ``ds[i]`` stop on it).
+
+    Example:
+        >>> check_index(-1, 10, what="sample")
+        9
+        >>> check_index(10, 10, what="sample")
+        Traceback (most recent call last):
+        ...
+        nb_core.errors.IndexOutOfRangeError: sample index 10 is out of range for 10 samples
+    """
+    if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
+        raise UserError(f"{what} index must be an integer; got {_type_name(i)} {i!r}"[:200])
+    k = int(i)
+    if k < 0:
+        k += n
+    if not 0 <= k < n:
+        place = f" in {where}" if where else ""
+        raise IndexOutOfRangeError(f"{what} index {int(i)} is out of range for {n} {what}s{place}")
+    return k
 
 
 def check_modality_name(name: Any, *, field: str = "modality") -> str:

@@ -22,11 +22,15 @@ The output folder is never emptied blindly: the demo writes a marker file
 non-empty folder without the marker (``--out .`` in a project folder) is refused unless
 ``overwrite=True`` (``--overwrite``), and even then only the demo's own entries are replaced.
 
-Example:
-    >>> # doctest: +SKIP
-    >>> report = run_demo("nb-demo-out", n_subjects=4, duration=30.0, epochs=3)
-    >>> report.steps[-1].name
-    'train'
+Example (a small run without training; a few seconds):
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "demo"
+    >>> report = run_demo(out, n_subjects=2, n_test_subjects=1, duration=8.0, n_channels=4,
+    ...                   train=False, say=lambda line: None)
+    >>> [s.name for s in report.steps][:5]
+    ['simulate', 'convert', 'shard', 'push', 'pull']
+    >>> (out / "report.json").is_file()
+    True
 """
 
 from __future__ import annotations
@@ -177,13 +181,6 @@ def run_demo(
         OutputExistsError: ``out_dir`` is not empty and was not written by the demo (see ``overwrite``).
         IntegrityError: a round trip did not give back what was written.
     """
-    import nb_formats
-    import nb_hub
-    import nb_shards
-    from nb_core.progress import progress
-    from nb_demo.data import CLASSES, make_dataset
-    from nb_hub.testing import HubEmulator
-
     if not 1 <= n_test_subjects < n_subjects:
         raise UserError(f"n_test_subjects must be between 1 and n_subjects - 1; got {n_test_subjects}")
     out = Path(out_dir)
@@ -195,6 +192,36 @@ def run_demo(
     _prepare_out(out, names, overwrite=overwrite)
     report = DemoReport(out_dir=str(out))
 
+    recordings, windows = _simulate(report, say, n_subjects, duration, sfreq, n_channels, seed)
+    ds = _convert(report, say, recordings, windows, formats_dir, format)
+    test_subjects = {r.entities["subject"] for r in recordings[-n_test_subjects:]}
+    _shard(report, say, ds, recordings, test_subjects, shards_dir)
+    repo_id = "neurobridge/nb-demo-motor-imagery"
+    _hub_round_trip(report, say, shards_dir, repo_id, pulled, datasets_cache)
+    report.facts["hub_repo"] = repo_id
+    if train:
+        _train(report, say, pulled, n_channels, epochs, seed)
+
+    atomic_write_json(
+        out / "report.json",
+        {
+            "out_dir": report.out_dir,
+            "facts": report.facts,
+            "steps": [asdict(s) for s in report.steps],
+            "skipped": report.skipped,
+        },
+    )
+    return report
+
+
+_Say = Callable[[str], None]
+
+
+def _simulate(
+    report: DemoReport, say: _Say, n_subjects: int, duration: float, sfreq: float, n_channels: int, seed: int
+) -> tuple[list[Any], list[Any]]:
+    from nb_demo.data import CLASSES, make_dataset
+
     with _step(report, "simulate", say) as d:
         recordings, windows = make_dataset(
             n_subjects, duration=duration, sfreq=sfreq, n_channels=n_channels, seed=seed
@@ -203,6 +230,13 @@ def run_demo(
             f"{len(recordings)} subjects x {duration:g} s, {n_channels} EEG channels at {sfreq:g} Hz, "
             f"{len(windows)} labelled windows ({len(CLASSES)} classes)"
         )
+    return recordings, windows
+
+
+def _convert(
+    report: DemoReport, say: _Say, recordings: list[Any], windows: list[Any], formats_dir: Path, format: str
+) -> Any:
+    import nb_formats
 
     with _step(report, "convert", say) as d:
         nb_formats.write((recordings, windows), formats_dir, format=format, name="nb-demo-motor-imagery")
@@ -220,8 +254,15 @@ def run_demo(
             f"{format}: {len(ds)} windows, {_dir_size(formats_dir) / 1e6:.1f} MB; "
             "window 0 and the MNE Raw of recording 0 read back identical"
         )
+    return ds
 
-    test_subjects = {r.entities["subject"] for r in recordings[-n_test_subjects:]}
+
+def _shard(
+    report: DemoReport, say: _Say, ds: Any, recordings: list[Any], test_subjects: set[str], shards_dir: Path
+) -> None:
+    import nb_shards
+    from nb_core.progress import progress
+
     with _step(report, "shard", say) as d:
         counts = {}
         subject_of = {r.id: r.entities["subject"] for r in recordings}
@@ -250,7 +291,14 @@ def run_demo(
         )
         report.facts["samples"] = counts
 
-    repo_id = "neurobridge/nb-demo-motor-imagery"
+
+def _hub_round_trip(
+    report: DemoReport, say: _Say, shards_dir: Path, repo_id: str, pulled: Path, datasets_cache: Path
+) -> None:
+    """Push to a local Hub emulator, pull back, and load with `datasets` when installed."""
+    import nb_hub
+    from nb_hub.testing import HubEmulator
+
     # The emulator speaks Git LFS "basic" transfer, not Xet: configure_clients() sets
     # HF_HUB_DISABLE_XET and points huggingface_hub and datasets at it for this block.
     with HubEmulator(tokens={"hf_demo_token": "neurobridge"}) as hub, hub.configure_clients():
@@ -280,47 +328,42 @@ def run_demo(
             d.append(
                 f"{len(list(Path(got).glob('*.tar')))} shards downloaded into {pulled}, every sha256 verified"
             )
-        if _has_module("datasets"):
-            with _step(report, "load_dataset", say) as d:
-                import datasets
+        _load_dataset(report, say, repo_id, datasets_cache)
 
-                # its own cache inside the output folder: nothing of the emulator's repos lands in
-                # the user's Hugging Face cache
-                dsd = datasets.load_dataset(repo_id, token="hf_demo_token", cache_dir=str(datasets_cache))
-                sizes = ", ".join(f"{k}: {v.num_rows}" for k, v in dsd.items())
-                d.append(f"datasets.load_dataset({repo_id!r}) with no loading script: {sizes} rows")
-        else:
-            report.skip(
-                "load_dataset: the `datasets` package is not installed "
-                '(pip install "nb-hub[datasets]" enables this step)',
-                say,
-            )
-    report.facts["hub_repo"] = repo_id
 
-    if train:
-        with _step(report, "train", say) as d:
-            from nb_demo.train import train_and_evaluate
+def _load_dataset(report: DemoReport, say: _Say, repo_id: str, datasets_cache: Path) -> None:
+    if not _has_module("datasets"):
+        report.skip(
+            "load_dataset: the `datasets` package is not installed "
+            '(pip install "nb-hub[datasets]" enables this step)',
+            say,
+        )
+        return
+    with _step(report, "load_dataset", say) as d:
+        import datasets
 
-            result = train_and_evaluate(
-                pulled, pulled, n_channels=n_channels, n_classes=len(CLASSES), epochs=epochs, seed=seed
-            )
-            report.facts["train"] = asdict(result)
-            d.append(
-                f"{result.epochs} epochs on {result.train_samples} samples: test accuracy "
-                f"{result.test_accuracy[-1]:.0%} on {result.test_samples} held-out samples "
-                f"(chance {result.chance:.0%})"
-            )
+        # its own cache inside the output folder: nothing of the emulator's repos lands in
+        # the user's Hugging Face cache
+        dsd = datasets.load_dataset(repo_id, token="hf_demo_token", cache_dir=str(datasets_cache))
+        sizes = ", ".join(f"{k}: {v.num_rows}" for k, v in dsd.items())
+        d.append(f"datasets.load_dataset({repo_id!r}) with no loading script: {sizes} rows")
 
-    atomic_write_json(
-        out / "report.json",
-        {
-            "out_dir": report.out_dir,
-            "facts": report.facts,
-            "steps": [asdict(s) for s in report.steps],
-            "skipped": report.skipped,
-        },
-    )
-    return report
+
+def _train(report: DemoReport, say: _Say, pulled: Path, n_channels: int, epochs: int, seed: int) -> None:
+    from nb_demo.data import CLASSES
+
+    with _step(report, "train", say) as d:
+        from nb_demo.train import train_and_evaluate
+
+        result = train_and_evaluate(
+            pulled, pulled, n_channels=n_channels, n_classes=len(CLASSES), epochs=epochs, seed=seed
+        )
+        report.facts["train"] = asdict(result)
+        d.append(
+            f"{result.epochs} epochs on {result.train_samples} samples: test accuracy "
+            f"{result.test_accuracy[-1]:.0%} on {result.test_samples} held-out samples "
+            f"(chance {result.chance:.0%})"
+        )
 
 
 def _has_module(name: str) -> bool:

@@ -3,9 +3,15 @@
 The network is a shallow "filter bank + power" model in the spirit of ShallowFBCSPNet:
 a temporal convolution, a spatial mixing, squaring, average pooling, log, and a linear layer.
 
-Example:
-    >>> # doctest: +SKIP
-    >>> result = train_and_evaluate(train_source, test_source, n_channels=21, n_classes=4)
+Example (shards made by a small demo run, then two epochs):
+    >>> import tempfile, pathlib
+    >>> from nb_demo import run_demo
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "demo"
+    >>> _ = run_demo(out, n_subjects=2, n_test_subjects=1, duration=8.0, n_channels=4,
+    ...              train=False, say=lambda line: None)
+    >>> result = train_and_evaluate(out / "pulled", out / "pulled", n_channels=4, n_classes=4, epochs=2)
+    >>> result.epochs, len(result.test_accuracy), result.chance
+    (2, 2, 0.25)
 """
 
 from __future__ import annotations
