@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -58,7 +57,7 @@ def _add_write(sub: Any) -> None:
         help='an option of the MNE reader (repeatable); VALUE is JSON (1, true, ["EOG"]) or text',
     )
     _write_opts(w)
-    w.set_defaults(func=_cli_errors(_cmd_write))
+    w.set_defaults(func=_cmd_write)
 
 
 def _add_open(sub: Any) -> None:
@@ -80,7 +79,7 @@ def _add_open(sub: Any) -> None:
     )
     o.add_argument("--show", type=int, default=3, help="items to print (default 3)")
     o.add_argument("--verify", action="store_true", help="check checksums first")
-    o.set_defaults(func=_cli_errors(_cmd_open))
+    o.set_defaults(func=_cmd_open)
 
 
 def _add_convert(sub: Any) -> None:
@@ -94,7 +93,7 @@ def _add_convert(sub: Any) -> None:
     c.add_argument("-o", "--output", required=True, help="artifact directory to write")
     _write_opts(c, dtype_default=None)
     c.add_argument("--verify", action="store_true", help="check the source's checksums first")
-    c.set_defaults(func=_cli_errors(_cmd_convert))
+    c.set_defaults(func=_cmd_convert)
 
 
 def _add_verify(sub: Any) -> None:
@@ -105,7 +104,7 @@ def _add_verify(sub: Any) -> None:
         "nb formats verify out/ds",
     )
     v.add_argument("path")
-    v.set_defaults(func=_cli_errors(_cmd_verify))
+    v.set_defaults(func=_cmd_verify)
 
 
 def _add_inspect(sub: Any) -> None:
@@ -118,7 +117,7 @@ def _add_inspect(sub: Any) -> None:
     i.add_argument("path")
     i.add_argument("--verify", action="store_true", help="check size and sha256 of every data file")
     i.add_argument("--json", action="store_true", help="print JSON")
-    i.set_defaults(func=_cli_errors(_cmd_inspect))
+    i.set_defaults(func=_cmd_inspect)
 
 
 def _add_bench(sub: Any) -> None:
@@ -147,7 +146,7 @@ def _add_bench(sub: Any) -> None:
         help="length of the recording whose write memory is measured (default 600; 0 skips)",
     )
     b.add_argument("--stream-channels", type=int, default=64, help="its channels (default 64)")
-    b.set_defaults(func=_cli_errors(_cmd_bench))
+    b.set_defaults(func=_cmd_bench)
 
 
 def _write_opts(p: argparse.ArgumentParser, *, dtype_default: str | None = "float32") -> None:
@@ -177,64 +176,6 @@ def _write_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-#: API keywords whose names appear in error messages, and their command-line flags.
-_FLAG_WORDS = (
-    "allow_maxshield",
-    "allow_nonfinite",
-    "chunk_samples",
-    "compression",
-    "dtype",
-    "format",
-    "overwrite",
-    "resume",
-    "stride",
-    "target_from",
-    "verify",
-    "window_size",
-    "zip_store",
-)
-_KW = re.compile(rf"\b({'|'.join(_FLAG_WORDS)})=(True|False|'[^']*'|\"[^\"]*\"|[\w.+-]+)")
-_BARE = re.compile(rf"(?<![-\w])({'|'.join(w for w in _FLAG_WORDS if '_' in w)})\b")
-
-
-def cli_message(text: str) -> str:
-    """An API error message in command-line terms: ``overwrite=True`` -> ``--overwrite``.
-
-    Example:
-        >>> cli_message("out exists; pass overwrite=True to replace it (format='zarr', window_size 5)")
-        'out exists; pass --overwrite to replace it (--format zarr, --window-size 5)'
-    """
-
-    def kw(m: re.Match[str]) -> str:
-        flag = "--" + m.group(1).replace("_", "-")
-        v = m.group(2)
-        if v == "True":
-            return flag
-        if v == "False":
-            return f"without {flag}"
-        return f"{flag} {v.strip(chr(39) + chr(34))}"
-
-    text = _KW.sub(kw, text)
-    return _BARE.sub(lambda m: "--" + m.group(1).replace("_", "-"), text)
-
-
-def _cli_errors(func: Any) -> Any:
-    """Run a command, rewording NBError messages with command-line flags."""
-
-    def run(args: argparse.Namespace) -> int:
-        from nb_core.errors import NBError
-
-        try:
-            return int(func(args) or 0)
-        except NBError as err:
-            msg = cli_message(str(err))
-            if msg != str(err):
-                err.args = (msg, *err.args[1:])
-            raise
-
-    return run
-
-
 def _reader_options(args: argparse.Namespace) -> dict[str, Any]:
     from nb_core.mne_adapter import parse_reader_options
 
@@ -246,7 +187,8 @@ def _reader_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def _cmd_write(args: argparse.Namespace) -> int:
     import nb_formats
-    from nb_core.errors import OutputExistsError, UnsupportedFormatError, UserError
+    from nb_core.atomic import check_output
+    from nb_core.errors import UnsupportedFormatError, UserError
     from nb_core.manifest import MANIFEST_NAME
     from nb_core.mne_adapter import is_mne_input, read_raw
 
@@ -264,8 +206,7 @@ def _cmd_write(args: argparse.Namespace) -> int:
                 f"{src}: not a recording MNE reads (EDF, BDF, FIF, BrainVision .vhdr, EEGLAB .set, CTF .ds, "
                 "EGI .mff, ...; see `mne.io.read_raw`)"
             )
-    if Path(dst).exists() and not args.overwrite:
-        raise OutputExistsError(f"{dst} already exists; pass --overwrite to replace it")
+    check_output(dst, overwrite=args.overwrite)
     raws = (read_raw(s, preload=False, **opts) for s in srcs)
     out = nb_formats.write(raws, dst, **_write_kwargs(args))
     print(f"wrote {out}")

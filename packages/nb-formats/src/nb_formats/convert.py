@@ -119,11 +119,10 @@ def convert(
         >>> len(nb_formats.open(b)) == len(nb_formats.open(a))
         True
     """
-    from nb_core.errors import OutputExistsError
+    from nb_core.atomic import check_output
     from nb_formats.writer import write
 
-    if not overwrite and Path(dst).exists():  # fail before reading anything
-        raise OutputExistsError(f"{dst} already exists; pass overwrite=True to replace it")
+    check_output(dst, overwrite=overwrite)  # fail before reading anything
     ds = LazyDataset(src, verify=verify)
     try:
         return write(

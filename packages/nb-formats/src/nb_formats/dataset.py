@@ -22,21 +22,20 @@ Items:
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nb_core.errors import CorruptDataError, IndexOutOfRangeError, NBError, UserError
+from nb_core.errors import CorruptDataError, NBError, UserError
 from nb_core.manifest import Manifest
-from nb_core.schema import Recording, Sample, Target, Window, annotation_spans
+from nb_core.schema import Recording, Sample, Target, Window, annotation_spans, window_starts
+from nb_core.validation import check_index, safe_key
 from nb_formats._store import DAMAGE_ERRORS, DEFAULT_CACHE_BYTES, ChunkCache, Store
 from nb_formats.table import WindowTable
 
 __all__ = ["NO_TARGET", "LazyDataset", "check_layout", "open"]
 
-_KEY_SAFE = re.compile(r"[^A-Za-z0-9_\-]+")
 #: Target of an open-time window that has none (an int, so that ``default_collate`` batches it).
 NO_TARGET = -1
 #: Values of ``target_from``.
@@ -134,14 +133,13 @@ class LazyDataset:
         if stride is not None and window_size is None:
             raise UserError("stride needs window_size")
         if window_size is not None:
-            if window_size < 1 or (stride is not None and stride < 1):
-                raise UserError(f"window_size and stride must be >= 1; got {window_size}, {stride}")
-            step = stride or window_size
+            window_starts(0, window_size, stride)  # window_size and stride are positive integers
             rec, start = [], []
             for j, r in enumerate(self._rec_meta):
                 if not self._chunks[j]:
                     continue
-                s = np.arange(0, int(r["n_times"]) - window_size + 1, step, dtype=np.int64)
+                span = window_starts(int(r["n_times"]), window_size, stride)
+                s = np.arange(span.start, span.stop, span.step, dtype=np.int64)
                 rec.append(np.full(len(s), j, dtype=np.int64))
                 start.append(s)
             if not rec:
@@ -209,14 +207,7 @@ class LazyDataset:
         return [r["id"] for r in self._rec_meta]
 
     def _check(self, i: int, n: int, what: str) -> int:
-        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
-            raise UserError(f"{what} index must be an integer; got {type(i).__name__}")
-        k = int(i)
-        if k < 0:
-            k += n
-        if not 0 <= k < n:
-            raise IndexOutOfRangeError(f"{what} index {i} is out of range for {self.path} ({n} {what}s)")
-        return k
+        return check_index(i, n, what=what, where=str(self.path))
 
     # -- reading ----------------------------------------------------------------------------------
     def read(self, i: int) -> np.ndarray:
@@ -292,7 +283,7 @@ class LazyDataset:
         spec = self.manifest.modalities.get(self.info.get("modality", "eeg"))
         md["sfreq"] = rm.get("sfreq", spec.sfreq if spec else None)
         md["ch_names"] = [c["name"] for c in rm["channels"]] if rm else (spec.ch_names if spec else None)
-        base = _KEY_SAFE.sub("-", w.recording_id or "item")
+        base = safe_key(w.recording_id, replacement="-", default="item")
         key = f"{base}_{i:06d}"
         return Sample(key=key, arrays={self.info.get("modality", "eeg"): self.read(i)}, metadata=md)
 

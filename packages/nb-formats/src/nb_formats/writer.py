@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from nb_core.atomic import atomic_path, clean_temporaries, remove_path
-from nb_core.errors import IncompatibleDataError, NonFiniteDataError, OutputExistsError, UserError
+from nb_core.atomic import atomic_path, check_output, clean_temporaries, remove_path
+from nb_core.errors import IncompatibleDataError, NonFiniteDataError, UserError
 from nb_core.manifest import Manifest, ModalitySpec, RecordingEntry
 from nb_core.mne_adapter import modality_of
 from nb_core.progress import progress
@@ -122,8 +122,7 @@ def write(
     """
     comp, dt = _check_options(format, compression, dtype, zip_store, chunk_samples, resume)
     final = Path(path)
-    if not overwrite and final.exists():
-        raise OutputExistsError(f"{final} already exists; pass overwrite=True to replace it")
+    check_output(final, overwrite=overwrite)
     source = as_source(data, sfreq=sfreq, ch_names=ch_names)
     for stale in stale_temporaries(final):  # left by an interrupted (killed) write of the same path
         remove_path(stale)
@@ -196,8 +195,7 @@ def _stream(
 ) -> tuple[dict[str, Any], WindowTable | None, dict[str, Any]]:
     """Feed every part of ``source`` to ``sink``; return the metadata, the window table and facts."""
     st = _Streamer(source, sink, dt, allow_nonfinite, chunk_samples)
-    disable = None if show_progress is None else not show_progress
-    for part in progress(source.parts, desc="nb-formats write", unit="part", disable=disable):
+    for part in progress(source.parts, desc="nb-formats write", unit="part", show_progress=show_progress):
         if part.recording is not None:
             st.recording(part.recording, part.signals)
         for w in part.windows:
