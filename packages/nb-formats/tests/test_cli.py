@@ -57,28 +57,9 @@ def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_bench_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     png = tmp_path / "b.png"
-    code = main(
-        [
-            "formats",
-            "bench",
-            "--n-samples",
-            "12",
-            "--channels",
-            "3",
-            "--times",
-            "50",
-            "--reads",
-            "10",
-            "--plot",
-            str(png),
-            "--json",
-            str(tmp_path / "b.json"),
-            "--stream-seconds",
-            "4",
-            "--stream-channels",
-            "3",
-        ]
-    )
+    argv = "formats bench --n-samples 12 --channels 3 --times 50 --reads 10 --defaults-only"
+    argv += " --stream-seconds 2 --stream-channels 3"
+    code = main([*argv.split(), "--plot", str(png), "--json", str(tmp_path / "b.json")])
     assert code == 0
     out = capsys.readouterr().out
     for row in (
@@ -91,9 +72,16 @@ def test_bench_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         "straddle chunks",
         "nb_formats zarr blosc-lz4 |",
         "streaming write",
-        "| nb_formats parquet | 4 s |",
+        "| nb_formats parquet | 2 s |",
     ):
         assert row in out
+    assert "hdf5 gzip" not in out and "zarr zstd" not in out  # --defaults-only: default codecs only
+    rows = __import__("json").loads((tmp_path / "b.json").read_text())
+    assert {r["name"] for r in rows["rows"]} >= {
+        "nb_formats hdf5 blosc-lz4",
+        "nb_formats parquet npy (uncompressed)",
+    }
+    assert all(r["random_ms"] > 0 for r in rows["rows"])
     assert png.stat().st_size > 1000
 
 

@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from nb_formats.codecs import DEFAULT_COMPRESSION
+
 __all__ = [
     "BenchRow",
     "StreamRow",
@@ -116,8 +118,12 @@ def run_bench(
     plot: str | os.PathLike[str] | None = None,
     log: Callable[[str], None] = print,
     skip_mne: bool = False,
+    defaults_only: bool = False,
 ) -> list[BenchRow]:
-    """Run the benchmark; return its rows (and save a PNG bar chart to ``plot``)."""
+    """Run the benchmark; return its rows (and save a PNG bar chart to ``plot``).
+
+    ``defaults_only=True`` measures each layout with its default compression only (a quick run).
+    """
     own_tmp = workdir is None
     base = Path(tempfile.mkdtemp(prefix="nb-formats-bench-") if own_tmp else workdir)  # type: ignore[arg-type]
     base.mkdir(parents=True, exist_ok=True)
@@ -135,6 +141,7 @@ def run_bench(
             nbytes=n_channels * n_times * 4,
             base=base,
             log=log,
+            configs=[k for k in CONFIGS if _is_default(k[0], k[1])] if defaults_only else CONFIGS,
         )
         parts: list[Callable[[_Job], list[BenchRow]]] = [_bench_floor, _bench_layouts, _bench_naive_parquet]
         if not skip_mne:
@@ -151,6 +158,11 @@ def run_bench(
     return rows
 
 
+def _is_default(layout: str, comp: str) -> bool:
+    """Whether ``comp`` is ``layout``'s default (Parquet: its uncompressed ``.npy`` signals)."""
+    return layout == "parquet" or comp == DEFAULT_COMPRESSION[layout]
+
+
 @dataclass
 class _Job:
     """What every part of :func:`run_bench` reads: the windows, targets, read indices and folder."""
@@ -161,6 +173,7 @@ class _Job:
     nbytes: int
     base: Path
     log: Callable[[str], None]
+    configs: list[tuple[str, str, bool]]
 
     def time(self, read: Callable[[int], Any], n: int | None = None) -> tuple[float, float]:
         return _time_reads(read, len(self.x) if n is None else n, self.idx, self.nbytes)
@@ -180,7 +193,7 @@ def _bench_layouts(job: _Job) -> list[BenchRow]:
 
     rows: list[BenchRow] = []
     keep: dict[str, Path] = {}
-    for layout, comp, zipped in CONFIGS:
+    for layout, comp, zipped in job.configs:
         label = f"nb_formats {layout}{' zip' if zipped else ''} {comp}"
         dst = job.base / f"{layout}-{comp.split(' ')[0]}{'-zip' if zipped else ''}"
         tracemalloc.start()
@@ -337,6 +350,7 @@ def run_unaligned(
     n_reads: int = 500,
     n_recordings: int = 4,
     log: Callable[[str], None] = print,
+    defaults_only: bool = False,
 ) -> list[UnalignedRow]:
     """Random windows that straddle chunk edges, on the same signals as continuous recordings.
 
@@ -363,6 +377,8 @@ def run_unaligned(
     rng = np.random.default_rng(2)
     rows = []
     for layout, comp in UNALIGNED_CONFIGS:
+        if defaults_only and not _is_default(layout, comp):
+            continue
         dst = base / f"unaligned-{layout}-{comp}"
         nb_formats.write(
             recs, dst, format=layout, compression=comp, chunk_samples=t, show_progress=False, fsync=False

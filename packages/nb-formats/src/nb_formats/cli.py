@@ -125,8 +125,8 @@ def _add_bench(sub: Any) -> None:
         sub,
         "bench",
         "benchmark every layout against memmap, naive h5py/zarr/Parquet and MNE .fif",
-        "nb formats bench --n-samples 40 --channels 4 --times 100 --reads 20 --stream-seconds 10 --plot bench.png\n"
-        "nb formats bench --n-samples 40 --times 100 --no-mne --no-unaligned --stream-seconds 0 --dir tmp --plot b.png",
+        "nb formats bench --n-samples 20 --channels 4 --times 100 --reads 10 --defaults-only --stream-seconds 2 --plot b.png\n"
+        "nb formats bench --n-samples 20 --times 100 --reads 10 --defaults-only --no-mne --no-unaligned --stream-seconds 0 --dir tmp --plot c.png",
     )
     b.add_argument("--n-samples", type=int, default=2000, help="windows (default 2000)")
     b.add_argument("--channels", type=int, default=21, help="channels per window (default 21)")
@@ -138,6 +138,9 @@ def _add_bench(sub: Any) -> None:
     )
     b.add_argument("--json", default=None, help="also write the result as JSON to this file")
     b.add_argument("--no-mne", action="store_true", help="skip the MNE .fif baseline")
+    b.add_argument(
+        "--defaults-only", action="store_true", help="each layout with its default compression only (quick)"
+    )
     b.add_argument("--no-unaligned", action="store_true", help="skip random windows that straddle chunks")
     b.add_argument(
         "--stream-seconds",
@@ -307,6 +310,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         plot=args.plot,
         log=lambda s: print(s, file=sys.stderr),
         skip_mne=args.no_mne,
+        defaults_only=args.defaults_only,
     )
     load = os.getloadavg()
     print(
@@ -320,7 +324,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         try:
             if not args.no_unaligned:
                 x = make_windows(args.n_samples, args.channels, args.times)
-                un = run_unaligned(x, base, n_reads=args.reads, log=lambda s: print(s, file=sys.stderr))
+                un = run_unaligned(
+                    x,
+                    base,
+                    n_reads=args.reads,
+                    log=lambda s: print(s, file=sys.stderr),
+                    defaults_only=args.defaults_only,
+                )
                 del x
                 print("\nrandom windows that straddle chunks (same signals as continuous recordings):\n")
                 print(format_unaligned(un))
