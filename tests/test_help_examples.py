@@ -47,7 +47,7 @@ EMULATOR_PORT = 8765
 #: Parsed arguments (argparse ``dest``) that name what a command writes (never prepared as inputs).
 OUTPUT_DESTS = {"output", "out", "local_dir", "json", "plot", "storage", "workdir", "dir", "dst"}
 #: Commands whose output is the last value of a list argument: (group, command) -> dest.
-OUTPUT_LAST = {("formats", "write"): "inputs"}
+OUTPUT_LAST: dict[tuple[str, str], str] = {}
 
 
 # -- the examples ------------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def _formats(d: Path, name: str, fmt: str) -> None:
     import nb_formats
 
     (d / name).parent.mkdir(parents=True, exist_ok=True)
-    nb_formats.write([_raw("01", 1), _raw("02", 2)], d / name, format=fmt, progress_bar=False)
+    nb_formats.write([_raw("01", 1), _raw("02", 2)], d / name, format=fmt, show_progress=False)
 
 
 def _shards(d: Path, name: str) -> None:
@@ -431,7 +431,7 @@ def test_example_parsing() -> None:
     assert command_of("nb --version                 list installed packages") == "nb --version"
     assert command_of("# in another shell:") == ""
     assert example_lines("x\nexamples:\n  nb a\n  nb b  # c\nnote\n  nb z\n") == ["nb a", "nb b  # c"]
-    ex = Example(("formats", "write"), ("nb formats write sub-01_raw.fif out/ds --format zarr",))
+    ex = Example(("formats", "write"), ("nb formats write sub-01_raw.fif -o out/ds --format zarr",))
     assert inputs_of(ex) == {"sub-01_raw.fif"}
     ex = Example(("hub", "card"), ("nb hub card out/eeg-shards --output out/eeg-shards-card/README.md",))
     assert inputs_of(ex) == {"out/eeg-shards"}

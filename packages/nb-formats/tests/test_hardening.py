@@ -202,7 +202,7 @@ def test_write_streams_recordings_in_bounded_memory(
     full = 8 * 500_000 * 8  # the recording as float64, what a whole-recording read allocates
     tracemalloc.start()
     try:
-        out = nb_formats.write(raw, tmp_path / "ds", format=fmt, progress_bar=False, fsync=False)
+        out = nb_formats.write(raw, tmp_path / "ds", format=fmt, show_progress=False, fsync=False)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

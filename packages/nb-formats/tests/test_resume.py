@@ -132,5 +132,8 @@ def test_convert_and_cli_resume(tmp_path: Path, windowed: Any) -> None:
     src = nb_formats.write(windowed, tmp_path / "src", format="hdf5")
     out = nb_formats.convert(src, tmp_path / "a", format="zarr", resume=True)
     assert _files(out) == _files(nb_formats.convert(src, tmp_path / "b", format="zarr"))
-    assert main(["formats", "convert", str(src), str(tmp_path / "c"), "--format", "parquet", "--resume"]) == 0
+    assert (
+        main(["formats", "convert", str(src), "-o", str(tmp_path / "c"), "--format", "parquet", "--resume"])
+        == 0
+    )
     assert len(nb_formats.open(tmp_path / "c")) == len(windowed[1])

@@ -16,7 +16,7 @@ from importlib.metadata import version as _version
 from nb_formats.codecs import COMPRESSIONS, DEFAULT_COMPRESSION
 from nb_formats.convert import convert
 from nb_formats.dataset import NO_TARGET, LazyDataset, open
-from nb_formats.verify import verify
+from nb_formats.verify import inspect, verify
 from nb_formats.writer import FORMATS, write
 
 __version__ = _version("nb-formats")
@@ -29,6 +29,7 @@ __all__ = [
     "LazyDataset",
     "__version__",
     "convert",
+    "inspect",
     "open",
     "verify",
     "write",

@@ -12,6 +12,10 @@ the process id that opened it and reopened in a new process.
 from __future__ import annotations
 
 import os
+import struct
+import tokenize
+import zipfile
+import zlib
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -28,8 +32,30 @@ from nb_formats.table import WindowTable
 if TYPE_CHECKING:
     from nb_formats.resume import ResumeLedger
 
+#: What h5py, zarr, numcodecs, zstd, zlib, zipfile, json and pyarrow raise on damaged or truncated
+#: bytes (pyarrow's errors derive from these built-ins too). Readers turn them into a
+#: ``CorruptDataError`` naming the file; nothing else is caught.
+DAMAGE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    RuntimeError,  # numcodecs' Blosc/Zstd, h5py filters; RecursionError (deep JSON) is one
+    ArithmeticError,
+    MemoryError,  # a damaged size that asks for an absurd allocation
+    struct.error,
+    zlib.error,
+    zipfile.BadZipFile,
+    SyntaxError,  # a damaged .npy header (numpy parses it as a Python literal)
+    tokenize.TokenError,
+)
+
 __all__ = [
     "BLOCK_BYTES",
+    "DAMAGE_ERRORS",
     "DEFAULT_CACHE_BYTES",
     "ChunkCache",
     "Signals",

@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from nb_formats.codecs import DEFAULT_COMPRESSION
+
 __all__ = [
     "BenchRow",
     "StreamRow",
@@ -116,119 +118,163 @@ def run_bench(
     plot: str | os.PathLike[str] | None = None,
     log: Callable[[str], None] = print,
     skip_mne: bool = False,
+    defaults_only: bool = False,
 ) -> list[BenchRow]:
-    """Run the benchmark; return its rows (and save a PNG bar chart to ``plot``)."""
-    import h5py
-    import zarr
+    """Run the benchmark; return its rows (and save a PNG bar chart to ``plot``).
 
-    import nb_formats
-
+    ``defaults_only=True`` measures each layout with its default compression only (a quick run).
+    """
     own_tmp = workdir is None
     base = Path(tempfile.mkdtemp(prefix="nb-formats-bench-") if own_tmp else workdir)  # type: ignore[arg-type]
     base.mkdir(parents=True, exist_ok=True)
     rows: list[BenchRow] = []
     try:
         import pandas  # noqa: F401  (pyarrow imports it lazily: keep that out of the timings)
-        import pyarrow.parquet
+        import pyarrow.parquet  # noqa: F401  (imported before the timings)
 
         log(f"generating {n_windows} windows of {n_channels}x{n_times} float32 ...")
         x = make_windows(n_windows, n_channels, n_times)
-        y = np.arange(n_windows) % 4
-        nbytes = n_channels * n_times * 4
-        idx = np.random.default_rng(1).integers(0, n_windows, size=n_reads)
-
-        floor_path = base / "floor.npy"
-        np.save(floor_path, x)
-        mm = np.load(floor_path, mmap_mode="r")
-        rnd, seq = _time_reads(lambda i: np.array(mm[i]), n_windows, idx, nbytes)
-        rows.append(BenchRow("memmap floor (np.load mmap)", rnd, seq, None, _du(floor_path) / 1e6))
-        log(f"  {rows[-1].name}: {rnd:.4f} ms/window")
-
-        keep: dict[str, Path] = {}
-        for layout, comp, zipped in CONFIGS:
-            label = f"nb_formats {layout}{' zip' if zipped else ''} {comp}"
-            dst = base / f"{layout}-{comp.split(' ')[0]}{'-zip' if zipped else ''}"
-            tracemalloc.start()
-            t0 = time.perf_counter()
-            nb_formats.write(
-                (x, y),
-                dst,
-                format=layout,
-                compression=None if layout == "parquet" else comp,
-                zip_store=zipped,
-                sfreq=250.0,
-                progress_bar=False,
-                fsync=False,  # page-cache write time; fsync cost depends on the disk, not the codec
-            )
-            wt = time.perf_counter() - t0
-            peak = tracemalloc.get_traced_memory()[1] / 1e6
-            tracemalloc.stop()
-            ds = nb_formats.open(dst)
-            rnd, seq = _time_reads(ds.__getitem__, n_windows, idx, nbytes)
-            ds.close()
-            size = sum(f.size for f in ds.manifest.files) / 1e6
-            rows.append(BenchRow(label, rnd, seq, wt, size, peak))
-            log(f"  {label}: {rnd:.4f} ms/window, {seq:.0f} MB/s, write {wt:.1f} s, {size:.1f} MB")
-            if (layout, comp, zipped) in (("hdf5", "blosc-lz4", False), ("zarr", "blosc-lz4", False)):
-                keep[layout] = dst
-            else:
-                shutil.rmtree(dst, ignore_errors=True)
-
-        import hdf5plugin  # noqa: F401
-
-        with h5py.File(keep["hdf5"] / "data.h5", "r") as f:
-            d = f["windows"]
-            rnd, seq = _time_reads(lambda i: d[i], n_windows, idx, nbytes)
-        rows.append(BenchRow("naive h5py dataset[i] (blosc-lz4)", rnd, seq))
-        log(f"  {rows[-1].name}: {rnd:.4f} ms/window")
-        za: Any = zarr.open_group(keep["zarr"] / "data.zarr", mode="r")["windows"]
-        rnd, seq = _time_reads(lambda i: za[i], n_windows, idx, nbytes)
-        rows.append(BenchRow("naive zarr array[i] (blosc-lz4)", rnd, seq))
-        log(f"  {rows[-1].name}: {rnd:.4f} ms/window")
-
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        ppath = base / "naive.parquet"
-        flat = pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), n_channels * n_times)
-        t0 = time.perf_counter()
-        pq.write_table(pa.table({"eeg": flat, "target": pa.array(y)}), ppath, row_group_size=100)
-        wt = time.perf_counter() - t0
-        pf = pq.ParquetFile(ppath)
-
-        def read_pq(i: int) -> np.ndarray:
-            tab = pf.read_row_group(i // 100, columns=["eeg"])
-            return np.asarray(tab.column(0).chunk(0)[i % 100].values.to_numpy()).reshape(n_channels, n_times)
-
-        n_pq = min(n_windows, 300)
-        rnd, seq = _time_reads(read_pq, n_pq, idx[: max(20, n_reads // 10)] % n_pq, nbytes)
-        rows.append(
-            BenchRow("naive Parquet row-group read (snappy, 100 rows/group)", rnd, seq, wt, _du(ppath) / 1e6)
+        job = _Job(
+            x=x,
+            y=np.arange(n_windows) % 4,
+            idx=np.random.default_rng(1).integers(0, n_windows, size=n_reads),
+            nbytes=n_channels * n_times * 4,
+            base=base,
+            log=log,
+            configs=[k for k in CONFIGS if _is_default(k[0], k[1])] if defaults_only else CONFIGS,
         )
-        log(f"  {rows[-1].name}: {rnd:.4f} ms/window")
-
+        parts: list[Callable[[_Job], list[BenchRow]]] = [_bench_floor, _bench_layouts, _bench_naive_parquet]
         if not skip_mne:
-            import mne
-
-            info = mne.create_info(n_channels, 250.0, "eeg")
-            raw = mne.io.RawArray(x.transpose(1, 0, 2).reshape(n_channels, -1), info, verbose="error")
-            fif = base / "windows_raw.fif"
-            t0 = time.perf_counter()
-            raw.save(fif, fmt="single", verbose="error", overwrite=True)
-            wt = time.perf_counter() - t0
-            del raw
-            rr = mne.io.read_raw_fif(fif, preload=False, verbose="error")
-            rnd, seq = _time_reads(
-                lambda i: rr.get_data(start=i * n_times, stop=(i + 1) * n_times), n_windows, idx, nbytes
-            )
-            rows.append(BenchRow("MNE .fif get_data (preload=False)", rnd, seq, wt, _du(fif) / 1e6))
-            log(f"  {rows[-1].name}: {rnd:.4f} ms/window")
+            parts.append(_bench_mne)
+        for part in parts:
+            for row in part(job):
+                rows.append(row)
+                log(f"  {row.name}: {row.random_ms:.4f} ms/window")
     finally:
         if own_tmp:
             shutil.rmtree(base, ignore_errors=True)
     if plot is not None:
         _plot(rows, Path(plot), n_windows, n_channels, n_times)
     return rows
+
+
+def _is_default(layout: str, comp: str) -> bool:
+    """Whether ``comp`` is ``layout``'s default (Parquet: its uncompressed ``.npy`` signals)."""
+    return layout == "parquet" or comp == DEFAULT_COMPRESSION[layout]
+
+
+@dataclass
+class _Job:
+    """What every part of :func:`run_bench` reads: the windows, targets, read indices and folder."""
+
+    x: np.ndarray
+    y: np.ndarray
+    idx: np.ndarray
+    nbytes: int
+    base: Path
+    log: Callable[[str], None]
+    configs: list[tuple[str, str, bool]]
+
+    def time(self, read: Callable[[int], Any], n: int | None = None) -> tuple[float, float]:
+        return _time_reads(read, len(self.x) if n is None else n, self.idx, self.nbytes)
+
+
+def _bench_floor(job: _Job) -> list[BenchRow]:
+    floor_path = job.base / "floor.npy"
+    np.save(floor_path, job.x)
+    mm = np.load(floor_path, mmap_mode="r")
+    rnd, seq = job.time(lambda i: np.array(mm[i]))
+    return [BenchRow("memmap floor (np.load mmap)", rnd, seq, None, _du(floor_path) / 1e6)]
+
+
+def _bench_layouts(job: _Job) -> list[BenchRow]:
+    """Every layout and codec of :data:`CONFIGS`, then h5py's and zarr's own per-item reads."""
+    import nb_formats
+
+    rows: list[BenchRow] = []
+    keep: dict[str, Path] = {}
+    for layout, comp, zipped in job.configs:
+        label = f"nb_formats {layout}{' zip' if zipped else ''} {comp}"
+        dst = job.base / f"{layout}-{comp.split(' ')[0]}{'-zip' if zipped else ''}"
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        nb_formats.write(
+            (job.x, job.y),
+            dst,
+            format=layout,
+            compression=None if layout == "parquet" else comp,
+            zip_store=zipped,
+            sfreq=250.0,
+            show_progress=False,
+            fsync=False,  # page-cache write time; fsync cost depends on the disk, not the codec
+        )
+        wt = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1] / 1e6
+        tracemalloc.stop()
+        ds = nb_formats.open(dst)
+        rnd, seq = job.time(ds.__getitem__)
+        ds.close()
+        size = sum(f.size for f in ds.manifest.files) / 1e6
+        rows.append(BenchRow(label, rnd, seq, wt, size, peak))
+        job.log(f"  {label}: {seq:.0f} MB/s, write {wt:.1f} s, {size:.1f} MB")
+        if (layout, comp, zipped) in (("hdf5", "blosc-lz4", False), ("zarr", "blosc-lz4", False)):
+            keep[layout] = dst
+        else:
+            shutil.rmtree(dst, ignore_errors=True)
+    return rows + _bench_naive_h5_zarr(job, keep["hdf5"], keep["zarr"])
+
+
+def _bench_naive_h5_zarr(job: _Job, h5: Path, zr: Path) -> list[BenchRow]:
+    import h5py
+    import hdf5plugin  # noqa: F401
+    import zarr
+
+    with h5py.File(h5 / "data.h5", "r") as f:
+        d = f["windows"]
+        rnd, seq = job.time(lambda i: d[i])
+    rows = [BenchRow("naive h5py dataset[i] (blosc-lz4)", rnd, seq)]
+    za: Any = zarr.open_group(zr / "data.zarr", mode="r")["windows"]
+    rnd, seq = job.time(lambda i: za[i])
+    return [*rows, BenchRow("naive zarr array[i] (blosc-lz4)", rnd, seq)]
+
+
+def _bench_naive_parquet(job: _Job) -> list[BenchRow]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n_windows, n_channels, n_times = job.x.shape
+    ppath = job.base / "naive.parquet"
+    flat = pa.FixedSizeListArray.from_arrays(pa.array(job.x.reshape(-1)), n_channels * n_times)
+    t0 = time.perf_counter()
+    pq.write_table(pa.table({"eeg": flat, "target": pa.array(job.y)}), ppath, row_group_size=100)
+    wt = time.perf_counter() - t0
+    pf = pq.ParquetFile(ppath)
+
+    def read_pq(i: int) -> np.ndarray:
+        tab = pf.read_row_group(i // 100, columns=["eeg"])
+        return np.asarray(tab.column(0).chunk(0)[i % 100].values.to_numpy()).reshape(n_channels, n_times)
+
+    n_pq = min(n_windows, 300)
+    idx = job.idx[: max(20, len(job.idx) // 10)] % n_pq
+    rnd, seq = _time_reads(read_pq, n_pq, idx, job.nbytes)
+    name = "naive Parquet row-group read (snappy, 100 rows/group)"
+    return [BenchRow(name, rnd, seq, wt, _du(ppath) / 1e6)]
+
+
+def _bench_mne(job: _Job) -> list[BenchRow]:
+    import mne
+
+    _, n_channels, n_times = job.x.shape
+    info = mne.create_info(n_channels, 250.0, "eeg")
+    raw = mne.io.RawArray(job.x.transpose(1, 0, 2).reshape(n_channels, -1), info, verbose="error")
+    fif = job.base / "windows_raw.fif"
+    t0 = time.perf_counter()
+    raw.save(fif, fmt="single", verbose="error", overwrite=True)
+    wt = time.perf_counter() - t0
+    del raw
+    rr = mne.io.read_raw_fif(fif, preload=False, verbose="error")
+    rnd, seq = job.time(lambda i: rr.get_data(start=i * n_times, stop=(i + 1) * n_times))
+    return [BenchRow("MNE .fif get_data (preload=False)", rnd, seq, wt, _du(fif) / 1e6)]
 
 
 def format_table(rows: list[BenchRow]) -> str:
@@ -304,6 +350,7 @@ def run_unaligned(
     n_reads: int = 500,
     n_recordings: int = 4,
     log: Callable[[str], None] = print,
+    defaults_only: bool = False,
 ) -> list[UnalignedRow]:
     """Random windows that straddle chunk edges, on the same signals as continuous recordings.
 
@@ -330,9 +377,11 @@ def run_unaligned(
     rng = np.random.default_rng(2)
     rows = []
     for layout, comp in UNALIGNED_CONFIGS:
+        if defaults_only and not _is_default(layout, comp):
+            continue
         dst = base / f"unaligned-{layout}-{comp}"
         nb_formats.write(
-            recs, dst, format=layout, compression=comp, chunk_samples=t, progress_bar=False, fsync=False
+            recs, dst, format=layout, compression=comp, chunk_samples=t, show_progress=False, fsync=False
         )
 
         def timed(ds: Any, idx: np.ndarray) -> float:
@@ -422,7 +471,7 @@ def run_streaming(
         dst = base / f"stream-{layout}"
         tracemalloc.start()
         t0 = time.perf_counter()
-        nb_formats.write(rr, dst, format=layout, progress_bar=False, fsync=False)
+        nb_formats.write(rr, dst, format=layout, show_progress=False, fsync=False)
         wt = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1] / 1e6
         tracemalloc.stop()

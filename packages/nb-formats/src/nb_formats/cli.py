@@ -1,10 +1,9 @@
-"""``nb formats``: write, open, convert, info and bench from the command line."""
+"""``nb formats``: write, open, convert, verify, inspect and bench from the command line."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,22 +19,31 @@ def register(subparsers: Any) -> None:
         subparsers,
         "formats",
         help="HDF5 / Zarr / NumPy+Parquet codecs with lazy random access",
-        description="Write, open, convert, inspect and benchmark nb-formats artifacts.",
-        examples="nb formats write sub-01_raw.fif out/ds --format zarr --overwrite\nnb formats info out/ds --verify",
+        description="Write, open, convert, verify, inspect and benchmark nb-formats artifacts.",
+        examples="nb formats write sub-01_raw.fif -o out/ds --format zarr --overwrite\nnb formats verify out/ds",
     )
+    _add_write(sub)
+    _add_open(sub)
+    _add_convert(sub)
+    _add_verify(sub)
+    _add_inspect(sub)
+    _add_bench(sub)
 
+
+def _add_write(sub: Any) -> None:
     w = add_command(
         sub,
         "write",
         "write MNE-readable recordings (.fif, .edf, .vhdr, CTF .ds, ...) to an artifact",
-        "nb formats write sub-01_raw.fif sub-02_raw.fif out/ds --format hdf5 --compression blosc-zstd --overwrite\n"
-        "nb formats write sub-01_raw.fif out/ds-fif --allow-maxshield --reader-option on_split_missing=warn --overwrite",
+        "nb formats write sub-01_raw.fif sub-02_raw.fif -o out/ds --format hdf5 --compression blosc-zstd --overwrite\n"
+        "nb formats write sub-01_raw.fif -o out/ds-fif --allow-maxshield --reader-option on_split_missing=warn --overwrite",
     )
     w.add_argument(
         "inputs",
         nargs="+",
-        help="recordings MNE reads (files, or CTF .ds / EGI .mff / BTi directories), then the output",
+        help="recordings MNE reads (files, or CTF .ds / EGI .mff / BTi directories)",
     )
+    w.add_argument("-o", "--output", required=True, help="artifact directory to write")
     w.add_argument(
         "--allow-maxshield",
         action="store_true",
@@ -49,13 +57,16 @@ def register(subparsers: Any) -> None:
         help='an option of the MNE reader (repeatable); VALUE is JSON (1, true, ["EOG"]) or text',
     )
     _write_opts(w)
-    w.set_defaults(func=_cli_errors(_cmd_write))
+    w.set_defaults(func=_cmd_write)
 
+
+def _add_open(sub: Any) -> None:
     o = add_command(
         sub,
         "open",
         "open an artifact lazily and show items",
-        "nb formats open out/ds --window-size 500 --show 3\nnb formats open out/ds --window-size 500 --stride 250 --target-from annotations",
+        "nb formats open out/ds --window-size 500 --show 3\n"
+        "nb formats open out/ds --window-size 500 --stride 250 --target-from annotations",
     )
     o.add_argument("path")
     o.add_argument("--window-size", type=int, default=None, help="window the recordings now (samples)")
@@ -68,48 +79,68 @@ def register(subparsers: Any) -> None:
     )
     o.add_argument("--show", type=int, default=3, help="items to print (default 3)")
     o.add_argument("--verify", action="store_true", help="check checksums first")
-    o.set_defaults(func=_cli_errors(_cmd_open))
+    o.set_defaults(func=_cmd_open)
 
+
+def _add_convert(sub: Any) -> None:
     c = add_command(
         sub,
         "convert",
         "convert an artifact to another layout or compression",
-        "nb formats convert out/ds out/ds-parquet --format parquet --overwrite",
+        "nb formats convert out/ds -o out/ds-parquet --format parquet --overwrite",
     )
-    c.add_argument("src")
-    c.add_argument("dst")
+    c.add_argument("src", help="the artifact to convert")
+    c.add_argument("-o", "--output", required=True, help="artifact directory to write")
     _write_opts(c, dtype_default=None)
     c.add_argument("--verify", action="store_true", help="check the source's checksums first")
-    c.set_defaults(func=_cli_errors(_cmd_convert))
+    c.set_defaults(func=_cmd_convert)
 
+
+def _add_verify(sub: Any) -> None:
+    v = add_command(
+        sub,
+        "verify",
+        "check that an artifact is complete, consistent and intact (sizes and sha256 of every file)",
+        "nb formats verify out/ds",
+    )
+    v.add_argument("path")
+    v.set_defaults(func=_cmd_verify)
+
+
+def _add_inspect(sub: Any) -> None:
     i = add_command(
         sub,
-        "info",
+        "inspect",
         "summarise an artifact (and verify its files)",
-        "nb formats info out/ds --verify",
+        "nb formats inspect out/ds\nnb formats inspect out/ds --verify --json",
     )
     i.add_argument("path")
     i.add_argument("--verify", action="store_true", help="check size and sha256 of every data file")
-    i.add_argument("--json", action="store_true", help="print the manifest as JSON")
-    i.set_defaults(func=_cli_errors(_cmd_info))
+    i.add_argument("--json", action="store_true", help="print JSON")
+    i.set_defaults(func=_cmd_inspect)
 
+
+def _add_bench(sub: Any) -> None:
     b = add_command(
         sub,
         "bench",
         "benchmark every layout against memmap, naive h5py/zarr/Parquet and MNE .fif",
-        "nb formats bench --n-windows 40 --channels 4 --times 100 --reads 20 --stream-seconds 10 --plot bench.png\n"
-        "nb formats bench --n-windows 40 --times 100 --no-mne --no-unaligned --stream-seconds 0 --workdir tmp --plot b.png",
+        "nb formats bench --n-samples 20 --channels 4 --times 100 --reads 10 --defaults-only --stream-seconds 2 --plot b.png\n"
+        "nb formats bench --n-samples 20 --times 100 --reads 10 --defaults-only --no-mne --no-unaligned --stream-seconds 0 --dir tmp --plot c.png",
     )
-    b.add_argument("--n-windows", type=int, default=2000)
-    b.add_argument("--channels", type=int, default=21)
-    b.add_argument("--times", type=int, default=1000, help="samples per window")
-    b.add_argument("--reads", type=int, default=500, help="random reads per row")
-    b.add_argument("--workdir", default=None, help="where to write (default: a temporary directory)")
+    b.add_argument("--n-samples", type=int, default=2000, help="windows (default 2000)")
+    b.add_argument("--channels", type=int, default=21, help="channels per window (default 21)")
+    b.add_argument("--times", type=int, default=1000, help="time points per window (default 1000)")
+    b.add_argument("--reads", type=int, default=500, help="random reads per row (default 500)")
+    b.add_argument("--dir", default=None, help="where to write the data (default: the temp directory)")
     b.add_argument(
         "--plot", default="nb-formats-bench.png", help="PNG to save (default nb-formats-bench.png)"
     )
-    b.add_argument("--json", default=None, help="also save the rows as JSON here")
+    b.add_argument("--json", default=None, help="also write the result as JSON to this file")
     b.add_argument("--no-mne", action="store_true", help="skip the MNE .fif baseline")
+    b.add_argument(
+        "--defaults-only", action="store_true", help="each layout with its default compression only (quick)"
+    )
     b.add_argument("--no-unaligned", action="store_true", help="skip random windows that straddle chunks")
     b.add_argument(
         "--stream-seconds",
@@ -118,7 +149,7 @@ def register(subparsers: Any) -> None:
         help="length of the recording whose write memory is measured (default 600; 0 skips)",
     )
     b.add_argument("--stream-channels", type=int, default=64, help="its channels (default 64)")
-    b.set_defaults(func=_cli_errors(_cmd_bench))
+    b.set_defaults(func=_cmd_bench)
 
 
 def _write_opts(p: argparse.ArgumentParser, *, dtype_default: str | None = "float32") -> None:
@@ -148,64 +179,6 @@ def _write_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-#: API keywords whose names appear in error messages, and their command-line flags.
-_FLAG_WORDS = (
-    "allow_maxshield",
-    "allow_nonfinite",
-    "chunk_samples",
-    "compression",
-    "dtype",
-    "format",
-    "overwrite",
-    "resume",
-    "stride",
-    "target_from",
-    "verify",
-    "window_size",
-    "zip_store",
-)
-_KW = re.compile(rf"\b({'|'.join(_FLAG_WORDS)})=(True|False|'[^']*'|\"[^\"]*\"|[\w.+-]+)")
-_BARE = re.compile(rf"(?<![-\w])({'|'.join(w for w in _FLAG_WORDS if '_' in w)})\b")
-
-
-def cli_message(text: str) -> str:
-    """An API error message in command-line terms: ``overwrite=True`` -> ``--overwrite``.
-
-    Example:
-        >>> cli_message("out exists; pass overwrite=True to replace it (format='zarr', window_size 5)")
-        'out exists; pass --overwrite to replace it (--format zarr, --window-size 5)'
-    """
-
-    def kw(m: re.Match[str]) -> str:
-        flag = "--" + m.group(1).replace("_", "-")
-        v = m.group(2)
-        if v == "True":
-            return flag
-        if v == "False":
-            return f"without {flag}"
-        return f"{flag} {v.strip(chr(39) + chr(34))}"
-
-    text = _KW.sub(kw, text)
-    return _BARE.sub(lambda m: "--" + m.group(1).replace("_", "-"), text)
-
-
-def _cli_errors(func: Any) -> Any:
-    """Run a command, rewording NBError messages with command-line flags."""
-
-    def run(args: argparse.Namespace) -> int:
-        from nb_core.errors import NBError
-
-        try:
-            return int(func(args) or 0)
-        except NBError as err:
-            msg = cli_message(str(err))
-            if msg != str(err):
-                err.args = (msg, *err.args[1:])
-            raise
-
-    return run
-
-
 def _reader_options(args: argparse.Namespace) -> dict[str, Any]:
     from nb_core.mne_adapter import parse_reader_options
 
@@ -217,28 +190,26 @@ def _reader_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def _cmd_write(args: argparse.Namespace) -> int:
     import nb_formats
-    from nb_core.errors import OutputExistsError, UnsupportedFormatError, UserError
+    from nb_core.atomic import check_output
+    from nb_core.errors import UnsupportedFormatError, UserError
     from nb_core.manifest import MANIFEST_NAME
     from nb_core.mne_adapter import is_mne_input, read_raw
 
-    if len(args.inputs) < 2:
-        raise UserError("give one or more recording files, then the output directory")
-    *srcs, dst = args.inputs
+    srcs, dst = args.inputs, args.output
     opts = _reader_options(args)
     for src in srcs:  # everything is checked before anything is read or written
         p = Path(src)
         if (p / MANIFEST_NAME).is_file() or p.name == MANIFEST_NAME:
             raise UserError(
                 f"{src}: a neurobridge artifact, not a recording; to change its layout use "
-                f"`nb formats convert {src} OUT --format ...`"
+                f"`nb formats convert {src} -o OUT --format ...`"
             )
         if p.exists() and not is_mne_input(p):
             raise UnsupportedFormatError(
                 f"{src}: not a recording MNE reads (EDF, BDF, FIF, BrainVision .vhdr, EEGLAB .set, CTF .ds, "
                 "EGI .mff, ...; see `mne.io.read_raw`)"
             )
-    if Path(dst).exists() and not args.overwrite:
-        raise OutputExistsError(f"{dst} already exists; pass --overwrite to replace it")
+    check_output(dst, overwrite=args.overwrite)
     raws = (read_raw(s, preload=False, **opts) for s in srcs)
     out = nb_formats.write(raws, dst, **_write_kwargs(args))
     print(f"wrote {out}")
@@ -248,7 +219,7 @@ def _cmd_write(args: argparse.Namespace) -> int:
 def _cmd_convert(args: argparse.Namespace) -> int:
     import nb_formats
 
-    out = nb_formats.convert(args.src, args.dst, verify=args.verify, **_write_kwargs(args))
+    out = nb_formats.convert(args.src, args.output, verify=args.verify, **_write_kwargs(args))
     print(f"wrote {out}")
     return 0
 
@@ -274,31 +245,41 @@ def _cmd_open(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_info(args: argparse.Namespace) -> int:
+def _cmd_verify(args: argparse.Namespace) -> int:
     import nb_formats
-    from nb_core.manifest import Manifest
-    from nb_formats.verify import check_complete
 
-    root = Path(args.path)
-    check_complete(root.parent if root.is_file() else root)  # "incomplete" for an unfinished write
-    m = nb_formats.verify(args.path) if args.verify else Manifest.read(args.path)
+    m = nb_formats.verify(args.path)
+    print(
+        f"verified {args.path}: {len(m.files)} file(s), sizes and sha256 match; manifest, layout, metadata "
+        "and window table consistent"
+    )
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    import nb_formats
+
+    s = nb_formats.inspect(args.path, verify=args.verify)
     if args.json:
-        print(m.to_json(), end="")
-    else:
-        info = m.extra.get("nb_formats", {})
-        print(f"{m.name}: layout {m.layout}, written by {m.writer.get('package')} {m.writer.get('version')}")
+        print(json.dumps(s, indent=2))
+        return 0
+    w = s["writer"]
+    print(f"{s['name']}: layout {s['layout']}, written by {w.get('package')} {w.get('version')}")
+    print(
+        f"  kind {s['kind']}, dtype {s['dtype']}, compression {s['compression']}, "
+        f"materialized windows: {s['materialized']}"
+    )
+    for name, spec in s["modalities"].items():
         print(
-            f"  kind {info.get('kind')}, dtype {info.get('dtype')}, compression {info.get('compression')}, "
-            f"materialized windows: {info.get('materialized')}"
+            f"  modality {name}: {spec.get('dtype')} shape {spec.get('shape')} sfreq {spec.get('sfreq')} "
+            f"unit {spec.get('unit')}"
         )
-        for name, spec in m.modalities.items():
-            print(f"  modality {name}: {spec.dtype} shape {spec.shape} sfreq {spec.sfreq} unit {spec.unit}")
-        print(
-            f"  items {m.n_samples}, recordings {len(m.recordings)}, files {len(m.files)}, {m.total_size} bytes"
-        )
+    print(
+        f"  items {s['n_samples']}, recordings {s['n_recordings']}, files {s['n_files']}, {s['bytes']} bytes"
+    )
     if args.verify:
         print(
-            f"verified: {len(m.files)} file(s), sizes and sha256 match; manifest, layout, metadata and "
+            f"verified: {s['n_files']} file(s), sizes and sha256 match; manifest, layout, metadata and "
             "window table consistent"
         )
     return 0
@@ -321,28 +302,35 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     )
 
     rows = run_bench(
-        n_windows=args.n_windows,
+        n_windows=args.n_samples,
         n_channels=args.channels,
         n_times=args.times,
         n_reads=args.reads,
-        workdir=args.workdir,
+        workdir=args.dir,
         plot=args.plot,
         log=lambda s: print(s, file=sys.stderr),
         skip_mne=args.no_mne,
+        defaults_only=args.defaults_only,
     )
     load = os.getloadavg()
     print(
-        f"\nnb-formats bench: {args.n_windows} windows of {args.channels}x{args.times} float32, "
+        f"\nnb-formats bench: {args.n_samples} windows of {args.channels}x{args.times} float32, "
         f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n"
     )
     print(format_table(rows))
     extra: dict[str, Any] = {}
     if not args.no_unaligned or args.stream_seconds > 0:
-        base = Path(tempfile.mkdtemp(prefix="nb-formats-bench-", dir=args.workdir))
+        base = Path(tempfile.mkdtemp(prefix="nb-formats-bench-", dir=args.dir))
         try:
             if not args.no_unaligned:
-                x = make_windows(args.n_windows, args.channels, args.times)
-                un = run_unaligned(x, base, n_reads=args.reads, log=lambda s: print(s, file=sys.stderr))
+                x = make_windows(args.n_samples, args.channels, args.times)
+                un = run_unaligned(
+                    x,
+                    base,
+                    n_reads=args.reads,
+                    log=lambda s: print(s, file=sys.stderr),
+                    defaults_only=args.defaults_only,
+                )
                 del x
                 print("\nrandom windows that straddle chunks (same signals as continuous recordings):\n")
                 print(format_unaligned(un))

@@ -130,30 +130,13 @@ def decode_into(
         raw = raw.data
     try:
         if compression == "none":
-            if len(raw) != dest.nbytes:
-                raise CorruptDataError(
-                    f"{where}: chunk has {len(raw)} bytes, expected {dest.nbytes} (truncated file?)"
-                )
-            dest[:] = np.frombuffer(raw, dtype=np.uint8)
+            _copy_raw(raw, dest, where)
         elif compression.startswith("blosc-"):
-            from numcodecs import blosc
-
-            # Check the 16-byte Blosc header first: blosc trusts it, so a truncated chunk
-            # would otherwise be decoded from past its end.
-            if len(raw) < 16:
-                raise CorruptDataError(f"{where}: Blosc chunk of {len(raw)} bytes is truncated")
-            nbytes, cbytes = struct.unpack_from("<II", raw, 4)[0], struct.unpack_from("<I", raw, 12)[0]
-            if cbytes != len(raw) or nbytes != dest.nbytes:
-                raise CorruptDataError(
-                    f"{where}: Blosc header says {cbytes} stored / {nbytes} decoded bytes, found {len(raw)} "
-                    f"stored and expected {dest.nbytes} decoded (truncated or damaged)"
-                )
-            blosc.decompress(raw, dest)
+            _decode_blosc(raw, dest, where)
         elif compression == "zstd":
             from numcodecs import zstd
 
-            got = zstd.decompress(raw)
-            _copy_exact(got, dest, where)
+            _copy_exact(zstd.decompress(raw), dest, where)
         elif compression == "gzip":
             # wbits=47: accept a zlib stream (HDF5 deflate) or a gzip member (Zarr gzip).
             _copy_exact(zlib.decompress(raw, wbits=47), dest, where)
@@ -164,8 +147,32 @@ def decode_into(
     except (RuntimeError, ValueError, zlib.error, TypeError) as err:
         raise CorruptDataError(
             f"{where}: cannot decode the {compression} chunk ({err}); the file is damaged or truncated "
-            "(run `nb formats info --verify`)"
+            "(run `nb formats verify`)"
         ) from None
+
+
+def _copy_raw(raw: Any, dest: np.ndarray, where: str) -> None:
+    if len(raw) != dest.nbytes:
+        raise CorruptDataError(
+            f"{where}: chunk has {len(raw)} bytes, expected {dest.nbytes} (truncated file?)"
+        )
+    dest[:] = np.frombuffer(raw, dtype=np.uint8)
+
+
+def _decode_blosc(raw: Any, dest: np.ndarray, where: str) -> None:
+    from numcodecs import blosc
+
+    # Check the 16-byte Blosc header first: blosc trusts it, so a truncated chunk
+    # would otherwise be decoded from past its end.
+    if len(raw) < 16:
+        raise CorruptDataError(f"{where}: Blosc chunk of {len(raw)} bytes is truncated")
+    nbytes, cbytes = struct.unpack_from("<II", raw, 4)[0], struct.unpack_from("<I", raw, 12)[0]
+    if cbytes != len(raw) or nbytes != dest.nbytes:
+        raise CorruptDataError(
+            f"{where}: Blosc header says {cbytes} stored / {nbytes} decoded bytes, found {len(raw)} "
+            f"stored and expected {dest.nbytes} decoded (truncated or damaged)"
+        )
+    blosc.decompress(raw, dest)
 
 
 def _copy_exact(got: bytes, dest: np.ndarray, where: str) -> None:

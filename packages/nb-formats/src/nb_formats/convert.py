@@ -13,13 +13,26 @@ from typing import Any
 
 import numpy as np
 
-from nb_core.errors import CorruptDataError, NBError
-from nb_core.schema import Recording
+from nb_core.schema import Recording, Window
 from nb_formats._store import Signals
 from nb_formats.dataset import LazyDataset
-from nb_formats.inputs import BLOCK_WINDOWS, Part, Source, WindowRow
+from nb_formats.inputs import BLOCK_WINDOWS, Part, Source
 
 __all__ = ["convert", "dataset_source"]
+
+
+def _recording_part(ds: LazyDataset, j: int) -> Part:
+    """Recording ``j`` of ``ds`` with its signals read block by block (metadata only when not stored)."""
+    meta = ds._rec_meta[j]
+    rec = Recording.from_dict(meta, data=None, path=f"{ds.path}:recordings[{j}]")
+    if not ds._chunks[j]:
+        return Part(recording=rec)
+    return Part(
+        recording=rec,
+        signals=Signals(
+            lambda a, b: ds._recording_slice(j, a, b), len(meta["channels"]), int(meta["n_times"])
+        ),
+    )
 
 
 def dataset_source(ds: LazyDataset) -> Source:
@@ -29,60 +42,25 @@ def dataset_source(ds: LazyDataset) -> Source:
     ids = ds.recording_ids
     materialized = bool(info.get("materialized"))
 
-    def rows(a: int, b: int) -> list[WindowRow]:
+    def rows(a: int, b: int) -> list[Window]:
         assert table is not None
-        out = []
-        for i in range(a, b):
-            r = table.row(i)
-            ri = r["recording_index"]
-            out.append(
-                WindowRow(
-                    ids[ri] if ri >= 0 else None,
-                    r["start"],
-                    r["stop"],
-                    r["target"],
-                    r["i_window_in_trial"],
-                    r["i_start_in_trial"],
-                    r["i_stop_in_trial"],
-                    r.get("extra", {}),
-                )
-            )
-        return out
-
-    def recording_part(j: int) -> Part:
-        meta = ds._rec_meta[j]
-        rec = Recording.from_dict(meta, data=None, path=f"{ds.path}:recordings[{j}]")
-        tc = ds._chunks[j]
-        if not tc:
-            return Part(recording=rec)
-        c = len(meta["channels"])
-
-        def read(a: int, b: int) -> np.ndarray:
-            try:
-                return ds._store.read_slice(j, a, b, c, tc, None)
-            except NBError:
-                raise
-            except Exception as err:  # h5py/zarr/numcodecs on damaged bytes
-                raise CorruptDataError(
-                    f"{ds.root}: cannot read recording {j} ({type(err).__name__}: {err}); the files are "
-                    "damaged (run `nb formats info --verify`)"
-                ) from None
-
-        return Part(recording=rec, signals=Signals(read, c, int(meta["n_times"])))
+        return [
+            table.window(i, ids[ri] if (ri := int(table.columns["recording_index"][i])) >= 0 else "")
+            for i in range(a, b)
+        ]
 
     def parts() -> Iterator[Part]:
         for j in range(ds.n_recordings):
-            yield recording_part(j)
+            yield _recording_part(ds, j)
         if table is None:
             return
         n = len(table)
         if not materialized:
             yield Part(windows=rows(0, n))
             return
-        c, t = info["window_shape"]
         for s in range(0, n, BLOCK_WINDOWS):
             e = min(n, s + BLOCK_WINDOWS)
-            block = np.stack([ds._store.read_window(i, c, t) for i in range(s, e)])
+            block = np.stack([ds._read(i) for i in range(s, e)])  # damaged bytes: CorruptDataError
             yield Part(windows=rows(s, e), block=block)
 
     spec = next(iter(ds.manifest.modalities.values()), None)
@@ -111,7 +89,7 @@ def convert(
     zip_store: bool = False,
     chunk_samples: int | None = None,
     verify: bool = False,
-    progress_bar: bool | None = None,
+    show_progress: bool | None = None,
     resume: bool = False,
 ) -> Path:
     """Convert an artifact to another layout (or compression), one recording at a time.
@@ -141,11 +119,10 @@ def convert(
         >>> len(nb_formats.open(b)) == len(nb_formats.open(a))
         True
     """
-    from nb_core.errors import OutputExistsError
+    from nb_core.atomic import check_output
     from nb_formats.writer import write
 
-    if not overwrite and Path(dst).exists():  # fail before reading anything
-        raise OutputExistsError(f"{dst} already exists; pass overwrite=True to replace it")
+    check_output(dst, overwrite=overwrite)  # fail before reading anything
     ds = LazyDataset(src, verify=verify)
     try:
         return write(
@@ -161,7 +138,7 @@ def convert(
             name=ds.manifest.name,
             description=ds.manifest.description,
             license=ds.manifest.license,
-            progress_bar=progress_bar,
+            show_progress=show_progress,
             resume=resume,
         )
     finally:

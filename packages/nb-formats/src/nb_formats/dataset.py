@@ -22,21 +22,20 @@ Items:
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nb_core.errors import CorruptDataError, IndexOutOfRangeError, NBError, UserError
+from nb_core.errors import CorruptDataError, NBError, UserError
 from nb_core.manifest import Manifest
-from nb_core.schema import Recording, Sample, Target, Window, annotation_spans
-from nb_formats._store import DEFAULT_CACHE_BYTES, ChunkCache, Store
+from nb_core.schema import Recording, Sample, Target, Window, annotation_spans, window_starts
+from nb_core.validation import check_index, safe_key
+from nb_formats._store import DAMAGE_ERRORS, DEFAULT_CACHE_BYTES, ChunkCache, Store
 from nb_formats.table import WindowTable
 
 __all__ = ["NO_TARGET", "LazyDataset", "check_layout", "open"]
 
-_KEY_SAFE = re.compile(r"[^A-Za-z0-9_\-]+")
 #: Target of an open-time window that has none (an int, so that ``default_collate`` batches it).
 NO_TARGET = -1
 #: Values of ``target_from``.
@@ -101,10 +100,10 @@ class LazyDataset:
             meta, table = self._store.load()
         except NBError:
             raise
-        except (Exception, RecursionError) as err:  # zstd/h5py/numcodecs/pyarrow on damaged bytes
+        except DAMAGE_ERRORS as err:  # zstd/h5py/numcodecs/pyarrow on damaged bytes
             raise CorruptDataError(
                 f"{self.root}: cannot read the artifact's metadata or window table "
-                f"({type(err).__name__}: {err}); the files are damaged (run `nb formats info --verify`)"
+                f"({type(err).__name__}: {err}); the files are damaged (run `nb formats verify`)"
             ) from None
         finally:
             self._store.close()
@@ -134,14 +133,13 @@ class LazyDataset:
         if stride is not None and window_size is None:
             raise UserError("stride needs window_size")
         if window_size is not None:
-            if window_size < 1 or (stride is not None and stride < 1):
-                raise UserError(f"window_size and stride must be >= 1; got {window_size}, {stride}")
-            step = stride or window_size
+            window_starts(0, window_size, stride)  # window_size and stride are positive integers
             rec, start = [], []
             for j, r in enumerate(self._rec_meta):
                 if not self._chunks[j]:
                     continue
-                s = np.arange(0, int(r["n_times"]) - window_size + 1, step, dtype=np.int64)
+                span = window_starts(int(r["n_times"]), window_size, stride)
+                s = np.arange(span.start, span.stop, span.step, dtype=np.int64)
                 rec.append(np.full(len(s), j, dtype=np.int64))
                 start.append(s)
             if not rec:
@@ -209,14 +207,7 @@ class LazyDataset:
         return [r["id"] for r in self._rec_meta]
 
     def _check(self, i: int, n: int, what: str) -> int:
-        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
-            raise UserError(f"{what} index must be an integer; got {type(i).__name__}")
-        k = int(i)
-        if k < 0:
-            k += n
-        if not 0 <= k < n:
-            raise IndexOutOfRangeError(f"{what} index {i} is out of range for {self.path} ({n} {what}s)")
-        return k
+        return check_index(i, n, what=what, where=str(self.path))
 
     # -- reading ----------------------------------------------------------------------------------
     def read(self, i: int) -> np.ndarray:
@@ -228,10 +219,10 @@ class LazyDataset:
             return self._read_unchecked(i)
         except NBError:
             raise
-        except Exception as err:  # h5py/zarr/numcodecs on damaged bytes
+        except DAMAGE_ERRORS as err:  # h5py/zarr/numcodecs on damaged bytes
             raise CorruptDataError(
                 f"{self.root}: cannot read item {i} ({type(err).__name__}: {err}); the files are damaged "
-                "(run `nb formats info --verify`)"
+                "(run `nb formats verify`)"
             ) from None
 
     def _read_unchecked(self, i: int) -> np.ndarray:
@@ -270,17 +261,7 @@ class LazyDataset:
         j = int(self._rec[i])
         rid = self._rec_meta[j]["id"] if j >= 0 else ""
         if self._mode in ("windows", "materialized") and self.table is not None:
-            row = self.table.row(i)
-            return Window(
-                rid,
-                row["start"],
-                row["stop"],
-                target=row["target"],
-                i_window_in_trial=row["i_window_in_trial"],
-                i_start_in_trial=row["i_start_in_trial"],
-                i_stop_in_trial=row["i_stop_in_trial"],
-                extra=row.get("extra", {}),
-            )
+            return self.table.window(i, rid)
         start, stop = int(self._start[i]), int(self._stop[i])
         # Items of one recording are contiguous in these modes: the first one is found by bisection.
         n_prev = i - int(np.searchsorted(self._rec, j, side="left"))
@@ -302,7 +283,7 @@ class LazyDataset:
         spec = self.manifest.modalities.get(self.info.get("modality", "eeg"))
         md["sfreq"] = rm.get("sfreq", spec.sfreq if spec else None)
         md["ch_names"] = [c["name"] for c in rm["channels"]] if rm else (spec.ch_names if spec else None)
-        base = _KEY_SAFE.sub("-", w.recording_id or "item")
+        base = safe_key(w.recording_id, replacement="-", default="item")
         key = f"{base}_{i:06d}"
         return Sample(key=key, arrays={self.info.get("modality", "eeg"): self.read(i)}, metadata=md)
 
@@ -313,19 +294,21 @@ class LazyDataset:
         """
         j = self._check(j, len(self._rec_meta), "recording")
         meta = self._rec_meta[j]
-        data = None
-        if self._chunks[j]:
-            c = len(meta["channels"])
-            try:
-                data = self._store.read_slice(j, 0, int(meta["n_times"]), c, self._chunks[j], None)
-            except NBError:
-                raise
-            except Exception as err:
-                raise CorruptDataError(
-                    f"{self.root}: cannot read recording {j} ({type(err).__name__}: {err}); the files are "
-                    "damaged (run `nb formats info --verify`)"
-                ) from None
+        data = self._recording_slice(j, 0, int(meta["n_times"])) if self._chunks[j] else None
         return Recording.from_dict(meta, data=data, path=f"{self.path}:recordings[{j}]")
+
+    def _recording_slice(self, j: int, a: int, b: int) -> np.ndarray:
+        """Samples ``[a, b)`` of stored recording ``j`` (damaged bytes: ``CorruptDataError``)."""
+        c = len(self._rec_meta[j]["channels"])
+        try:
+            return self._store.read_slice(j, a, b, c, self._chunks[j], None)
+        except NBError:
+            raise
+        except DAMAGE_ERRORS as err:
+            raise CorruptDataError(
+                f"{self.root}: cannot read recording {j} ({type(err).__name__}: {err}); the files are "
+                "damaged (run `nb formats verify`)"
+            ) from None
 
     def close(self) -> None:
         """Close file handles of this process (they reopen on the next read)."""
@@ -440,10 +423,17 @@ def check_layout(manifest: Manifest, root: Path) -> dict[str, Any]:
             f"{where}: extra.nb_formats.format_version is {version!r}; this nb-formats reads version 1 "
             "(upgrade nb-formats if the artifact is newer)"
         )
+    _check_info_fields(info, COMPRESSIONS[layout], where)
+    _check_layout_files(manifest, info, where)
+    return info
+
+
+def _check_info_fields(info: dict[str, Any], compressions: tuple[str, ...], where: str) -> None:
+    """``extra["nb_formats"]``: dtype, kind, compression, window shape, flags and modality."""
     checks = {
         "dtype": ("float32", "float64"),
         "kind": ("continuous", "windowed"),
-        "compression": COMPRESSIONS[layout],
+        "compression": compressions,
     }
     for key, allowed in checks.items():
         if info.get(key) not in allowed:
@@ -470,6 +460,11 @@ def check_layout(manifest: Manifest, root: Path) -> dict[str, Any]:
         raise CorruptDataError(
             f"{where}: extra.nb_formats.modality is {info.get('modality')!r}; expected a name"
         )
+
+
+def _check_layout_files(manifest: Manifest, info: dict[str, Any], where: str) -> None:
+    """The manifest lists the layout's data file."""
+    layout = manifest.layout
     listed = {f.path for f in manifest.files}
     if layout == "zarr":
         need = "data.zarr.zip" if info.get("zip_store") else "data.zarr/zarr.json"
@@ -480,7 +475,6 @@ def check_layout(manifest: Manifest, root: Path) -> dict[str, Any]:
             f"{where}: the manifest of a {layout} artifact does not list {need!r} (it lists "
             f"{len(listed)} file(s)); the manifest does not match the layout's files"
         )
-    return info
 
 
 def _check_meta(meta: dict[str, Any], root: Path) -> tuple[list[dict[str, Any]], list[int]]:

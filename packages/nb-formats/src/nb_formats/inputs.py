@@ -28,6 +28,7 @@ writer never needs the whole dataset in memory.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import sys
 from collections.abc import Iterable, Iterator
@@ -40,7 +41,7 @@ from nb_core.errors import IncompatibleDataError, SchemaError, UnsupportedFormat
 from nb_core.schema import Recording, Window
 from nb_formats._store import Signals
 
-__all__ = ["Part", "Source", "WindowRow", "as_source"]
+__all__ = ["Part", "Source", "as_source"]
 
 #: Windows per block when arrays are streamed to a writer.
 BLOCK_WINDOWS = 256
@@ -48,25 +49,11 @@ _BD_COLUMNS = ("i_window_in_trial", "i_start_in_trial", "i_stop_in_trial", "targ
 
 
 @dataclass
-class WindowRow:
-    """One window as given: its recording id (`None` for bare arrays), span, target and extras."""
-
-    recording_id: str | None
-    start: int
-    stop: int
-    target: Any = None
-    i_window_in_trial: int = 0
-    i_start_in_trial: int | None = None
-    i_stop_in_trial: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
 class Part:
     """A recording (with or without signals) and/or windows, with their signals when materialized."""
 
     recording: Recording | None = None
-    windows: list[WindowRow] = field(default_factory=list)
+    windows: list[Window] = field(default_factory=list)
     block: np.ndarray | None = None
     #: The recording's signals, read block by block (else ``recording.data`` when set).
     signals: Signals | None = None
@@ -145,7 +132,7 @@ def _continuous(items: Iterable[Any], description: str) -> Source:
 
 def _windowed(recordings: list[Recording], windows: list[Window]) -> Source:
     ids = {r.id for r in recordings}
-    rows: list[WindowRow] = []
+    rows: list[Window] = []
     for i, w in enumerate(windows):
         if not isinstance(w, Window):
             raise UnsupportedFormatError(f"windows[{i}] is a {type(w).__name__}; expected nb_core.Window")
@@ -153,18 +140,7 @@ def _windowed(recordings: list[Recording], windows: list[Window]) -> Source:
             raise IncompatibleDataError(
                 f"windows[{i}] refers to recording {w.recording_id!r}, which is not among the recordings"
             )
-        rows.append(
-            WindowRow(
-                w.recording_id,
-                w.start,
-                w.stop,
-                w.target,
-                w.i_window_in_trial,
-                w.i_start_in_trial,
-                w.i_stop_in_trial,
-                dict(w.extra),
-            )
-        )
+        rows.append(dataclasses.replace(w, extra=dict(w.extra)))
     sizes = {w.stop - w.start for w in windows}
 
     def parts() -> Iterator[Part]:
@@ -211,8 +187,8 @@ def _py(v: Any) -> Any:
 
 
 def _rows_from_columns(
-    cols: dict[str, list[Any]], n: int, rid: str | None, y: Any, default_stop: int | None, what: str
-) -> list[WindowRow]:
+    cols: dict[str, list[Any]], n: int, rid: str, y: Any, default_stop: int | None, what: str
+) -> list[Window]:
     if y is not None:
         targets = list(np.asarray(y).tolist()) if not isinstance(y, list) else list(y)
         if len(targets) != n:
@@ -230,7 +206,7 @@ def _rows_from_columns(
             stop = default_stop
         iw = cols.get("i_window_in_trial")
         rows.append(
-            WindowRow(
+            Window(
                 rid,
                 start,
                 stop,
@@ -253,7 +229,7 @@ def _arrays(x: Any, y: Any, metadata: Any, *, sfreq: float | None, ch_names: lis
     if ch_names is not None and len(ch_names) != c:
         raise IncompatibleDataError(f"ch_names has {len(ch_names)} names for {c} channels")
     cols = _columns(metadata, n, "metadata")
-    rows = _rows_from_columns(cols, n, None, y, None, "arrays")
+    rows = _rows_from_columns(cols, n, "", y, None, "arrays")
     for r in rows:  # bare arrays: the window spans its own T samples unless the metadata says otherwise
         if "i_start_in_trial" not in cols:
             r.start, r.stop, r.i_start_in_trial, r.i_stop_in_trial = 0, t, 0, t
@@ -284,6 +260,35 @@ def _description(ds: Any) -> dict[str, str]:
     return {str(k): str(_py(v)) for k, v in items if v is not None}
 
 
+def _window_metadata(d: Any) -> Any:
+    """The window metadata of one braindecode dataset (``.metadata`` or ``.windows.metadata``)."""
+    md = getattr(d, "metadata", None)
+    if md is None and getattr(d, "windows", None) is not None:
+        md = getattr(d.windows, "metadata", None)
+    if md is None:
+        raise IncompatibleDataError(
+            f"{type(d).__name__} has no window metadata (.metadata or .windows.metadata)"
+        )
+    return md
+
+
+def _epochs_part(epochs: Any, j: int, ents: dict[str, str], cols: dict[str, list[Any]]) -> Part:
+    """Materialized windows of MNE Epochs, with a metadata-only recording."""
+    if not _is_epochs(epochs):
+        raise UnsupportedFormatError(f"datasets[{j}].windows is not MNE Epochs")
+    from nb_core.mne_adapter import recording_from_mne
+
+    mne = sys.modules["mne"]
+    info = epochs.info.copy()
+    stub = mne.io.RawArray(np.zeros((info["nchan"], 1)), info, verbose="error")
+    rid = f"recording-{j:04d}"
+    rec = recording_from_mne(stub, id=rid, entities=ents, load_data=False)
+    rec.n_times = 0
+    rec.extra["signals"] = "windows only (built from MNE Epochs)"
+    rows = _rows_from_columns(cols, len(epochs), rid, None, None, f"datasets[{j}]")
+    return Part(recording=rec, windows=rows, block=epochs.get_data(verbose="error"))
+
+
 def _braindecode(concat: Any) -> Source:
     datasets = list(concat.datasets)
     if not datasets:
@@ -291,17 +296,7 @@ def _braindecode(concat: Any) -> Source:
     has_raw = [getattr(d, "raw", None) is not None for d in datasets]
     materialized = not all(has_raw)
 
-    def meta_of(d: Any) -> Any:
-        md = getattr(d, "metadata", None)
-        if md is None and getattr(d, "windows", None) is not None:
-            md = getattr(d.windows, "metadata", None)
-        if md is None:
-            raise IncompatibleDataError(
-                f"{type(d).__name__} has no window metadata (.metadata or .windows.metadata)"
-            )
-        return md
-
-    counts = [len(meta_of(d)) for d in datasets]
+    counts = [len(_window_metadata(d)) for d in datasets]
     shape: tuple[int, int] | None = None
     if materialized:
         first = datasets[has_raw.index(False)]
@@ -311,7 +306,7 @@ def _braindecode(concat: Any) -> Source:
         seen: set[str] = set()
         for j, d in enumerate(datasets):
             ents = _description(d)
-            md = meta_of(d)
+            md = _window_metadata(d)
             n = counts[j]
             if getattr(d, "raw", None) is not None:
                 rid = _raw_id(d.raw, j, seen)
@@ -325,21 +320,7 @@ def _braindecode(concat: Any) -> Source:
                 block = np.stack([rec.data[:, r.start : r.stop] for r in rows]) if rows else None
                 yield Part(recording=rec, windows=rows, block=block)
             else:
-                epochs = d.windows
-                if not _is_epochs(epochs):
-                    raise UnsupportedFormatError(f"datasets[{j}].windows is not MNE Epochs")
-                mne = sys.modules["mne"]
-                info = epochs.info.copy()
-                stub = mne.io.RawArray(np.zeros((info["nchan"], 1)), info, verbose="error")
-                from nb_core.mne_adapter import recording_from_mne
-
-                rid = f"recording-{j:04d}"
-                rec = recording_from_mne(stub, id=rid, entities=ents, load_data=False)
-                rec.n_times = 0
-                rec.extra["signals"] = "windows only (built from MNE Epochs)"
-                cols = _columns(md, n, f"datasets[{j}].metadata")
-                rows = _rows_from_columns(cols, n, rid, None, None, f"datasets[{j}]")
-                yield Part(recording=rec, windows=rows, block=epochs.get_data(verbose="error"))
+                yield _epochs_part(d.windows, j, ents, _columns(md, n, f"datasets[{j}].metadata"))
 
     return Source(
         kind="windowed",
@@ -349,6 +330,22 @@ def _braindecode(concat: Any) -> Source:
         window_shape=shape,
         description="braindecode-style windows dataset",
     )
+
+
+def _tuple_source(data: tuple[Any, ...], *, sfreq: float | None, ch_names: list[str] | None) -> Source | None:
+    """``(X, y[, metadata])`` arrays or ``(recordings, windows)``; `None` for another tuple."""
+    if data and isinstance(data[0], np.ndarray):
+        if len(data) not in (2, 3):
+            raise UnsupportedFormatError("arrays are given as (X, y) or (X, y, metadata)")
+        return _arrays(data[0], data[1], data[2] if len(data) == 3 else None, sfreq=sfreq, ch_names=ch_names)
+    if len(data) == 2 and isinstance(data[0], (list, tuple)) and isinstance(data[1], (list, tuple)):
+        recs = list(data[0])
+        if not all(isinstance(r, Recording) for r in recs):
+            raise UnsupportedFormatError(
+                "(recordings, windows): recordings must be nb_core.Recording objects"
+            )
+        return _windowed(recs, list(data[1]))
+    return None
 
 
 def as_source(data: Any, *, sfreq: float | None = None, ch_names: list[str] | None = None) -> Source:
@@ -364,22 +361,10 @@ def as_source(data: Any, *, sfreq: float | None = None, ch_names: list[str] | No
         return _continuous([data], "MNE Raw")
     if isinstance(data, Recording):
         return _continuous([data], "recording")
-    if isinstance(data, tuple) and data and isinstance(data[0], np.ndarray):
-        if len(data) not in (2, 3):
-            raise UnsupportedFormatError("arrays are given as (X, y) or (X, y, metadata)")
-        return _arrays(data[0], data[1], data[2] if len(data) == 3 else None, sfreq=sfreq, ch_names=ch_names)
-    if (
-        isinstance(data, tuple)
-        and len(data) == 2
-        and isinstance(data[0], (list, tuple))
-        and isinstance(data[1], (list, tuple))
-    ):
-        recs = list(data[0])
-        if not all(isinstance(r, Recording) for r in recs):
-            raise UnsupportedFormatError(
-                "(recordings, windows): recordings must be nb_core.Recording objects"
-            )
-        return _windowed(recs, list(data[1]))
+    if isinstance(data, tuple):
+        found = _tuple_source(data, sfreq=sfreq, ch_names=ch_names)
+        if found is not None:
+            return found
     if hasattr(data, "datasets") and isinstance(getattr(data, "datasets", None), (list, tuple)):
         return _braindecode(data)
     if isinstance(data, (list, tuple)) or (

@@ -20,13 +20,14 @@ lists them in ``extra["hf_configs"]``. ``.npy`` files are read with
 from __future__ import annotations
 
 import json
+import tokenize
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nb_core.errors import CorruptDataError, UnsafeContentError
-from nb_formats._store import Signals, Sink, Store, decode_meta, encode_meta
+from nb_formats._store import DAMAGE_ERRORS, Signals, Sink, Store, decode_meta, encode_meta
 from nb_formats.table import INT_COLUMNS, WindowTable
 
 __all__ = ["META_FILE", "RECORDINGS_TABLE", "WINDOWS_TABLE", "ParquetSink", "ParquetStore"]
@@ -60,6 +61,10 @@ def _load_npy(path: Path) -> np.ndarray:
         raise CorruptDataError(f"{path}: not a readable .npy file ({err}); truncated or damaged?") from None
     except FileNotFoundError:
         raise CorruptDataError(f"{path}: listed by the artifact but missing") from None
+    except (SyntaxError, tokenize.TokenError, EOFError) as err:  # numpy parses the header as a literal
+        raise CorruptDataError(
+            f"{path}: not a readable .npy file (header: {type(err).__name__}: {err}); truncated or damaged?"
+        ) from None
 
 
 class ParquetSink(Sink):
@@ -166,6 +171,7 @@ class ParquetStore(Store):
         return mm
 
     def load(self) -> tuple[dict[str, Any], WindowTable | None]:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         mpath = self.root / META_FILE
@@ -178,7 +184,10 @@ class ParquetStore(Store):
             return meta, None
         try:
             t = pq.read_table(tpath)
-        except Exception as err:  # pyarrow raises ArrowInvalid/OSError for damaged files
+        except (
+            *DAMAGE_ERRORS,
+            pa.ArrowException,
+        ) as err:  # ArrowInvalid is a ValueError, ArrowIOError an OSError
             raise CorruptDataError(f"{tpath}: cannot read the Parquet table ({err})") from None
         cols = {k: t.column(k).to_numpy() for k in INT_COLUMNS if k in t.column_names}
         tmeta = meta.get("table", {})

@@ -28,7 +28,7 @@ import numpy as np
 
 from nb_core.atomic import dumps_json
 from nb_core.errors import SchemaError
-from nb_core.schema import Target
+from nb_core.schema import Target, Window
 from nb_core.validation import check_json
 
 __all__ = ["INT_COLUMNS", "TableBuilder", "WindowTable", "encode_targets"]
@@ -90,13 +90,19 @@ class WindowTable:
     def targets(self) -> list[Target]:
         return [self.target(i) for i in range(len(self))]
 
-    def row(self, i: int) -> dict[str, Any]:
-        """Row ``i`` as plain Python values (without the recording id)."""
-        d: dict[str, Any] = {k: int(self.columns[k][i]) for k in INT_COLUMNS}
-        d["target"] = self.target(i)
-        if self.extra is not None and self.extra[i]:
-            d["extra"] = self.extra[i]
-        return d
+    def window(self, i: int, recording_id: str = "") -> Window:
+        """Row ``i`` as an :class:`nb_core.Window` (the table stores the recording's index, not its id)."""
+        c = self.columns
+        return Window(
+            recording_id,
+            int(c["start"][i]),
+            int(c["stop"][i]),
+            target=self.target(i),
+            i_window_in_trial=int(c["i_window_in_trial"][i]),
+            i_start_in_trial=int(c["i_start_in_trial"][i]),
+            i_stop_in_trial=int(c["i_stop_in_trial"][i]),
+            extra=dict(self.extra[i]) if self.extra is not None and self.extra[i] else {},
+        )
 
     def meta(self) -> dict[str, Any]:
         """Kind, categories and extra as JSON (what is stored beside the columns)."""

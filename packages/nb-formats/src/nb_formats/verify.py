@@ -14,8 +14,9 @@ Checks, in order (the first failure is raised, naming the file):
 Example:
     >>> import tempfile, nb_formats
     >>> from nb_core.testing import simulate_windows
+    >>> from nb_formats.verify import verify
     >>> out = nb_formats.write(simulate_windows(1, duration=2.0), tempfile.mkdtemp() + "/ds")
-    >>> nb_formats.verify(out).layout
+    >>> verify(out).layout
     'hdf5'
 """
 
@@ -24,12 +25,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from nb_core.atomic import TMP_PREFIX, is_temporary
 from nb_core.errors import CorruptDataError, ManifestNotFoundError
 from nb_core.manifest import MANIFEST_NAME, Manifest
 
-__all__ = ["check_complete", "stale_temporaries", "verify"]
+__all__ = ["check_complete", "inspect", "stale_temporaries", "verify"]
 
 
 #: Names an nb-formats write creates in its directory (what makes a manifest-less folder "incomplete").
@@ -59,6 +61,49 @@ def verify(path: str | os.PathLike[str]) -> Manifest:
     root = p.parent if p.is_file() else p
     check_complete(root)
     return _verify_rest(root, Manifest.read(root))
+
+
+def inspect(path: str | os.PathLike[str], *, verify: bool = False) -> dict[str, Any]:
+    """A summary of an artifact: name, layout, writer, kind, dtype, compression, modalities, counts.
+
+    With ``verify=True`` the artifact is verified first (see :func:`verify`).
+
+    Raises:
+        ManifestNotFoundError: no artifact there; "incomplete" when an unfinished write is found.
+        SchemaError: the manifest is invalid (and, with ``verify=True``, what :func:`verify` raises).
+
+    Example:
+        >>> import tempfile, nb_formats
+        >>> from nb_core.testing import simulate_windows
+        >>> out = nb_formats.write(simulate_windows(1, duration=2.0), tempfile.mkdtemp() + "/ds")
+        >>> s = nb_formats.inspect(out)
+        >>> s["layout"], s["n_samples"], s["kind"]
+        ('hdf5', 2, 'windowed')
+    """
+    p = Path(path)
+    root = p.parent if p.is_file() else p
+    check_complete(root)
+    m = _verify_rest(root, Manifest.read(root)) if verify else Manifest.read(root)
+    info = m.extra.get("nb_formats", {})
+    out: dict[str, Any] = {
+        "name": m.name,
+        "layout": m.layout,
+        "writer": m.writer,
+        "kind": info.get("kind"),
+        "materialized": info.get("materialized"),
+        "dtype": info.get("dtype"),
+        "compression": info.get("compression"),
+        "modalities": {k: v.to_dict() for k, v in m.modalities.items()},
+        "splits": dict(m.splits),
+        "n_samples": m.n_samples,
+        "n_recordings": len(m.recordings),
+        "n_files": len(m.files),
+        "bytes": m.total_size,
+        "verified": verify,
+    }
+    if "hf_configs" in m.extra:
+        out["hf_configs"] = m.extra["hf_configs"]
+    return out
 
 
 def check_complete(root: Path) -> None:

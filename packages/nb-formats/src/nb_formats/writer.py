@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from nb_core.atomic import atomic_path, clean_temporaries, remove_path
-from nb_core.errors import IncompatibleDataError, NonFiniteDataError, OutputExistsError, UserError
+from nb_core.atomic import atomic_path, check_output, clean_temporaries, remove_path
+from nb_core.errors import IncompatibleDataError, NonFiniteDataError, UserError
 from nb_core.manifest import Manifest, ModalitySpec, RecordingEntry
 from nb_core.mne_adapter import modality_of
 from nb_core.progress import progress
+from nb_core.schema import Recording, Window
 from nb_core.validation import check_finite_array, check_option
 from nb_formats._store import Signals, Sink
 from nb_formats.codecs import resolve_compression
@@ -65,7 +66,7 @@ def write(
     ch_names: list[str] | None = None,
     description: str | None = None,
     license: str | None = None,
-    progress_bar: bool | None = None,
+    show_progress: bool | None = None,
     fsync: bool = True,
     resume: bool = False,
 ) -> Path:
@@ -90,7 +91,7 @@ def write(
         name (`str`, *optional*): dataset name for the manifest (defaults to the directory name).
         sfreq, ch_names (*optional*): sampling rate and channel names for bare arrays.
         description, license (`str`, *optional*): copied into the manifest.
-        progress_bar (`bool`, *optional*): show a progress bar (default: when on a terminal).
+        show_progress (`bool`, *optional*): show a progress bar (default: when on a terminal).
         fsync (`bool`, *optional*, defaults to `True`): flush every file to disk before the final
             rename (durable; costs one fsync per file, which dominates Zarr directory stores).
         resume (`bool`, *optional*, defaults to `False`): NumPy+Parquet layout and Zarr directory
@@ -119,27 +120,16 @@ def write(
         >>> len(nb_formats.open(out))
         4
     """
-    check_option(format, FORMATS, name="format")
-    comp = resolve_compression(format, compression)
-    dt = np.dtype(dtype)
-    if dt not in (np.dtype("float32"), np.dtype("float64")):
-        raise UserError(f"dtype must be float32 or float64; got {dt}")
-    if zip_store and format != "zarr":
-        raise UserError("zip_store=True applies to format='zarr' only")
-    if chunk_samples is not None and chunk_samples < 1:
-        raise UserError(f"chunk_samples must be >= 1; got {chunk_samples}")
-    if resume and (format == "hdf5" or zip_store):
-        raise UserError("resume=True needs format='parquet' or a Zarr directory store (zip_store=False)")
+    comp, dt = _check_options(format, compression, dtype, zip_store, chunk_samples, resume)
     final = Path(path)
-    if not overwrite and final.exists():
-        raise OutputExistsError(f"{final} already exists; pass overwrite=True to replace it")
+    check_output(final, overwrite=overwrite)
     source = as_source(data, sfreq=sfreq, ch_names=ch_names)
     for stale in stale_temporaries(final):  # left by an interrupted (killed) write of the same path
         remove_path(stale)
 
     def write_into(root: Path, ledger: ResumeLedger | None) -> None:
         sink = _sink_class(format)(root, compression=comp, dtype=dt, zip_store=zip_store, ledger=ledger)
-        meta, table, facts = _stream(source, sink, dt, allow_nonfinite, chunk_samples, progress_bar)
+        meta, table, facts = _stream(source, sink, dt, allow_nonfinite, chunk_samples, show_progress)
         files = sink.finish(meta, table)
         manifest = _manifest(
             name or final.name, format, comp, dt, zip_store, source, meta, table, facts, description, license
@@ -155,8 +145,6 @@ def write(
             tmp.mkdir()
             write_into(tmp, None)
         return final
-    if not overwrite and final.exists():
-        raise OutputExistsError(f"{final} already exists; pass overwrite=True to replace it")
     work = resume_dir(final)
     options = {
         "format": format,
@@ -174,118 +162,183 @@ def write(
     return final
 
 
+def _check_options(
+    format: str,
+    compression: str | None,
+    dtype: Any,
+    zip_store: bool,
+    chunk_samples: int | None,
+    resume: bool,
+) -> tuple[str, np.dtype[Any]]:
+    """Check the options of :func:`write`; return the compression and dtype they resolve to."""
+    check_option(format, FORMATS, name="format")
+    comp = resolve_compression(format, compression)
+    dt = np.dtype(dtype)
+    if dt not in (np.dtype("float32"), np.dtype("float64")):
+        raise UserError(f"dtype must be float32 or float64; got {dt}")
+    if zip_store and format != "zarr":
+        raise UserError("zip_store=True applies to format='zarr' only")
+    if chunk_samples is not None and chunk_samples < 1:
+        raise UserError(f"chunk_samples must be >= 1; got {chunk_samples}")
+    if resume and (format == "hdf5" or zip_store):
+        raise UserError("resume=True needs format='parquet' or a Zarr directory store (zip_store=False)")
+    return comp, dt
+
+
 def _stream(
     source: Source,
     sink: Sink,
     dt: np.dtype[Any],
     allow_nonfinite: bool,
     chunk_samples: int | None,
-    progress_bar: bool | None,
+    show_progress: bool | None,
 ) -> tuple[dict[str, Any], WindowTable | None, dict[str, Any]]:
-    recs: list[dict[str, Any]] = []
-    chunks: list[int] = []
-    index: dict[str, int] = {}
-    builder = TableBuilder()
-    ref: tuple[str, list[str], float] | None = None
-    pos = 0
-    started = False
-    shape: tuple[int, int] | None = None
-    disable = None if progress_bar is None else not progress_bar
-    for part in progress(source.parts, desc="nb-formats write", unit="part", disable=disable):
-        rec = part.recording
-        if rec is not None:
-            j = len(recs)
-            if rec.id in index:
-                raise IncompatibleDataError(f"recording id {rec.id!r} appears twice; ids must be unique")
-            rec.validate(allow_nonfinite=True)
-            tc = 0
-            sig = part.signals
-            if sig is None and rec.data is not None:
-                sig = _in_memory(rec.data)
-            if sig is not None:
-                if rec.n_channels == 0 or sig.n_times == 0 or sig.n_channels != rec.n_channels:
-                    raise IncompatibleDataError(
-                        f"recording {rec.id!r} is empty or inconsistent ({rec.n_channels} channels, "
-                        f"signals {sig.n_channels} × {sig.n_times} samples)"
-                    )
-                sig.where = f"recording {rec.id!r}"
-                if not allow_nonfinite:
-                    sig.check = _finite_check(f"recording {rec.id!r}", rec.ch_names)
-                if source.kind == "windowed":
-                    if ref is None:
-                        ref = (rec.id, rec.ch_names, rec.sfreq)
-                    elif rec.ch_names != ref[1] or rec.sfreq != ref[2]:
-                        raise IncompatibleDataError(
-                            f"recording {rec.id!r} ({rec.n_channels} channels at {rec.sfreq} Hz) does not match "
-                            f"recording {ref[0]!r} ({len(ref[1])} channels at {ref[2]} Hz): a windowed dataset "
-                            "needs one channel set and sampling rate (write them as continuous recordings, "
-                            "which may differ, and window at open time)"
-                        )
-                tc = int(min(chunk_samples or source.window_size or DEFAULT_CHUNK_SAMPLES, sig.n_times))
-                sink.write_recording(j, sig, tc)
-                rec.n_times = sig.n_times
-            elif not source.materialized:
-                raise IncompatibleDataError(f"recording {rec.id!r} has no data to write")
-            chunks.append(tc)
-            recs.append(rec.to_dict())
-            index[rec.id] = j
-        for k, w in enumerate(part.windows):
-            where = f"window {len(builder)} (recording {w.recording_id!r})"
-            if w.recording_id is None:
-                ri = -1
-            elif w.recording_id in index:
-                ri = index[w.recording_id]
-            else:
-                raise IncompatibleDataError(f"{where}: the recording is not part of the dataset")
-            if w.start < 0 or w.stop <= w.start:
-                raise IncompatibleDataError(f"{where}: span [{w.start}, {w.stop}) is empty or negative")
-            if not source.materialized and w.stop > int(recs[ri]["n_times"]):
-                raise IncompatibleDataError(
-                    f"{where}: span [{w.start}, {w.stop}) runs past the recording's {recs[ri]['n_times']} samples"
-                )
-            builder.add(
-                ri,
-                w.start,
-                w.stop,
-                target=w.target,
-                i_window_in_trial=w.i_window_in_trial,
-                i_start_in_trial=w.i_start_in_trial,
-                i_stop_in_trial=w.i_stop_in_trial,
-                extra=w.extra,
-            )
-            del k
+    """Feed every part of ``source`` to ``sink``; return the metadata, the window table and facts."""
+    st = _Streamer(source, sink, dt, allow_nonfinite, chunk_samples)
+    for part in progress(source.parts, desc="nb-formats write", unit="part", show_progress=show_progress):
+        if part.recording is not None:
+            st.recording(part.recording, part.signals)
+        for w in part.windows:
+            st.window(w)
         if part.block is not None:
-            block = np.ascontiguousarray(part.block, dtype=dt)
-            if block.ndim != 3 or len(block) != len(part.windows):
-                raise IncompatibleDataError(
-                    f"windows {pos}..: block of shape {block.shape} does not match {len(part.windows)} windows"
-                )
-            if shape is None:
-                shape = (int(block.shape[1]), int(block.shape[2]))
-            if block.shape[1:] != shape:
-                raise IncompatibleDataError(
-                    f"windows {pos}..{pos + len(block) - 1}: shape {block.shape[1:]} differs from {shape}; "
-                    "materialized windows need one channel count and window length"
-                )
-            if not allow_nonfinite:
-                check_finite_array(
-                    block.transpose(1, 0, 2).reshape(shape[0], -1),
-                    what=f"windows {pos}..{pos + len(block) - 1}",
-                )
-            if not started:
-                sink.begin_windows(int(source.n_windows or 0), *shape)
-                started = True
-            sink.write_windows(pos, block)
-            pos += len(block)
-    if source.materialized and pos != (source.n_windows or 0):
-        raise IncompatibleDataError(f"expected {source.n_windows} windows, got {pos}")
-    table = builder.build() if source.kind == "windowed" else None
-    if table is not None and len(table) == 0:
-        raise IncompatibleDataError("the windowed dataset has no windows")
-    if not recs and table is None:
-        raise IncompatibleDataError("the input is empty: no recordings to write")
-    meta = {"recordings": recs, "chunks": chunks, "table": {} if table is None else _table_meta(table)}
-    return meta, table, {"window_shape": shape}
+            st.block(part.block, len(part.windows))
+    return st.finish()
+
+
+class _Streamer:
+    """The state of one write: recordings so far, the window table being built, the block position."""
+
+    def __init__(
+        self,
+        source: Source,
+        sink: Sink,
+        dt: np.dtype[Any],
+        allow_nonfinite: bool,
+        chunk_samples: int | None,
+    ) -> None:
+        self.source, self.sink, self.dt = source, sink, dt
+        self.allow_nonfinite, self.chunk_samples = allow_nonfinite, chunk_samples
+        self.recs: list[dict[str, Any]] = []
+        self.chunks: list[int] = []
+        self.index: dict[str, int] = {}
+        self.builder = TableBuilder()
+        self.ref: tuple[str, list[str], float] | None = None
+        self.pos = 0
+        self.started = False
+        self.shape: tuple[int, int] | None = None
+
+    def recording(self, rec: Recording, sig: Signals | None) -> None:
+        j = len(self.recs)
+        if rec.id in self.index:
+            raise IncompatibleDataError(f"recording id {rec.id!r} appears twice; ids must be unique")
+        rec.validate(allow_nonfinite=True)
+        tc = 0
+        if sig is None and rec.data is not None:
+            sig = _in_memory(rec.data)
+        if sig is not None:
+            tc = self._signals(rec, sig)
+        elif not self.source.materialized:
+            raise IncompatibleDataError(f"recording {rec.id!r} has no data to write")
+        self.chunks.append(tc)
+        self.recs.append(rec.to_dict())
+        self.index[rec.id] = j
+
+    def _signals(self, rec: Recording, sig: Signals) -> int:
+        """Write a recording's signals; return its time chunk."""
+        if rec.n_channels == 0 or sig.n_times == 0 or sig.n_channels != rec.n_channels:
+            raise IncompatibleDataError(
+                f"recording {rec.id!r} is empty or inconsistent ({rec.n_channels} channels, "
+                f"signals {sig.n_channels} × {sig.n_times} samples)"
+            )
+        sig.where = f"recording {rec.id!r}"
+        if not self.allow_nonfinite:
+            sig.check = _finite_check(f"recording {rec.id!r}", rec.ch_names)
+        if self.source.kind == "windowed":
+            self._same_montage(rec)
+        size = self.chunk_samples or self.source.window_size or DEFAULT_CHUNK_SAMPLES
+        tc = int(min(size, sig.n_times))
+        self.sink.write_recording(len(self.recs), sig, tc)
+        rec.n_times = sig.n_times
+        return tc
+
+    def _same_montage(self, rec: Recording) -> None:
+        if self.ref is None:
+            self.ref = (rec.id, rec.ch_names, rec.sfreq)
+            return
+        rid, names, sfreq = self.ref
+        if rec.ch_names != names or rec.sfreq != sfreq:
+            raise IncompatibleDataError(
+                f"recording {rec.id!r} ({rec.n_channels} channels at {rec.sfreq} Hz) does not match "
+                f"recording {rid!r} ({len(names)} channels at {sfreq} Hz): a windowed dataset "
+                "needs one channel set and sampling rate (write them as continuous recordings, "
+                "which may differ, and window at open time)"
+            )
+
+    def window(self, w: Window) -> None:
+        where = f"window {len(self.builder)} (recording {w.recording_id!r})"
+        if not w.recording_id:
+            ri = -1
+        elif w.recording_id in self.index:
+            ri = self.index[w.recording_id]
+        else:
+            raise IncompatibleDataError(f"{where}: the recording is not part of the dataset")
+        if w.start < 0 or w.stop <= w.start:
+            raise IncompatibleDataError(f"{where}: span [{w.start}, {w.stop}) is empty or negative")
+        if not self.source.materialized and w.stop > int(self.recs[ri]["n_times"]):
+            raise IncompatibleDataError(
+                f"{where}: span [{w.start}, {w.stop}) runs past the recording's "
+                f"{self.recs[ri]['n_times']} samples"
+            )
+        self.builder.add(
+            ri,
+            w.start,
+            w.stop,
+            target=w.target,
+            i_window_in_trial=w.i_window_in_trial,
+            i_start_in_trial=w.i_start_in_trial,
+            i_stop_in_trial=w.i_stop_in_trial,
+            extra=w.extra,
+        )
+
+    def block(self, data: np.ndarray, n_windows: int) -> None:
+        pos = self.pos
+        block = np.ascontiguousarray(data, dtype=self.dt)
+        if block.ndim != 3 or len(block) != n_windows:
+            raise IncompatibleDataError(
+                f"windows {pos}..: block of shape {block.shape} does not match {n_windows} windows"
+            )
+        if self.shape is None:
+            self.shape = (int(block.shape[1]), int(block.shape[2]))
+        shape = self.shape
+        last = pos + len(block) - 1
+        if block.shape[1:] != shape:
+            raise IncompatibleDataError(
+                f"windows {pos}..{last}: shape {block.shape[1:]} differs from {shape}; "
+                "materialized windows need one channel count and window length"
+            )
+        if not self.allow_nonfinite:
+            check_finite_array(block.transpose(1, 0, 2).reshape(shape[0], -1), what=f"windows {pos}..{last}")
+        if not self.started:
+            self.sink.begin_windows(int(self.source.n_windows or 0), *shape)
+            self.started = True
+        self.sink.write_windows(pos, block)
+        self.pos += len(block)
+
+    def finish(self) -> tuple[dict[str, Any], WindowTable | None, dict[str, Any]]:
+        source = self.source
+        if source.materialized and self.pos != (source.n_windows or 0):
+            raise IncompatibleDataError(f"expected {source.n_windows} windows, got {self.pos}")
+        table = self.builder.build() if source.kind == "windowed" else None
+        if table is not None and len(table) == 0:
+            raise IncompatibleDataError("the windowed dataset has no windows")
+        if not self.recs and table is None:
+            raise IncompatibleDataError("the input is empty: no recordings to write")
+        meta = {
+            "recordings": self.recs,
+            "chunks": self.chunks,
+            "table": {} if table is None else _table_meta(table),
+        }
+        return meta, table, {"window_shape": self.shape}
 
 
 def _in_memory(data: np.ndarray) -> Signals:
@@ -372,27 +425,8 @@ def _manifest(
 
     recs = meta["recordings"]
     with_data = [r for r, c in zip(recs, meta["chunks"], strict=True) if c]
-    names = {tuple(c["name"] for c in r["channels"]) for r in (with_data or recs)}
-    sfreqs = {r["sfreq"] for r in (with_data or recs)}
-    base = with_data or recs
-    units = {c.get("unit", "V") for r in base for c in r["channels"]}
-    types = [c.get("type", "eeg") for r in base for c in r["channels"]]
-    type_sets = {tuple(c.get("type", "eeg") for c in r["channels"]) for r in base}
-    unit_sets = {tuple(c.get("unit", "V") for c in r["channels"]) for r in base}
-    ch_names = list(next(iter(names))) if len(names) == 1 else source.ch_names
-    n_ch: int | None = len(ch_names) if ch_names is not None else None
+    modality, spec = _modality(with_data or recs, source, table, dt, facts["window_shape"])
     wshape = facts["window_shape"]
-    if table is not None:
-        sizes = set((table.columns["stop"] - table.columns["start"]).tolist())
-        t_len = wshape[1] if wshape else (sizes.pop() if len(sizes) == 1 else None)
-        shape: list[int | None] = [wshape[0] if wshape else n_ch, t_len]
-        n_items = len(table)
-    else:
-        shape = [n_ch, None]
-        n_items = len(recs)
-    sfreq = sfreqs.pop() if len(sfreqs) == 1 else source.sfreq
-    modality = modality_of(types) if types else "eeg"  # the channel types decide (MEG + stim is MEG)
-    one_set = len(names) == 1 and len(type_sets) == 1 and len(unit_sets) == 1
     info = {
         "format_version": 1,
         "kind": source.kind,
@@ -406,38 +440,14 @@ def _manifest(
         + ("; Zarr shards of up to 32 MiB (sharding_indexed)" if fmt == "zarr" else ""),
     }
     extra: dict[str, Any] = {"nb_formats": info}
-    if fmt == "parquet":
-        configs: list[dict[str, Any]] = []
-        if table is not None:
-            configs.append(
-                {"config_name": "windows", "data_files": [{"split": "train", "path": "windows.parquet"}]}
-            )
-        if recs:
-            configs.append(
-                {
-                    "config_name": "recordings",
-                    "data_files": [{"split": "train", "path": "recordings.parquet"}],
-                }
-            )
-        configs[0] = {**configs[0], "default": True}
+    configs = _hf_configs(fmt, table, bool(recs), dt, wshape if source.materialized else None)
+    if configs:
         extra["hf_configs"] = configs
-    elif fmt == "hdf5" and table is not None:
-        extra["hf_configs"] = hdf5_hf_configs(table, dt, wshape if source.materialized else None)
     return Manifest(
         name=name,
         layout=fmt,
         writer={"package": "nb-formats", "version": __version__},
-        modalities={
-            modality: ModalitySpec(
-                dtype=dt.name,
-                shape=shape,
-                unit=units.pop() if len(units) == 1 else None,
-                sfreq=sfreq,
-                ch_names=ch_names,
-                ch_types=list(next(iter(type_sets))) if one_set and ch_names is not None else None,
-                units=list(next(iter(unit_sets))) if one_set and ch_names is not None else None,
-            )
-        },
+        modalities={modality: spec},
         recordings=[
             RecordingEntry(
                 id=r["id"],
@@ -448,9 +458,71 @@ def _manifest(
             )
             for r in recs
         ],
-        splits={"train": n_items},
+        splits={"train": len(table) if table is not None else len(recs)},
         provenance={"input": source.description},
         license=license,
         description=description,
         extra=extra,
     )
+
+
+def _modality(
+    base: list[dict[str, Any]],
+    source: Source,
+    table: WindowTable | None,
+    dt: np.dtype[Any],
+    wshape: tuple[int, int] | None,
+) -> tuple[str, ModalitySpec]:
+    """The modality's name (from the channel types) and spec, from the recordings with signals."""
+    names = {tuple(c["name"] for c in r["channels"]) for r in base}
+    sfreqs = {r["sfreq"] for r in base}
+    units = {c.get("unit", "V") for r in base for c in r["channels"]}
+    types = [c.get("type", "eeg") for r in base for c in r["channels"]]
+    type_sets = {tuple(c.get("type", "eeg") for c in r["channels"]) for r in base}
+    unit_sets = {tuple(c.get("unit", "V") for c in r["channels"]) for r in base}
+    ch_names = list(next(iter(names))) if len(names) == 1 else source.ch_names
+    n_ch: int | None = len(ch_names) if ch_names is not None else None
+    if table is not None:
+        sizes = set((table.columns["stop"] - table.columns["start"]).tolist())
+        t_len = wshape[1] if wshape else (sizes.pop() if len(sizes) == 1 else None)
+        shape: list[int | None] = [wshape[0] if wshape else n_ch, t_len]
+    else:
+        shape = [n_ch, None]
+    modality = modality_of(types) if types else "eeg"  # the channel types decide (MEG + stim is MEG)
+    one_set = len(names) == 1 and len(type_sets) == 1 and len(unit_sets) == 1 and ch_names is not None
+    spec = ModalitySpec(
+        dtype=dt.name,
+        shape=shape,
+        unit=units.pop() if len(units) == 1 else None,
+        sfreq=sfreqs.pop() if len(sfreqs) == 1 else source.sfreq,
+        ch_names=ch_names,
+        ch_types=list(next(iter(type_sets))) if one_set else None,
+        units=list(next(iter(unit_sets))) if one_set else None,
+    )
+    return modality, spec
+
+
+def _hf_configs(
+    fmt: str,
+    table: WindowTable | None,
+    has_recordings: bool,
+    dt: np.dtype[Any],
+    window_shape: tuple[int, int] | None,
+) -> list[dict[str, Any]]:
+    """The ``datasets`` configs of the artifact (Parquet tables, HDF5 window table; none for Zarr)."""
+    if fmt == "hdf5" and table is not None:
+        return hdf5_hf_configs(table, dt, window_shape)
+    if fmt != "parquet":
+        return []
+    configs: list[dict[str, Any]] = []
+    if table is not None:
+        configs.append(
+            {"config_name": "windows", "data_files": [{"split": "train", "path": "windows.parquet"}]}
+        )
+    if has_recordings:
+        configs.append(
+            {"config_name": "recordings", "data_files": [{"split": "train", "path": "recordings.parquet"}]}
+        )
+    if configs:
+        configs[0] = {**configs[0], "default": True}
+    return configs
