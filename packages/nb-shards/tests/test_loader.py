@@ -167,3 +167,31 @@ def test_state_checks(shards: Path) -> None:
         ShardLoader(shards, batch_size=4, shuffle=True, seed=2).load_state_dict(st)
     with pytest.raises(SchemaVersionError):
         ld.load_state_dict({**st, "nb_shards_loader": 99})
+
+
+def test_workers_hand_over_batches_with_a_deep_tmpdir(shards: Path, tmp_path: Path) -> None:
+    """Workers pass tensors through a Unix socket under TMPDIR; a path too long for a socket address
+    used to lose the batch and leave the loader waiting forever (seen under pytest's deep TMPDIR)."""
+    import os
+    import subprocess
+    import sys
+
+    deep = tmp_path / ("d" * 90) / ".tmp"
+    deep.mkdir(parents=True)
+    code = (
+        "from nb_shards import ShardLoader\n"
+        f"n = sum(len(b['__key__']) for b in ShardLoader({str(shards)!r}, batch_size=4, num_workers=2))\n"
+        "print(n)\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "TMPDIR": str(deep)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "AF_UNIX path too long" not in res.stderr
+    from nb_shards import ShardDataset
+
+    assert int(res.stdout.split()[-1]) == sum(1 for _ in ShardDataset(str(shards)))

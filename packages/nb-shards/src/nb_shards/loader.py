@@ -24,7 +24,11 @@ Example:
 
 from __future__ import annotations
 
+import multiprocessing.process
+import multiprocessing.util
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -39,6 +43,38 @@ __all__ = ["STATE_VERSION", "ShardLoader", "torch_iterable"]
 #: Version of the loader's state dict.
 STATE_VERSION = 1
 _MAX_EPOCH = 2**62
+
+
+#: Longest folder for the sockets of ``multiprocessing``'s resource sharer: an AF_UNIX address is at
+#: most 108 bytes on Linux (104 on macOS), and ``/pymp-XXXXXXXX/listener-XXXXXXXX`` is added to it.
+_MAX_SOCKET_DIR = 60
+
+
+def short_worker_tempdir() -> str:
+    """Make sure DataLoader workers can hand batches over, whatever ``TMPDIR`` is.
+
+    Workers pass tensors to the main process as file descriptors, through a Unix socket that
+    ``multiprocessing`` creates in its temporary folder (under ``TMPDIR``). When that path is too
+    long for a socket address (a deep ``TMPDIR``, as test runners and some clusters set), the
+    worker's hand-over thread fails with ``OSError: AF_UNIX path too long``, the batch is lost and
+    the main process waits forever. This moves ``multiprocessing``'s folder of this process (and so
+    of the workers it forks) to a short one under the system's temporary root when needed.
+
+    Returns:
+        The folder ``multiprocessing`` uses from now on.
+    """
+    current = multiprocessing.util.get_temp_dir()
+    if len(os.fsencode(current)) <= _MAX_SOCKET_DIR:
+        return current
+    for base in ("/tmp", "/var/tmp"):
+        if os.path.isdir(base) and os.access(base, os.W_OK):
+            short = tempfile.mkdtemp(prefix="nb-mp-", dir=base)
+            break
+    else:  # pragma: no cover - no short writable folder: leave multiprocessing as it is
+        return current
+    multiprocessing.process.current_process()._config["tempdir"] = short  # type: ignore[attr-defined]
+    multiprocessing.util.Finalize(None, shutil.rmtree, args=(short, True), exitpriority=-100)
+    return short
 
 
 class ShardLoader:
@@ -152,6 +188,8 @@ class ShardLoader:
         ds.set_epoch(self.epoch)
         start = self.position
         per_rank = ds.rank_samples(start)
+        if self.num_workers > 0:
+            short_worker_tempdir()
         dl = self._torch.utils.data.DataLoader(
             torch_iterable(ds, start),
             batch_size=None,
