@@ -27,7 +27,9 @@ from nb_core.errors import (
     CorruptDataError,
     DependencyMissingError,
     HubAuthError,
+    HubConnectionError,
     HubError,
+    HubServerError,
     NBError,
     UserError,
 )
@@ -67,14 +69,15 @@ def remote_errors(url: str, what: str) -> Iterator[None]:
     """Turn the failures of reading ``url`` over the network into nb-core errors.
 
     A missing file stays a `FileNotFoundError` (the caller says what is missing); a server error
-    (5xx) or a dropped, refused or timed-out connection becomes a `HubError` (try again), a
+    (5xx) becomes a `HubServerError`, a dropped, refused or timed-out connection a
+    `HubConnectionError` (both `HubError`s: try again), a
     refused token (401/403) a `HubAuthError`, any other HTTP error a `HubError` with its status.
 
     Example:
         >>> with remote_errors("hf://datasets/org/eeg/train-000000.tar", "download the shard"):
         ...     raise TimeoutError("timed out")
         Traceback (most recent call last):
-        nb_core.errors.HubError: hf://datasets/org/eeg/train-000000.tar: could not download the shard: \
+        nb_core.errors.HubConnectionError: hf://datasets/org/eeg/train-000000.tar: could not download the shard: \
 the connection failed (TimeoutError: timed out); check the network and try again
     """
     try:
@@ -101,12 +104,12 @@ def _raise_remote(err: BaseException, url: str, what: str) -> None:
             f"{url}: could not {what}: access refused ({status}); check the token in storage_options"
         ) from err
     if status is not None and status >= 500:
-        raise HubError(
-            f"{url}: could not {what}: the server failed ({status}, {detail}); try again later"
+        raise HubServerError(
+            f"{url}: could not {what}: the server failed (HTTP {status}, {detail}); try again later"
         ) from err
     if status is not None:
         raise HubError(f"{url}: could not {what}: HTTP {status} ({detail})") from err
-    raise HubError(
+    raise HubConnectionError(
         f"{url}: could not {what}: the connection failed ({detail}); check the network and try again"
     ) from err
 
