@@ -110,17 +110,17 @@ def test_layout_from_an_installed_distribution(hub_emulator, tmp_path, tiny_dist
     assert "tiny_hub_layout" in sys.modules
 
 
-def test_layout_nobody_provides(hub_emulator, tmp_path, isolated_registry) -> None:
+def test_layout_nobody_provides(hub_emulator, tmp_path, isolated_registry, monkeypatch) -> None:
     root = _artifact(tmp_path / "art")
     m = Manifest.read(root)
-    m.layout = "hf"  # the BIDS layout of nb-bids, not installed here
+    m.layout = "hf"  # the BIDS layout of nb-bids, hidden below as if nb-bids were not installed
     m.extra = {
         "hf_configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "*.npy"}]}]
     }
     m.write(root)
     registry._REGISTRY.pop("hf", None)
-    if "hf" in registry._entry_points():
-        pytest.skip("a package providing the 'hf' layout is installed")
+    installed = registry._entry_points()
+    monkeypatch.setattr(registry, "_entry_points", lambda: {k: v for k, v in installed.items() if k != "hf"})
     nb_hub.push(root, "me/hf", endpoint=hub_emulator.endpoint)
     assert "nb-preview.png" not in hub_emulator.repo_files("me/hf")  # no layout to read a sample
     # the card falls back on the configs the writer stored in the manifest
