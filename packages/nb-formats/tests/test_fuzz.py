@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,30 +19,12 @@ import pytest
 
 import nb_formats
 from nb_core.errors import NBError
-from nb_core.testing import simulate_windows
+from nb_core.testing import DeadlineExceeded, deadline, simulate_windows
 
 #: Wall-clock budget of the whole fuzz run, and of one case.
 BUDGET_S = 18.0
 CASE_S = 5
 _ODD_VALUES: list[Any] = [None, -1, 10**30, "x", [], {}, True, 1.5, "../../etc/passwd", [1, 2], {"a": 1}]
-
-
-class Hang(Exception):
-    pass
-
-
-@contextmanager
-def _deadline(seconds: int) -> Iterator[None]:
-    def fire(*_: Any) -> None:
-        raise Hang(f"case ran past {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _mutate_bytes(path: Path, rng: np.random.Generator) -> str:
@@ -135,11 +114,11 @@ def test_mutated_artifacts_raise_only_nb_errors(tmp_path: Path, artifacts: dict[
         json_file = target.name in ("nb-manifest.json", "meta.json", "zarr.json")
         what = _mutate_json(target, rng) if json_file and rng.random() < 0.7 else _mutate_bytes(target, rng)
         try:
-            with _deadline(CASE_S):
+            with deadline(CASE_S):
                 _exercise(case, tmp_path)
         except NBError:
             pass
-        except Hang as err:
+        except DeadlineExceeded as err:
             escaped.append(f"{name}: {what}: HANG {err}")
         except Exception as err:  # noqa: BLE001  (any other exception is what this test catches)
             escaped.append(f"{name}: {what}: {type(err).__name__}: {err}")

@@ -6,14 +6,11 @@ Fixed seed, bounded time (the loop stops after ``BUDGET_S``); each read runs und
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import shutil
-import signal
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,24 +18,8 @@ import numpy as np
 import pytest
 
 from nb_core.errors import NBError
+from nb_core.testing import deadline
 from nb_shards import IndexedShards, ShardDataset, ShardWriter, inspect, verify
-
-
-@contextlib.contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    """Fail (instead of hanging) when the body runs longer than ``seconds``."""
-
-    def boom(signum: int, frame: Any) -> None:
-        raise TimeoutError(f"still running after {seconds} s (a hang)")
-
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
 
 N_CASES = 300
 BUDGET_S = 20.0

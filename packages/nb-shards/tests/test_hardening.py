@@ -3,15 +3,13 @@ nothing is silently wrong, a failed write leaves the artifact as it was."""
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import io
 import json
 import shutil
-import signal
 import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,25 +27,10 @@ from nb_core.errors import (
     UnsupportedFormatError,
     UserError,
 )
+from nb_core.testing import deadline
 from nb_shards import IndexedShards, ShardDataset, ShardWriter, inspect, verify
 from nb_shards.convert import write_inputs
 from nb_shards.verify import IncompleteArtifactError
-
-
-@contextlib.contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    """Fail (instead of hanging) when the body runs longer than ``seconds``."""
-
-    def boom(signum: int, frame: Any) -> None:
-        raise TimeoutError(f"still running after {seconds} s (a hang)")
-
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _digests(d: Path) -> dict[str, str]:

@@ -25,10 +25,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
+import signal
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MONTAGE",
+    "DeadlineExceeded",
+    "deadline",
     "make_nifti",
     "simulate_raw",
     "simulate_recordings",
@@ -51,6 +55,36 @@ __all__ = [
     "write_edf",
     "write_nifti",
 ]
+
+
+class DeadlineExceeded(BaseException):
+    """A body under :func:`deadline` ran too long (a hang).
+
+    A `BaseException`, so that no ``except OSError``/``except Exception`` in the code under test
+    can turn a hang into an ordinary error and hide it.
+    """
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Raise :class:`DeadlineExceeded` when the body runs longer than ``seconds`` (main thread, POSIX).
+
+    Example:
+        >>> with deadline(5):
+        ...     _ = sum(range(10))
+    """
+
+    def fire(signum: int, frame: Any) -> None:
+        raise DeadlineExceeded(f"still running after {seconds} s (a hang)")
+
+    old = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
 
 #: The standard montage used for simulated EEG (``standard_1020`` is deprecated in MNE).
 MONTAGE = "colin27_1020"
