@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from nb_core.hubspec import SIZE_CATEGORIES, size_category
+
 __all__ = [
     "SIZE_CATEGORIES",
     "TASK_CATEGORIES",
@@ -22,21 +24,6 @@ __all__ = [
     "split_front_matter",
     "validate_card_metadata",
 ]
-
-#: The Hub's ``size_categories`` values, smallest first.
-SIZE_CATEGORIES = (
-    "n<1K",
-    "1K<n<10K",
-    "10K<n<100K",
-    "100K<n<1M",
-    "1M<n<10M",
-    "10M<n<100M",
-    "100M<n<1B",
-    "1B<n<10B",
-    "10B<n<100B",
-    "100B<n<1T",
-    "n>1T",
-)
 
 #: The Hub's ``task_categories`` values.
 TASK_CATEGORIES = (
@@ -96,16 +83,6 @@ TASK_CATEGORIES = (
     "video-to-video",
     "other",
 )
-
-
-def size_category(n: int) -> str:
-    """The Hub's ``size_categories`` value for ``n`` samples (rows)."""
-    bound = 1_000
-    for name in SIZE_CATEGORIES[:-1]:
-        if n < bound:
-            return name
-        bound *= 10
-    return SIZE_CATEGORIES[-1]
 
 
 def _is_str_list(v: Any) -> bool:

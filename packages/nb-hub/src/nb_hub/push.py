@@ -34,6 +34,7 @@ from typing import Any
 
 from nb_core.checksums import sha256_file
 from nb_core.errors import HubError, NBError, UserError
+from nb_core.hubspec import git_blob_sha1_file
 from nb_core.manifest import MANIFEST_NAME, FileEntry, Manifest, find_manifest
 from nb_core.progress import progress
 from nb_core.validation import soft_import
@@ -57,24 +58,13 @@ class ReplacedRemoteWarning(UserWarning):
     """``force=True`` replaced a repository whose content nb-hub could not account for."""
 
 
-def _git_blob_sha1(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha1(usedforsecurity=False)
-    h.update(f"blob {path.stat().st_size}\0".encode())
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _same_remote(local: Path, sha256: str | None, remote: Any) -> bool:
     """Is the remote file (a ``RepoFile``) the same content as ``local``?"""
     if remote is None or remote.size != local.stat().st_size:
         return False
     if remote.lfs is not None:
         return remote.lfs.sha256 == (sha256 or sha256_file(local))
-    return bool(remote.blob_id == _git_blob_sha1(local))
+    return bool(remote.blob_id == git_blob_sha1_file(local))
 
 
 def push(

@@ -19,14 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nb_core.hubspec import git_blob_sha1
+
 __all__ = ["BlobStore", "Commit", "Repo", "RepoStore", "TreeFile", "git_blob_sha1"]
-
-
-def git_blob_sha1(data: bytes) -> str:
-    """Git object id of a blob (``sha1(b"blob <size>\\0" + data)``)."""
-    h = hashlib.sha1(f"blob {len(data)}\0".encode(), usedforsecurity=False)
-    h.update(data)
-    return h.hexdigest()
 
 
 def lfs_pointer(sha256: str, size: int) -> bytes:
