@@ -7,6 +7,7 @@ import ast
 import doctest
 import re
 import socket
+import time
 from pathlib import Path
 
 import httpx2
@@ -104,6 +105,9 @@ def test_drop_fault_closes_without_answer():
         with socket.create_connection((host, int(port)), timeout=5) as s:
             s.sendall(b"GET /api/whoami-v2 HTTP/1.1\r\nHost: x\r\n\r\n")
             assert s.recv(100) == b""
+        deadline = time.monotonic() + 5  # the request is logged just after the connection closes
+        while not emu.calls("whoami") and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert emu.calls("whoami")[0].fault == "drop"
         assert httpx2.get(f"{emu.endpoint}/api/whoami-v2").status_code == 200  # only once
 

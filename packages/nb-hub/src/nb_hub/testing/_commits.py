@@ -1,4 +1,4 @@
-"""The commit endpoint of the Hub emulator, one step per function, and the Hub limits it enforces.
+r"""The commit endpoint of the Hub emulator, one step per function, and the Hub limits it enforces.
 
 A commit body is ndjson: a ``header`` line, then one operation per line (``file`` with inline
 base64 content, ``lfsFile`` naming an uploaded LFS object, ``deletedFile``, ``deletedFolder``).
