@@ -120,6 +120,8 @@ MERGED_KEYS = ("options", "expect", "card")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 _REPO_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 _SPLIT = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+#: Tags of the collections safe loading builds (other tags would be ignored by the reader).
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 #: YAML nodes a spec may expand to (aliases included): a guard against alias bombs.
 MAX_NODES = 100_000
 
@@ -187,6 +189,8 @@ class _Reader:
         if id(ynode) in stack:
             raise self.fail(line, path, "an alias refers to itself")
         stack = (*stack, id(ynode))
+        if not isinstance(ynode, yaml.ScalarNode) and ynode.tag not in _PLAIN_TAGS:
+            raise self.fail(line, path, f"invalid YAML: tag {ynode.tag!r} is not allowed (safe loading)")
         if isinstance(ynode, yaml.MappingNode):
             return Node(self._mapping(ynode, path, stack), line, path)
         if isinstance(ynode, yaml.SequenceNode):
@@ -254,9 +258,12 @@ class _Checker:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.dataset: Node | None = None  # the dataset being checked
 
     def fail(self, node: Node, message: str) -> SpecError:
         where = f"{node.path}: " if node.path else ""
+        if self.dataset is not None and node.path.startswith("defaults"):
+            message += f" (merged into {self.dataset.path}, line {self.dataset.line})"
         return SpecError(f"{self.path}:{node.line}: {where}{message}")
 
     def mapping(self, node: Node, allowed: Sequence[str] | None = None) -> dict[str, Node]:
@@ -313,26 +320,29 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
         raise c.fail(items, f"must be a non-empty list of datasets; got {_show(items.value)}")
     spec = Spec(spec_path)
     names: dict[str, Node] = {}
-    repos: dict[tuple[str, str | None], Node] = {}
+    repos: dict[tuple[str, str], Node] = {}
     for i, item in enumerate(items.value):
         own = c.mapping(item, DATASET_KEYS)
-        ds = _dataset(c, i, item, _merge(defaults, own, item))
+        c.dataset = item
+        ds = _dataset(c, i, item, _merge(defaults, own))
         if ds.name in names:
             raise c.fail(
                 own["name"], f"dataset name {ds.name!r} is used twice (also line {names[ds.name].line})"
             )
         names[ds.name] = own["name"]
-        if (ds.repo, ds.revision) in repos:
-            other = repos[(ds.repo, ds.revision)]
+        target = (ds.repo, ds.revision or "main")
+        if target in repos:
+            other = repos[target]
             raise c.fail(
-                item, f"repo {ds.repo!r} (revision {ds.revision}) is also the target of line {other.line}"
+                own.get("repo") or defaults["repo"],
+                f"{ds.repo}@{target[1]} is also the target of {other.path} (line {other.line})",
             )
-        repos[(ds.repo, ds.revision)] = item
+        repos[target] = item
         spec.datasets.append(ds)
     return spec
 
 
-def _merge(defaults: dict[str, Node], own: dict[str, Node], item: Node) -> dict[str, Node]:
+def _merge(defaults: dict[str, Node], own: dict[str, Node]) -> dict[str, Node]:
     merged = {**defaults, **own}
     for key in MERGED_KEYS:
         if key in defaults and key in own and isinstance(own[key].value, dict):
@@ -955,8 +965,8 @@ EPILOG = """\
 examples:
   python scripts/publish.py publish.yaml --dry-run                # print the plan; change nothing
   python scripts/publish.py publish.yaml --jobs 2                 # convert 2 datasets at a time, push
-  python scripts/publish.py publish.yaml --only sleep-hdf5 --force --jobs 0    # redo one, in this process
-  python scripts/publish.py publish.yaml --scheduler threads --state runs/publish.state.json
+  python scripts/publish.py publish.yaml --only rest-hdf5 --force --jobs 0    # redo one, in this process
+  python scripts/publish.py publish.yaml --scheduler threads --state runs/publish.state.json --only rest-windows
 
 The Hub is HF_ENDPOINT (or --endpoint) and the token HF_TOKEN (or `hf auth login`). Exit status:
 0 when every dataset is published, 1 when some failed (the others still proceed), 2 for a bad
