@@ -34,6 +34,7 @@ import shutil
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -881,22 +882,30 @@ def _push(opts: Options, state: dict[str, Any], it: Item, sha: str, counts: dict
     rec = state["datasets"][ds.name]
     rec["pushes"] = rec.get("pushes", 0) + 1
     try:
-        url = nb_hub.push(
-            opts.work_dir / ds.name,
-            ds.repo,
-            private=ds.private,
-            revision=ds.revision,
-            commit_message=ds.commit_message or f"Publish {ds.name} ({ds.layout}) with scripts/publish.py",
-            token=os.environ.get("HF_TOKEN") or None,
-            endpoint=opts.endpoint,
-            preview=opts.preview,
-            show_progress=False,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            url = nb_hub.push(
+                opts.work_dir / ds.name,
+                ds.repo,
+                private=ds.private,
+                revision=ds.revision,
+                commit_message=ds.commit_message
+                or f"Publish {ds.name} ({ds.layout}) with scripts/publish.py",
+                token=os.environ.get("HF_TOKEN") or None,
+                endpoint=opts.endpoint,
+                preview=opts.preview,
+                show_progress=False,
+            )
     except Exception as err:  # noqa: BLE001 - one dataset's failure must not stop the others
         if os.environ.get("NB_DEBUG"):
             traceback.print_exc()
         _record_failure(opts, state, it, "push", _one_line(err), counts=counts)
         return
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        if type(w.message).__name__ == "NoLicenseWarning":
+            text = "the card says 'license: unknown': set card.license for this dataset in the spec"
+        _say(opts, it, f"warning: {text}")
     rec.update(
         status="done",
         stage="push",

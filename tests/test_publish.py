@@ -266,7 +266,8 @@ def test_changed_source_or_force_publishes_again(hub_emulator: Any, data: Path, 
         data,
         f"datasets:\n  - {{name: a, repo: lab/a, layout: parquet, source: {own}/sub-01_raw.fif}}\n",
     )
-    assert _main(str(spec), "--jobs", "0", "--no-preview")[0] == 0
+    rc, out = _main(str(spec), "--jobs", "0", "--no-preview")
+    assert rc == 0 and "a: warning: the card says 'license: unknown': set card.license" in out, out
     assert "skip: done" in _main(str(spec), "--dry-run")[1]
     shutil.copy2(own / "sub-02_raw.fif", own / "sub-01_raw.fif")  # other bytes, same name
     assert "the spec entry, its sources or the endpoint changed" in _main(str(spec), "--dry-run")[1]
@@ -284,7 +285,8 @@ def test_dask_local_scheduler(hub_emulator: Any, data: Path, tmp_path: Path) -> 
         "datasets:\n"
         "  - {name: w, repo: lab/w, layout: shards, source: data/recordings/*.fif,"
         " options: {window: 2.0}, expect: {samples: 9}}\n"
-        "  - {name: x, repo: lab/x, layout: artifact, source: data/artifact}\n",
+        "  - {name: x, repo: lab/x, layout: artifact, source: data/artifact}\n"
+        "defaults: {card: {license: cc0-1.0}}\n",
     )
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
