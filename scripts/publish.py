@@ -493,22 +493,29 @@ def resolve_sources(ds: Dataset, base: Path) -> dict[str, list[Path]]:
     return out
 
 
-def fingerprint(paths: dict[str, list[Path]]) -> list[list[Any]]:
-    """Path, size and modification time of every source file (folders walked): a changed source
-    changes the dataset's hash, so it is published again."""
+def fingerprint(paths: dict[str, list[Path]], base: Path) -> list[list[Any]]:
+    """Path (relative to ``base``, the spec's folder), size and modification time of every source
+    file (folders walked): a changed source changes the dataset's hash, so it is published again."""
     out: list[list[Any]] = []
     for split, items in paths.items():
         for p in items:
             files = [p] if not p.is_dir() else sorted(q for q in p.rglob("*") if q.is_file())
             for f in files:
                 st = f.stat()
-                out.append([split, str(f), st.st_size, st.st_mtime_ns])
+                out.append([split, os.path.relpath(f, base), st.st_size, st.st_mtime_ns])
     return out
 
 
-def entry_hash(ds: Dataset, sources: dict[str, list[Path]], endpoint: str) -> str:
+def entry_hash(ds: Dataset, sources: dict[str, list[Path]], base: Path, endpoint: str) -> str:
+    """sha256 of what a dataset's publication depends on: its spec entry, its sources' fingerprint
+    and the Hub endpoint."""
     blob = json.dumps(
-        {"v": STATE_VERSION, "entry": ds.entry(), "sources": fingerprint(sources), "endpoint": endpoint},
+        {
+            "v": STATE_VERSION,
+            "entry": ds.entry(),
+            "sources": fingerprint(sources, base),
+            "endpoint": endpoint,
+        },
         sort_keys=True,
         separators=(",", ":"),
     )
@@ -672,10 +679,11 @@ def _apply_card(artifact: Path, card: dict[str, str]) -> None:
     if not card:
         return
     m = Manifest.read(artifact)
-    changes = {k: card[k] for k in ("license", "citation", "description") if k in card}
-    if "pretty_name" in card:
-        changes["name"] = card["pretty_name"]
-    dataclasses.replace(m, **changes).write(artifact)
+    m.name = card.get("pretty_name", m.name)
+    m.license = card.get("license", m.license)
+    m.citation = card.get("citation", m.citation)
+    m.description = card.get("description", m.description)
+    m.write(artifact)
 
 
 # -- checks and pushes (main process) -----------------------------------------------------------------
@@ -735,7 +743,7 @@ def plan(opts: Options, state: dict[str, Any], only: Sequence[str] = ()) -> list
         except NBError as err:
             items.append(Item(ds, "fail", _one_line(err)))
             continue
-        h = entry_hash(ds, paths, endpoint)
+        h = entry_hash(ds, paths, base, endpoint)
         rec = state["datasets"].get(ds.name)
         action, reason = _decide(opts, ds, h, rec)
         items.append(Item(ds, action, reason, h, paths))
@@ -882,8 +890,7 @@ def _push(opts: Options, state: dict[str, Any], it: Item, sha: str, counts: dict
     rec = state["datasets"][ds.name]
     rec["pushes"] = rec.get("pushes", 0) + 1
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with warnings.catch_warnings(record=True) as caught:  # the filters in force still apply
             url = nb_hub.push(
                 opts.work_dir / ds.name,
                 ds.repo,
@@ -902,6 +909,8 @@ def _push(opts: Options, state: dict[str, Any], it: Item, sha: str, counts: dict
         _record_failure(opts, state, it, "push", _one_line(err), counts=counts)
         return
     for w in caught:
+        if issubclass(w.category, DeprecationWarning | PendingDeprecationWarning):
+            continue  # about the libraries' own code, not the dataset
         text = " ".join(str(w.message).split())
         if type(w.message).__name__ == "NoLicenseWarning":
             text = "the card says 'license: unknown': set card.license for this dataset in the spec"
