@@ -642,7 +642,6 @@ def _convert_bids(task: dict[str, Any], tmp: Path) -> dict[str, Any]:
         split=task["fractions"],
         expect=bids_expect or None,  # checked before anything is written
         max_workers=0,
-        name=task["name"],
         **task["options"],
     )
 
@@ -740,10 +739,10 @@ def plan(opts: Options, state: dict[str, Any], only: Sequence[str] = ()) -> list
             continue
         try:
             paths = resolve_sources(ds, base)
-        except NBError as err:
+            h = entry_hash(ds, paths, base, endpoint)
+        except (NBError, OSError) as err:  # a source that names nothing, or cannot be read
             items.append(Item(ds, "fail", _one_line(err)))
             continue
-        h = entry_hash(ds, paths, base, endpoint)
         rec = state["datasets"].get(ds.name)
         action, reason = _decide(opts, ds, h, rec)
         items.append(Item(ds, action, reason, h, paths))
@@ -756,7 +755,9 @@ def _decide(opts: Options, ds: Dataset, h: str, rec: dict[str, Any] | None) -> t
     if rec is None:
         return "publish", "new"
     if rec.get("status") != "done":
-        return "publish", f"retry: failed at {rec.get('stage', '?')}: {rec.get('error', '')}"
+        error = str(rec.get("error", ""))
+        error = error if len(error) <= 160 else error[:157] + "..."
+        return "publish", f"retry: failed at {rec.get('stage', '?')}: {error}"
     if rec.get("entry_hash") != h:
         return "publish", "the spec entry, its sources or the endpoint changed"
     sha = manifest_sha(opts.work_dir / ds.name)

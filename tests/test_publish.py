@@ -298,6 +298,27 @@ def test_dask_local_scheduler(hub_emulator: Any, data: Path, tmp_path: Path) -> 
     assert _commits(hub_emulator, "lab/w") >= 1 and _commits(hub_emulator, "lab/x") >= 1
 
 
+def test_refused_push_fails_that_dataset_only(
+    hub_emulator_factory: Any, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu = hub_emulator_factory(tokens={"hf_alice_secret": "alice"})
+    monkeypatch.setenv("HF_TOKEN", "hf_alice_secret")
+    spec = _spec(
+        tmp_path / "work",
+        data,
+        "defaults: {layout: artifact, source: data/artifact}\n"
+        "datasets:\n  - {name: theirs, repo: bob/x}\n  - {name: mine, repo: alice/x}\n",
+    )
+    rc, out = _main(str(spec), "--jobs", "0", "--no-preview", "--endpoint", emu.endpoint)
+    assert rc == 1, out
+    state = _state(spec)
+    assert (state["theirs"]["status"], state["theirs"]["stage"]) == ("failed", "push")
+    assert state["mine"]["status"] == "done"
+    assert "hf_alice_secret" not in out + (spec.parent / "publish.state.json").read_text()
+    assert "403" in state["theirs"]["error"] or "may not" in state["theirs"]["error"], state["theirs"]
+    assert [c.status for c in emu.calls("commit") if c.repo_id == "bob/x"] == []
+
+
 # -- bad specs --------------------------------------------------------------------------------------
 OK = "    repo: me/a\n    layout: shards\n    source: x.fif\n"
 BAD_SPECS = [
@@ -415,27 +436,35 @@ def test_defaults_error_names_the_dataset(tmp_path: Path, capsys: pytest.Capture
     assert "(merged into datasets[1], line 5)" in capsys.readouterr().err
 
 
-def test_bad_state_file_and_cli_errors(tmp_path: Path) -> None:
+def test_bad_state_file_and_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = tmp_path / "publish.yaml"
     spec.write_text("datasets:\n  - {name: a, repo: me/a, layout: artifact, source: a/}\n")
     (tmp_path / "publish.state.json").write_text('{"version": 1, "datasets": [')
+    # the command itself: exit status 2, one line, no traceback
     env = {k: v for k, v in os.environ.items() if k != "NB_DEBUG"}
+    r = subprocess.run(
+        [sys.executable, str(SCRIPT), str(spec)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert r.returncode == 2 and r.stdout == "", r.stderr
+    assert (
+        r.stderr.startswith(f"publish: error: {tmp_path / 'publish.state.json'}: ")
+        and r.stderr.count("\n") == 1
+    )
+    assert "Traceback" not in r.stderr
     cases = [
-        ([str(spec)], "publish.state.json"),
         (
             [str(spec), "--state", str(tmp_path / "s.json"), "--only", "b"],
             "--only b: no dataset of that name",
         ),
+        ([str(spec), "--state", str(tmp_path / "s.json"), "--jobs", "-1"], "--jobs must be 0 or more"),
         ([str(tmp_path / "nope.yaml")], "nope.yaml: no such spec file"),
         ([str(tmp_path)], "is a directory"),
     ]
     for args, message in cases:
-        r = subprocess.run(
-            [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=120
-        )
-        assert r.returncode == 2, (args, r.stderr)
-        assert r.stderr.startswith("publish: error: ") and message in r.stderr, r.stderr
-        assert "Traceback" not in r.stderr
+        assert _main(*args)[0] == 2, args
+        err = capsys.readouterr().err
+        assert err.startswith("publish: error: ") and message in err, err
+    assert not (tmp_path / "s.json").exists()
 
 
 # -- the examples of --help and of scripts/README.md, as printed ------------------------------------
