@@ -603,6 +603,13 @@ def _one_line(err: BaseException) -> str:
     return text if isinstance(err, NBError) else f"{type(err).__name__}: {text}"
 
 
+def _one_source(task: dict[str, Any], what: str) -> Path:
+    paths = task["sources"]["train"]
+    if len(paths) != 1:
+        raise UserError(f"layout {task['layout']} takes one source, {what}; the source names {len(paths)}")
+    return Path(paths[0])
+
+
 def _convert_shards(task: dict[str, Any], tmp: Path) -> dict[str, Any]:
     import nb_shards
 
@@ -634,7 +641,7 @@ def _convert_formats(task: dict[str, Any], tmp: Path) -> dict[str, Any]:
 def _convert_bids(task: dict[str, Any], tmp: Path) -> dict[str, Any]:
     import nb_bids
 
-    (root,) = task["sources"]["train"]
+    root = _one_source(task, "a BIDS root")
     bids_expect = {k: v for k, v in task["expect"].items() if k in ("n_subjects", "n_sessions", "n_files")}
     return nb_bids.convert(
         root,
@@ -649,7 +656,7 @@ def _convert_bids(task: dict[str, Any], tmp: Path) -> dict[str, Any]:
 def _copy_artifact(task: dict[str, Any], tmp: Path) -> dict[str, Any]:
     """An existing artifact, published as it is: its listed files hard-linked (copied where links
     cannot be made) so that the card fields change this copy's manifest, never the original's."""
-    (src,) = [Path(p) for p in task["sources"]["train"]]
+    src = _one_source(task, "an artifact")
     m = Manifest.read(src)
     m.verify(src, checksums=False)
     for f in m.files:
