@@ -541,13 +541,18 @@ def read_state(path: Path) -> dict[str, Any]:
         not isinstance(state, dict)
         or state.get("version") != STATE_VERSION
         or not isinstance(state.get("datasets"), dict)
-        or not all(isinstance(v, dict) for v in state["datasets"].values())
+        or not all(_valid_record(v) for v in state["datasets"].values())
     ):
         raise CorruptDataError(
             f"{path}: not a publish state file (version {STATE_VERSION}); move it away to publish "
             "everything again, or pass --state with another path"
         )
     return state
+
+
+def _valid_record(rec: Any) -> bool:
+    counters = ("conversions", "pushes")
+    return isinstance(rec, dict) and all(isinstance(rec.get(k, 0), int) for k in counters)
 
 
 @contextlib.contextmanager
@@ -949,6 +954,7 @@ def _record_failure(
     counts: dict[str, Any] | None = None,
 ) -> None:
     rec = state["datasets"].setdefault(it.ds.name, {})
+    error = error if len(error) <= 2000 else error[:1997] + "..."
     rec.update(status="failed", stage=stage, error=error, entry_hash=it.hash, repo=it.ds.repo, updated=_now())
     if counts is not None:
         rec["counts"] = counts
@@ -992,7 +998,7 @@ examples:
   python scripts/publish.py publish.yaml --dry-run                # print the plan; change nothing
   python scripts/publish.py publish.yaml --jobs 2                 # convert 2 datasets at a time, push
   python scripts/publish.py publish.yaml --only rest-hdf5 --force --jobs 0    # redo one, in this process
-  python scripts/publish.py publish.yaml --scheduler threads --state runs/publish.state.json --only rest-windows
+  python scripts/publish.py publish.yaml --scheduler threads --state runs/publish.state.json --only rest-windows  # Dask
 
 The Hub is HF_ENDPOINT (or --endpoint) and the token HF_TOKEN (or `hf auth login`). Exit status:
 0 when every dataset is published, 1 when some failed (the others still proceed), 2 for a bad
@@ -1003,7 +1009,7 @@ spec or command line. See scripts/README.md for the spec.
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="publish.py",
-        description="Convert, check and push every dataset of a YAML spec to the Hugging Face Hub; "
+        description="Convert, check and push every dataset of a YAML spec to the Hugging Face Hub;\n"
         "a rerun skips what is done and retries what failed.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -1069,7 +1075,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         opts.state_path.parent.mkdir(parents=True, exist_ok=True)
         with state_lock(opts.state_path):
             run(opts, items, state)
-    except NBError as err:
+    except (NBError, OSError) as err:  # a bad spec or command line; a state file that cannot be written
         if os.environ.get("NB_DEBUG"):
             raise
         print(f"publish: error: {' '.join(str(err).split())}", file=sys.stderr)

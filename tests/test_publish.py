@@ -459,7 +459,10 @@ def test_bad_state_file_and_cli_errors(tmp_path: Path, capsys: pytest.CaptureFix
         ([str(spec), "--state", str(tmp_path / "s.json"), "--jobs", "-1"], "--jobs must be 0 or more"),
         ([str(tmp_path / "nope.yaml")], "nope.yaml: no such spec file"),
         ([str(tmp_path)], "is a directory"),
+        ([str(spec), "--state", "/dev/null/publish.state.json"], "/dev/null"),
+        ([str(spec), "--state", str(tmp_path / "odd.json")], "odd.json: not a publish state file"),
     ]
+    (tmp_path / "odd.json").write_text('{"version": 1, "datasets": {"a": {"conversions": "many"}}}')
     for args, message in cases:
         assert _main(*args)[0] == 2, args
         err = capsys.readouterr().err
@@ -532,6 +535,12 @@ def test_help_and_readme_examples_run_as_printed(hub_emulator: Any, tmp_path: Pa
     assert api.repo_info("my-lab/rest-windows", repo_type="dataset").private is True
     assert api.repo_info("my-lab/rest-mri", repo_type="dataset").private is False
     assert (work / "runs" / "publish.state.json").is_file()  # the --state example
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    assert doctest.testmod(publish).failed == 0
 
 
 def test_readme_spec_is_valid(tmp_path: Path) -> None:
