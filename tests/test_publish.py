@@ -278,6 +278,8 @@ def test_changed_source_or_force_publishes_again(hub_emulator: Any, data: Path, 
 
 
 def test_dask_local_scheduler(hub_emulator: Any, data: Path, tmp_path: Path) -> None:
+    from nb_core import Manifest
+
     distributed = pytest.importorskip("distributed")
     spec = _spec(
         tmp_path / "work",
@@ -286,6 +288,7 @@ def test_dask_local_scheduler(hub_emulator: Any, data: Path, tmp_path: Path) -> 
         "  - {name: w, repo: lab/w, layout: shards, source: data/recordings/*.fif,"
         " options: {window: 2.0}, expect: {samples: 9}}\n"
         "  - {name: x, repo: lab/x, layout: artifact, source: data/artifact}\n"
+        "  - {name: y, repo: lab/y, layout: zarr, source: data/artifact, expect: {recordings: 1}}\n"
         "defaults: {card: {license: cc0-1.0}}\n",
     )
     with distributed.LocalCluster(
@@ -295,6 +298,8 @@ def test_dask_local_scheduler(hub_emulator: Any, data: Path, tmp_path: Path) -> 
     assert rc == 0, out
     state = _state(spec)
     assert state["w"]["counts"]["samples"] == 9 and state["x"]["status"] == "done"
+    assert state["y"]["status"] == "done"  # an nb-formats artifact converted to Zarr
+    assert Manifest.read(spec.parent / "publish.work" / "y").layout == "zarr"
     assert _commits(hub_emulator, "lab/w") >= 1 and _commits(hub_emulator, "lab/x") >= 1
 
 
