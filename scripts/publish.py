@@ -75,14 +75,19 @@ OPTIONS: dict[str, dict[str, str]] = {
         "max_bytes": "posint",
         "compression": "str|null",
         "modality": "str",
-        "target_from": "str",
+        "target_from": "one of annotations",
         "items_per_task": "posint",
     },
-    "hdf5": {"compression": "str", "dtype": "str", "chunk_samples": "posint"},
-    "zarr": {"compression": "str", "dtype": "str", "chunk_samples": "posint", "zip_store": "bool"},
-    "parquet": {"compression": "str", "dtype": "str", "chunk_samples": "posint"},
+    "hdf5": {"compression": "str", "dtype": "one of float32, float64", "chunk_samples": "posint"},
+    "zarr": {
+        "compression": "str",
+        "dtype": "one of float32, float64",
+        "chunk_samples": "posint",
+        "zip_store": "bool",
+    },
+    "parquet": {"compression": "str", "dtype": "one of float32, float64", "chunk_samples": "posint"},
     "bids-parquet": {
-        "rows": "str",
+        "rows": "one of file, session",
         "derivatives": "bool",
         "split_column": "str",
         "seed": "int",
@@ -276,6 +281,11 @@ class _Checker:
         return node.value
 
     def value(self, node: Node, kind: str) -> Any:
+        if kind.startswith("one of "):  # "one of a, b": a fixed set of words
+            words = kind[len("one of ") :].split(", ")
+            if node.value not in words:
+                raise self.fail(node, f"must be {kind}; got {_show(node.value)}")
+            return node.value
         check, what = _KINDS[kind]
         if not check(node.value):
             raise self.fail(node, f"must be {what}; got {_show(node.value)}")

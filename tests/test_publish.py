@@ -338,6 +338,11 @@ BAD_SPECS = [
         "datasets[0].options.window: must be a number > 0; got -1",
     ),
     (
+        "datasets:\n  - name: a\n    repo: me/a\n    layout: bids-parquet\n    source: x\n    options:\n      rows: subject\n",
+        7,
+        "datasets[0].options.rows: must be one of file, session; got 'subject'",
+    ),
+    (
         "datasets:\n  - name: a\n" + OK + "    options: {windw: 2}\n",
         6,
         "datasets[0].options.windw: not an option of layout shards",
