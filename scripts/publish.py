@@ -752,7 +752,8 @@ class Options:
 
 
 def plan(opts: Options, state: dict[str, Any], only: Sequence[str] = ()) -> list[Item]:
-    """What a run would do for each dataset: publish (convert, check, push), skip, or fail."""
+    """What a run would do for each dataset: publish (convert, check, push), push (a failed push
+    of an artifact converted and checked before), skip, or fail."""
     base = opts.spec.path.parent
     endpoint = opts.endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
     items = []
@@ -779,6 +780,12 @@ def _decide(opts: Options, ds: Dataset, h: str, rec: dict[str, Any] | None) -> t
     if rec.get("status") != "done":
         error = str(rec.get("error", ""))
         error = error if len(error) <= 160 else error[:157] + "..."
+        if (
+            rec.get("stage") == "push"
+            and rec.get("entry_hash") == h
+            and manifest_sha(opts.work_dir / ds.name) == rec.get("manifest_sha256")
+        ):
+            return "push", f"retry the push (converted and checked before): {error}"
         return "publish", f"retry: failed at {rec.get('stage', '?')}: {error}"
     if rec.get("entry_hash") != h:
         return "publish", "the spec entry, its sources or the endpoint changed"
@@ -800,13 +807,19 @@ def print_plan(items: list[Item], opts: Options) -> None:
         if it.action == "publish":
             n = sum(len(v) for v in (it.paths or {}).values())
             what = f"convert {n} source{'s' * (n != 1)} to {ds.layout}, check, push to {target} [{it.reason}]"
+        elif it.action == "push":
+            what = f"push to {target} [{it.reason}]"
         elif it.action == "skip":
             what = f"skip: {it.reason}"
         else:
             what = f"would fail: {it.reason}"
         print(f"  {ds.name:<{width}}  {what}", file=out)
-    counts = {a: sum(it.action == a for it in items) for a in ("publish", "skip", "fail")}
-    print(f"{counts['publish']} to publish, {counts['skip']} to skip, {counts['fail']} failing", file=out)
+    counts = {a: sum(it.action == a for it in items) for a in ("publish", "push", "skip", "fail")}
+    print(
+        f"{counts['publish']} to publish, {counts['push']} to push again, {counts['skip']} to skip, "
+        f"{counts['fail']} failing",
+        file=out,
+    )
 
 
 @contextlib.contextmanager
@@ -843,6 +856,10 @@ def run(opts: Options, items: list[Item], state: dict[str, Any]) -> None:
             _say(opts, it, f"skipped: {it.reason}")
         elif it.action == "fail":
             _record_failure(opts, state, it, "source", it.reason)
+        elif it.action == "push":
+            rec = state["datasets"][it.ds.name]
+            it.samples = rec.get("counts", {}).get("samples")
+            _push(opts, state, it, rec["manifest_sha256"], rec.get("counts", {}))
     if not todo:
         return
     opts.work_dir.mkdir(parents=True, exist_ok=True)
@@ -968,6 +985,7 @@ def _record_failure(
     rec.update(status="failed", stage=stage, error=error, entry_hash=it.hash, repo=it.ds.repo, updated=_now())
     if counts is not None:
         rec["counts"] = counts
+    rec["manifest_sha256"] = manifest_sha(opts.work_dir / it.ds.name) if stage == "push" else None
     _save(opts, state)
     it.status, it.detail = "FAILED", f"{stage}: {error}"
     _say(opts, it, f"FAILED at {stage}: {error}")

@@ -255,7 +255,7 @@ def test_dry_run_changes_nothing(hub_emulator: Any, data: Path, tmp_path: Path) 
         r"^  eeg-shards +convert 3 sources to shards, check, push to lab/eeg-shards@main", out, re.M
     )
     assert re.search(r"^  missing +would fail: source 'data/nowhere/\*.edf' .* matches no file", out, re.M)
-    assert "5 to publish, 0 to skip, 1 failing" in out
+    assert "5 to publish, 0 to push again, 0 to skip, 1 failing" in out
 
 
 def test_changed_source_or_force_publishes_again(hub_emulator: Any, data: Path, tmp_path: Path) -> None:
@@ -322,6 +322,27 @@ def test_refused_push_fails_that_dataset_only(
     assert "hf_alice_secret" not in out + (spec.parent / "publish.state.json").read_text()
     assert "403" in state["theirs"]["error"] or "may not" in state["theirs"]["error"], state["theirs"]
     assert [c.status for c in emu.calls("commit") if c.repo_id == "bob/x"] == []
+
+
+def test_failed_push_is_retried_without_converting(hub_emulator: Any, data: Path, tmp_path: Path) -> None:
+    spec = _spec(
+        tmp_path / "work",
+        data,
+        "datasets:\n  - {name: w, repo: lab/w, layout: parquet, source: data/recordings/sub-01_raw.fif,"
+        " card: {license: cc0-1.0}}\n",
+    )
+    hub_emulator.inject("commit", status=403, times=1)  # the Hub refuses the first commit
+    rc, out = _main(str(spec), "--jobs", "0", "--no-preview")
+    assert rc == 1 and "FAILED at push" in out, out
+    assert (_state(spec)["w"]["stage"], _state(spec)["w"]["conversions"]) == ("push", 1)
+    rc, out = _main(str(spec), "--dry-run")
+    assert re.search(r"^  w +push to lab/w@main \[retry the push", out, re.M), out
+    rc, out = _main(str(spec), "--jobs", "0", "--no-preview")
+    assert rc == 0 and "converting" not in out, out
+    rec = _state(spec)["w"]
+    assert (rec["status"], rec["conversions"], rec["pushes"]) == ("done", 1, 2)
+    assert rec["counts"]["recordings"] == 1
+    assert "1 of 1 published" in out
 
 
 # -- bad specs --------------------------------------------------------------------------------------
