@@ -1095,19 +1095,22 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             force=args.force,
             out=out,
         )
-        state = read_state(opts.state_path)
-        items = plan(opts, state, args.only)
         if args.dry_run:
-            print_plan(items, opts)
+            print_plan(plan(opts, read_state(opts.state_path), args.only), opts)
             return 0
         opts.state_path.parent.mkdir(parents=True, exist_ok=True)
-        with state_lock(opts.state_path):
+        with state_lock(opts.state_path):  # read, plan and run under the lock
+            state = read_state(opts.state_path)
+            items = plan(opts, state, args.only)
             run(opts, items, state)
     except (NBError, OSError) as err:  # a bad spec or command line; a state file that cannot be written
         if os.environ.get("NB_DEBUG"):
             raise
         print(f"publish: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("publish: interrupted; the state file keeps what finished: run again to go on", file=sys.stderr)
+        return 130
     summary(items, out)
     return 1 if any(it.status == "FAILED" for it in items) else 0
 

@@ -499,6 +499,13 @@ def test_bad_state_file_and_cli_errors(tmp_path: Path, capsys: pytest.CaptureFix
         err = capsys.readouterr().err
         assert err.startswith("publish: error: ") and message in err, err
     assert not (tmp_path / "s.json").exists()
+    # a second run on one state file waits for none: it stops
+    import fcntl
+
+    with (tmp_path / "s.json.lock").open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert _main(str(spec), "--state", str(tmp_path / "s.json"))[0] == 2
+    assert "another publish run is using this state file" in capsys.readouterr().err
 
 
 # -- the examples of --help and of scripts/README.md, as printed ------------------------------------
