@@ -794,7 +794,7 @@ def _decide(opts: Options, ds: Dataset, h: str, rec: dict[str, Any] | None) -> t
         return "publish", "done, but the converted artifact is gone: convert again, push only if it differs"
     if sha != rec.get("manifest_sha256"):
         return "publish", "the converted artifact changed since it was pushed"
-    return "skip", f"done ({rec.get('repo')}, manifest {str(sha)[:12]})"
+    return "skip", f"done (manifest {sha[:12]}, pushed {rec.get('updated', '?')})"
 
 
 def print_plan(items: list[Item], opts: Options) -> None:
