@@ -120,6 +120,12 @@ KNOWN: dict[str, str] = {
     # `inspect` shadows the standard-library module: package source (nb-formats, nb-shards).
     "stdlib: nb_formats.inspect has the name of a standard-library module (use inspect_artifact)": "nb-formats",
     "stdlib: nb_shards.inspect has the name of a standard-library module (use inspect_artifact)": "nb-shards",
+    # What the verbs return: package source of other helpers (nb-formats has no owner today).
+    "return: nb_formats.write returns Path (convention: Manifest)": "nb-formats",
+    "return: nb_formats.convert returns Path (convention: Manifest)": "nb-formats",
+    "return: nb_shards.verify returns dict[str, Any] (convention: Manifest)": "nb-shards",
+    "return: nb_bids.convert returns dict[str, Any] (convention: Manifest)": "nb-bids",
+    "return: nb_bids.verify returns dict[str, int] (convention: Manifest)": "nb-bids",
     # Docstrings without an example, in packages other helpers are editing now.
     "example: nb_shards.ShardDataset has no docstring example (>>>)": "nb-shards",
     "example: nb_shards.ShardLoader has no docstring example (>>>)": "nb-shards",
@@ -220,6 +226,32 @@ def verb_violations() -> list[str]:
         for verb in ("write", "open", "convert", "verify"):
             if verb in exported and verb not in subs and (group, verb) not in PY_ONLY:
                 out.append(f"verb: nb_{group}.{verb} has no command `nb {group} {verb}`")
+    return out
+
+
+#: What each verb returns (the annotation's text): the written or verified artifact's manifest, and
+#: for ``inspect`` a JSON-able summary (what ``--json`` prints).
+RETURNS = {
+    "write": "Manifest",
+    "convert": "Manifest",
+    "verify": "Manifest",
+    "inspect": "dict",
+    "inspect_artifact": "dict",
+}
+
+
+def return_violations() -> list[str]:
+    out: list[str] = []
+    for pkg_name in PACKAGES:
+        pkg = importlib.import_module(pkg_name)
+        for name, want in RETURNS.items():
+            fn = getattr(pkg, name, None)
+            if name not in pkg.__all__ or not callable(fn):
+                continue
+            ret = inspect.signature(fn).return_annotation
+            text = ret if isinstance(ret, str) else getattr(ret, "__name__", str(ret))
+            if not str(text).startswith(want):
+                out.append(f"return: {pkg_name}.{name} returns {text} (convention: {want})")
     return out
 
 
@@ -400,6 +432,7 @@ CHECKS = {
     "options": option_violations,
     "params": param_violations,
     "help-examples": example_violations,
+    "returns": return_violations,
     "docstrings": docstring_violations,
     "exports": export_violations,
     "errors": error_violations,
@@ -423,6 +456,7 @@ def test_conventions(check: str) -> None:
 def test_known_violations_are_well_formed() -> None:
     """Every ``KNOWN`` entry is a sentence a check can produce, with whose work fixes it."""
     prefixes = (
+        "return: ",
         "verb: ",
         "option: ",
         "param: ",
