@@ -174,7 +174,10 @@ def groups() -> dict[str, argparse.ArgumentParser]:
 
 
 def package_of(group: str) -> ModuleType:
-    return importlib.import_module(f"nb_{group}")
+    """The package whose ``nb.commands`` entry point adds the group (``shards`` -> ``nb_shards``)."""
+    ep = {e.name: e for e in importlib.metadata.entry_points(group="nb.commands")}.get(group)
+    top = ep.value.split(":", 1)[0].split(".", 1)[0] if ep is not None else f"nb_{group}"
+    return importlib.import_module(top)
 
 
 PACKAGES = sorted(
@@ -222,10 +225,10 @@ def verb_violations() -> list[str]:
         for sub in sorted(subs - CLI_ONLY):
             names = PY_NAMES.get(sub, (sub,))
             if not exported & set(names):
-                out.append(f"verb: `nb {group} {sub}` has no Python function nb_{group}.{names[0]}")
+                out.append(f"verb: `nb {group} {sub}` has no Python function {pkg.__name__}.{names[0]}")
         for verb in ("write", "open", "convert", "verify"):
             if verb in exported and verb not in subs and (group, verb) not in PY_ONLY:
-                out.append(f"verb: nb_{group}.{verb} has no command `nb {group} {verb}`")
+                out.append(f"verb: {pkg.__name__}.{verb} has no command `nb {group} {verb}`")
     return out
 
 
@@ -328,7 +331,7 @@ def param_violations() -> list[str]:
         ):
             if option in spelled and param not in params:
                 out.append(
-                    f"param: `{_name(group, sub)}` has {option} but nb_{group}.{fn_name} has no `{param}`"
+                    f"param: `{_name(group, sub)}` has {option} but {pkg.__name__}.{fn_name} has no `{param}`"
                 )
     return out
 
