@@ -1,0 +1,432 @@
+"""The sources a mixture reads, and their per-sample metadata index (cached as a Parquet sidecar).
+
+Three kinds of source, each giving samples as ``{"__key__", <array fields>, "json": {...}}``:
+
+- ``shards``: an nb-shards artifact, a folder of WebDataset tars, or a URL (``hf://datasets/...``);
+- ``formats``: an nb-formats artifact (HDF5, Zarr, NumPy+Parquet), its windows through
+  ``nb_formats.open`` (``window_size`` windows the recordings at open time); the metadata is the
+  window (``recording_id``, ``start``, ``stop``, ``target``) and the BIDS entities of the recording id;
+- ``parquet``: a Parquet file or folder, e.g. a BIDS dataset converted by nb-bids (``config``
+  picks ``data/<config>/``, default ``eeg``); list columns are arrays, other columns metadata.
+
+The metadata index of a source (every sample's key and JSON fields, flattened to ``json.a.b``) is
+built once by reading only the metadata (the JSON members of the shards, the scalar columns of
+Parquet, the window table) and cached as ``<cache>/meta/<key>.parquet``, keyed by the sha256 of the
+source's manifest (or of its files' names, sizes and times without one). :data:`SCANS` counts the
+scans of this process, per source path.
+
+Example:
+    >>> import tempfile, numpy as np
+    >>> from nb_shards.writer import ShardWriter
+    >>> out = tempfile.mkdtemp()
+    >>> with ShardWriter(out) as w:
+    ...     for i in range(3):
+    ...         w.write({"__key__": f"k{i}", "eeg.npy": np.zeros(2, "float32"), "json": {"subject": f"0{i}"}})
+    >>> src = open_source(out, kind="auto")
+    >>> keys, cols = metadata_index(src, cache_dir=tempfile.mkdtemp())
+    >>> keys, cols["json.subject"]
+    (['k0', 'k1', 'k2'], ['00', '01', '02'])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nb_core.atomic import atomic_path
+from nb_core.errors import CorruptDataError, InputNotFoundError, UserError
+from nb_core.manifest import MANIFEST_NAME
+from nb_core.validation import safe_key, soft_import
+from nb_shards.decode import _sample_json
+from nb_shards.source import ShardSource, default_cache_dir, resolve_source
+
+__all__ = ["SCANS", "MixSource", "metadata_index", "open_source"]
+
+#: Version of the metadata sidecar (part of its cache key).
+META_VERSION = 1
+#: Metadata scans done in this process, per source path (the cache makes the second one unneeded).
+SCANS: Counter[str] = Counter()
+_BIDS = re.compile(r"(?:^|_)(sub|ses|task|acq|run|rec|space|desc)-([A-Za-z0-9]+)")
+_ENTITY = {"sub": "subject", "ses": "session"}
+
+
+def _flatten(d: Any, prefix: str, out: dict[str, Any]) -> None:
+    if isinstance(d, dict) and d:
+        for k, v in d.items():
+            _flatten(v, f"{prefix}.{k}", out)
+    else:
+        out[prefix] = d
+
+
+def bids_entities(recording_id: str) -> dict[str, str]:
+    """BIDS entities of an id like ``sub-01_ses-02_task-rest_run-1`` (``subject``, ``session``, ...)."""
+    return {_ENTITY.get(k, k): v for k, v in _BIDS.findall(recording_id)}
+
+
+class MixSource:
+    """A source of a mixture: sized, with keys and metadata, read by row (sample number)."""
+
+    kind = ""
+    path = ""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def fingerprint(self) -> str:
+        """sha256 (hex) identifying the data: of the manifest, else of the files."""
+        raise NotImplementedError
+
+    def scan(self) -> tuple[list[str], list[dict[str, Any]]]:
+        """Keys and metadata (the ``json`` dict) of every sample, reading no arrays."""
+        raise NotImplementedError
+
+    def read(self, row: int) -> dict[str, Any]:
+        """Sample ``row``: ``{"__key__", <array fields>, "json": dict}``."""
+        raise NotImplementedError
+
+
+class ShardsMixSource(MixSource):
+    """Samples of an nb-shards artifact or WebDataset tars (local or a URL)."""
+
+    kind = "shards"
+
+    def __init__(self, src: ShardSource, path: str) -> None:
+        self.src = src
+        self.path = path
+        self._cum = np.cumsum([0, *src.counts()])
+
+    def __len__(self) -> int:
+        return int(self._cum[-1])
+
+    def fingerprint(self) -> str:
+        if self.src.manifest is not None:
+            return hashlib.sha256(self.src.manifest.to_json().encode()).hexdigest()
+        parts = []
+        for s, n in zip(self.src.shards, self.src.counts()):
+            st = os.stat(s.url) if not s.remote else None
+            parts.append([s.url, n, st.st_size if st else None, st.st_mtime_ns if st else None])
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+    def scan(self) -> tuple[list[str], list[dict[str, Any]]]:
+        keys: list[str] = []
+        meta: list[dict[str, Any]] = []
+        for i in range(len(self.src.shards)):
+            buf, idx = self.src.read_shard(i)
+            name = self.src.shards[i].url
+            for key, members in zip(idx.keys, idx.members):
+                keys.append(key)
+                m = members.get("json")
+                if m is None:
+                    meta.append({})
+                    continue
+                off, size = m
+                if off + size > len(buf):
+                    raise CorruptDataError(f"{name}: truncated: {key}.json at byte offset {off}")
+                md = _sample_json(buf[off : off + size], name, key, off)
+                meta.append(md if isinstance(md, dict) else {"value": md})
+        return keys, meta
+
+    def read(self, row: int) -> dict[str, Any]:
+        shard = int(np.searchsorted(self._cum, row, side="right")) - 1
+        return self.src.open(shard).sample(row - int(self._cum[shard]))
+
+
+class FormatsMixSource(MixSource):
+    """Windows of an nb-formats artifact (map-style, ``nb_formats.open``)."""
+
+    kind = "formats"
+
+    def __init__(self, path: str, window_size: int | None) -> None:
+        nb_formats = soft_import("nb_formats", "Mixing nb-formats artifacts", extra="nb-shards[formats]")
+        self.path = path
+        self.window_size = window_size
+        self.ds = nb_formats.open(path, window_size=window_size)
+        self.modality = str(self.ds.info.get("modality", "eeg"))
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def fingerprint(self) -> str:
+        text = self.ds.manifest.to_json() + json.dumps({"window_size": self.window_size})
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _meta(self, i: int) -> tuple[str, dict[str, Any]]:
+        w = self.ds.window(i).to_dict()
+        w["entities"] = bids_entities(w["recording_id"])
+        key = f"{safe_key(w['recording_id'], replacement='-', default='item')}_{i:06d}"
+        return key, w
+
+    def scan(self) -> tuple[list[str], list[dict[str, Any]]]:
+        out = [self._meta(i) for i in range(len(self.ds))]
+        return [k for k, _ in out], [m for _, m in out]
+
+    def read(self, row: int) -> dict[str, Any]:
+        key, md = self._meta(row)
+        return {"__key__": key, self.modality: self.ds.read(row), "json": md}
+
+
+def _is_array_type(pa: Any, t: Any) -> bool:
+    return bool(
+        pa.types.is_list(t)
+        or pa.types.is_large_list(t)
+        or pa.types.is_fixed_size_list(t)
+        or pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+        or pa.types.is_struct(t)
+    )
+
+
+def _leaf_dtype(pa: Any, t: Any) -> Any:
+    while pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        t = t.value_type
+    try:
+        return np.dtype(t.to_pandas_dtype())
+    except (NotImplementedError, TypeError):
+        return None
+
+
+class ParquetMixSource(MixSource):
+    """Rows of Parquet files (a file, a folder, or a converted dataset's ``data/<config>/``)."""
+
+    kind = "parquet"
+
+    def __init__(self, path: str, split: str | None, config: str | None) -> None:
+        self.pq = soft_import("pyarrow.parquet", "Mixing Parquet sources", extra="nb-shards")
+        self.path = path
+        self.root, self.files = _parquet_files(Path(path), split, config)
+        self._split, self._config = split, config
+        self._rows = [self.pq.ParquetFile(f).metadata.num_rows for f in self.files]
+        self._cum = np.cumsum([0, *self._rows])
+        self._cached: tuple[int, int, Any] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:  # no open files travel to worker processes
+        d = self.__dict__.copy()
+        d["_cached"] = None
+        d["pq"] = None
+        return d
+
+    def __setstate__(self, d: dict[str, Any]) -> None:
+        self.__dict__.update(d)
+        self.pq = soft_import("pyarrow.parquet", "Mixing Parquet sources", extra="nb-shards")
+
+    def __len__(self) -> int:
+        return int(self._cum[-1])
+
+    def fingerprint(self) -> str:
+        mf = self.root / MANIFEST_NAME
+        h = hashlib.sha256(json.dumps([self._split, self._config]).encode())
+        if mf.is_file():
+            h.update(mf.read_bytes())
+        for f in self.files:
+            st = f.stat()
+            h.update(json.dumps([f.relative_to(self.root).as_posix(), st.st_size, st.st_mtime_ns]).encode())
+        return h.hexdigest()
+
+    def _key(self, k: int, r: int, row: dict[str, Any]) -> str:
+        for name in ("__key__", "key", "id"):
+            v = row.get(name)
+            if isinstance(v, str) and v:
+                return v
+        return f"{safe_key(self.files[k].stem, replacement='-')}_{r:06d}"
+
+    def scan(self) -> tuple[list[str], list[dict[str, Any]]]:
+        import pyarrow as pa
+
+        keys: list[str] = []
+        meta: list[dict[str, Any]] = []
+        for k, f in enumerate(self.files):
+            pf = self.pq.ParquetFile(f)
+            cols = [fl.name for fl in pf.schema_arrow if not _is_array_type(pa, fl.type)]
+            rows = pf.read(columns=cols).to_pylist()
+            for r, row in enumerate(rows):
+                keys.append(self._key(k, r, row))
+                meta.append(row)
+        return keys, meta
+
+    def read(self, row: int) -> dict[str, Any]:
+        import pyarrow as pa
+
+        k = int(np.searchsorted(self._cum, row, side="right")) - 1
+        r = row - int(self._cum[k])
+        pf = self.pq.ParquetFile(self.files[k])
+        starts = np.cumsum([0] + [pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)])
+        g = int(np.searchsorted(starts, r, side="right")) - 1
+        if self._cached is None or self._cached[:2] != (k, g):
+            self._cached = (k, g, pf.read_row_group(g))
+        table = self._cached[2]
+        out: dict[str, Any] = {}
+        md: dict[str, Any] = {}
+        for fl in table.schema:
+            value = table.column(fl.name)[r - int(starts[g])].as_py()
+            if (
+                pa.types.is_list(fl.type)
+                or pa.types.is_large_list(fl.type)
+                or pa.types.is_fixed_size_list(fl.type)
+            ):
+                out[fl.name] = np.asarray(value, dtype=_leaf_dtype(pa, fl.type))
+            elif _is_array_type(pa, fl.type):
+                out[fl.name] = value
+            else:
+                md[fl.name] = value
+        return {"__key__": self._key(k, r, md), **out, "json": md}
+
+
+def _parquet_files(p: Path, split: str | None, config: str | None) -> tuple[Path, list[Path]]:
+    if p.is_file():
+        return p.parent, [p]
+    if not p.is_dir():
+        raise InputNotFoundError(f"{p}: no such Parquet file or folder")
+    root = p
+    data = p / "data"
+    if data.is_dir() and any(d.is_dir() for d in data.iterdir()):
+        configs = sorted(d.name for d in data.iterdir() if d.is_dir())
+        cfg = config or ("eeg" if "eeg" in configs else configs[0] if len(configs) == 1 else None)
+        if cfg not in configs:
+            raise UserError(f"{p}: pick a config with 'config:' (one of {', '.join(configs)}); got {cfg!r}")
+        p = data / cfg
+    files = sorted(f for f in p.rglob("*.parquet") if f.is_file() and not f.name.startswith("."))
+    if split is None and any(f.name.startswith("train-") for f in files):
+        split = "train"
+    if split is not None:
+        files = [f for f in files if f.name.startswith(f"{split}-") or f.parent.name == split]
+    if not files:
+        raise InputNotFoundError(f"{p}: no Parquet files" + (f" of split {split!r}" if split else ""))
+    return root, files
+
+
+def _looks_formats(p: Path) -> bool:
+    try:
+        m = json.loads((p / MANIFEST_NAME).read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(m, dict) and m.get("layout") in ("hdf5", "zarr", "parquet")
+
+
+def open_source(
+    path: str,
+    *,
+    kind: str = "auto",
+    split: str | None = None,
+    config: str | None = None,
+    window_size: int | None = None,
+    storage_options: dict[str, Any] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> MixSource:
+    """Open a mixture source; ``kind="auto"`` tells them apart by the manifest's layout and file names.
+
+    Raises:
+        ManifestNotFoundError, InputNotFoundError: nothing readable at ``path``.
+        UserError: options that do not fit the source.
+    """
+    p = Path(path)
+    if kind == "auto":
+        if "://" in path and not path.startswith("file://"):
+            kind = "shards"
+        elif _looks_formats(p):
+            kind = "formats"
+        elif path.endswith(".parquet") or (
+            p.is_dir() and not any(p.glob("*.tar*")) and any(p.rglob("*.parquet"))
+        ):
+            kind = "parquet"
+        else:
+            kind = "shards"
+    if kind == "formats":
+        return FormatsMixSource(path, window_size)
+    if window_size is not None:
+        raise UserError(f"{path}: window_size applies to nb-formats artifacts only")
+    if kind == "parquet":
+        return ParquetMixSource(path, split, config)
+    src = resolve_source(path, split=split, storage_options=storage_options, cache_dir=cache_dir, max_open=4)
+    return ShardsMixSource(src, path)
+
+
+# -- the metadata index and its cache ------------------------------------------------------------------
+
+
+def _encode(values: list[Any]) -> tuple[Any, bool]:
+    """A Parquet column for ``values``: native when they are scalars of one kind, else JSON text."""
+    import pyarrow as pa
+
+    kinds = {type(v) for v in values if v is not None}
+    if len(kinds) <= 1 and kinds <= {str, int, float, bool}:
+        try:
+            return pa.array(values), False
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+    return pa.array([json.dumps(v, sort_keys=True, allow_nan=True) for v in values], pa.string()), True
+
+
+def _cache_path(src: MixSource, cache_dir: str | os.PathLike[str] | None) -> Path:
+    key = hashlib.sha256(f"{META_VERSION}|{src.kind}|{src.fingerprint()}".encode()).hexdigest()[:32]
+    return Path(cache_dir or default_cache_dir()) / "meta" / f"{key}.parquet"
+
+
+def _read_sidecar(path: Path) -> tuple[list[str], dict[str, list[Any]]] | None:
+    pq = soft_import("pyarrow.parquet", "The mixture metadata cache", extra="nb-shards")
+    try:
+        table = pq.read_table(path)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):  # damaged: rebuilt
+        return None
+    cols: dict[str, list[Any]] = {}
+    keys: list[str] = []
+    for fl in table.schema:
+        values = table.column(fl.name).to_pylist()
+        if fl.name == "__key__":
+            keys = values
+        elif fl.metadata and fl.metadata.get(b"nb") == b"json":
+            cols[fl.name] = [json.loads(v) for v in values]
+        else:
+            cols[fl.name] = values
+    return keys, cols
+
+
+def _write_sidecar(path: Path, keys: list[str], cols: dict[str, list[Any]]) -> None:
+    import pyarrow as pa
+
+    pq = soft_import("pyarrow.parquet", "The mixture metadata cache", extra="nb-shards")
+    fields, arrays = [pa.field("__key__", pa.string())], [pa.array(keys, pa.string())]
+    for name, values in cols.items():
+        arr, is_json = _encode(values)
+        fields.append(pa.field(name, arr.type, metadata={"nb": "json"} if is_json else None))
+        arrays.append(arr)
+    table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    try:
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp)
+    except OSError:  # a read-only cache: the index is rebuilt next time
+        return
+
+
+def metadata_index(
+    src: MixSource, *, cache_dir: str | os.PathLike[str] | None = None
+) -> tuple[list[str], dict[str, list[Any]]]:
+    """Keys and metadata columns (``json.<field>``, nested fields dotted) of every sample of ``src``,
+    from the cache when it has them, else by one scan (then cached).
+
+    Raises:
+        NBError: the source cannot be read.
+    """
+    path = _cache_path(src, cache_dir)
+    got = _read_sidecar(path)
+    if got is not None and len(got[0]) == len(src):
+        return got
+    SCANS[src.path] += 1
+    keys, meta = src.scan()
+    flat: list[dict[str, Any]] = []
+    for md in meta:
+        row: dict[str, Any] = {}
+        _flatten(md, "json", row)
+        flat.append(row)
+    names = sorted({k for row in flat for k in row if k != "json"})
+    cols = {n: [row.get(n) for row in flat] for n in names}
+    _write_sidecar(path, keys, cols)
+    return keys, cols
