@@ -273,7 +273,9 @@ class Mixture:
         v = _get(sample, c.field)
         lk = self.spec.lines
         if v is _MISSING:
-            fields = [k for k in sample if k != "json"] + [f"json.{k}" for k in sample.get("json") or {}]
+            fields = [k for k in sample if k not in ("json", "__key__")] + [
+                f"json.{k}" for k in sample.get("json") or {}
+            ]
             raise SchemaError(
                 f"source {s.name!r} has no field {c.field!r}; its fields: {', '.join(fields[:30])}",
                 field=lk.field(at),
