@@ -474,3 +474,69 @@ def test_mix_cli_dry_run_and_read(
 
 def test_mix_is_exported() -> None:
     assert nb_shards.Mixture is Mixture and "Mixture" in nb_shards.__all__
+
+
+def test_mix_converted_bids_layout_reads_the_eeg_config(tmp_path: Path) -> None:
+    """A dataset as nb-bids writes it (``data/<config>/<split>-<unit>.parquet``): ``eeg`` by default,
+    its ``signal`` column (list of lists of float32) an array, its entity columns filterable."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from nb_core.testing import simulate_raw
+
+    data = simulate_raw(n_channels=3, sfreq=100.0, duration=4.0).get_data().astype("float32")
+    for sub in ("01", "02"):
+        rows = [
+            {
+                "path": f"sub-{sub}/eeg/sub-{sub}_task-rest_eeg.edf",
+                "subject": sub,
+                "task": "rest",
+                "segment": k,
+                "signal": data[:, k * 100 : (k + 1) * 100].tolist(),
+            }
+            for k in range(4)
+        ]
+        t = pa.Table.from_pylist(
+            rows,
+            schema=pa.schema(
+                [
+                    ("path", pa.string()),
+                    ("subject", pa.string()),
+                    ("task", pa.string()),
+                    ("segment", pa.int64()),
+                    ("signal", pa.list_(pa.list_(pa.float32()))),
+                ]
+            ),
+        )
+        for cfg in ("eeg", "files"):
+            (tmp_path / "ds" / "data" / cfg).mkdir(parents=True, exist_ok=True)
+            pq.write_table(t, tmp_path / "ds" / "data" / cfg / f"train-sub-{sub}.parquet")
+    mix = Mixture(
+        {
+            "sources": [
+                {
+                    "path": str(tmp_path / "ds"),
+                    "filter": {"subject": "02", "segment": {"ge": 2}},
+                    "columns": {"x": "signal", "seg": "segment"},
+                }
+            ]
+        },
+        cache_dir=tmp_path / "c",
+    )
+    assert [(p["kind"], p["total"], p["kept"]) for p in mix.plan()] == [("parquet", 8, 2)]
+    got = sorted((s["seg"], s["x"].dtype.name, s["x"].shape) for s in mix)
+    assert got == [(2, "float32", (3, 100)), (3, "float32", (3, 100))]
+    for s in mix:
+        np.testing.assert_array_equal(s["x"], data[:, s["seg"] * 100 : (s["seg"] + 1) * 100])
+    with pytest.raises(UserError, match="pick a config with 'config:'"):
+        Mixture({"sources": [{"path": str(tmp_path / "ds"), "config": "mri"}]}, cache_dir=tmp_path / "c")
+
+
+def test_mix_pickles_for_worker_processes(mixdir: Path) -> None:
+    """What a spawn/forkserver DataLoader worker receives: the same samples after a round trip."""
+    import pickle
+
+    mix = Mixture(_spec(mixdir, epoch={"samples": 20}), cache_dir=mixdir / "c", batch_size=4)
+    next(iter(mix))  # open shards first: open maps must not travel
+    again = pickle.loads(pickle.dumps(mix))
+    assert [b["__key__"] for b in again] == [b["__key__"] for b in mix]

@@ -205,10 +205,11 @@ class ParquetMixSource(MixSource):
         self._rows = [self.pq.ParquetFile(f).metadata.num_rows for f in self.files]
         self._cum = np.cumsum([0, *self._rows])
         self._cached: tuple[int, int, Any] | None = None
+        self._handles: dict[int, tuple[Any, np.ndarray]] | None = None
 
     def __getstate__(self) -> dict[str, Any]:  # no open files travel to worker processes
         d = self.__dict__.copy()
-        d["_cached"] = None
+        d["_cached"] = d["_handles"] = None
         d["pq"] = None
         return d
 
@@ -250,13 +251,23 @@ class ParquetMixSource(MixSource):
                 meta.append(row)
         return keys, meta
 
+    def _file(self, k: int) -> tuple[Any, np.ndarray]:
+        """Parquet file ``k`` (opened once per process) and the first row of each of its row groups."""
+        if self._handles is None:
+            self._handles = {}
+        got = self._handles.get(k)
+        if got is None:
+            pf = self.pq.ParquetFile(self.files[k])
+            sizes = [pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)]
+            got = self._handles[k] = (pf, np.cumsum([0, *sizes]))
+        return got
+
     def read(self, row: int) -> dict[str, Any]:
         import pyarrow as pa
 
         k = int(np.searchsorted(self._cum, row, side="right")) - 1
         r = row - int(self._cum[k])
-        pf = self.pq.ParquetFile(self.files[k])
-        starts = np.cumsum([0] + [pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)])
+        pf, starts = self._file(k)
         g = int(np.searchsorted(starts, r, side="right")) - 1
         if self._cached is None or self._cached[:2] != (k, g):
             self._cached = (k, g, pf.read_row_group(g))

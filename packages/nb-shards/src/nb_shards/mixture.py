@@ -207,6 +207,7 @@ class Mixture:
         )
         self.counts = self._epoch_counts()
         self._order: tuple[int, MixOrder] | None = None
+        self._fingerprint: str | None = None
 
     # -- building -----------------------------------------------------------------------------------
     def _path(self, s: SourceSpec) -> str:
@@ -351,6 +352,11 @@ class Mixture:
 
     def fingerprint(self) -> str:
         """Identifies the sources (their data), filters, weights and epoch, to check a resume state."""
+        if self._fingerprint is None:
+            self._fingerprint = self._make_fingerprint()
+        return self._fingerprint
+
+    def _make_fingerprint(self) -> str:
         text = json.dumps(
             [
                 self.spec.epoch,
