@@ -49,6 +49,9 @@ from nb_shards.source import ShardSource, default_cache_dir, resolve_source
 
 __all__ = ["SCANS", "MixSource", "metadata_index", "open_source"]
 
+#: Shards (files) of a source whose samples are shuffled together: a source reads from at most this
+#: many (+1) at a time, as `ShardDataset` with its default ``shuffle_window``.
+SHUFFLE_WINDOW = 4
 #: Version of the metadata sidecar (part of its cache key).
 META_VERSION = 1
 #: Metadata scans done in this process, per source path (the cache makes the second one unneeded).
@@ -91,6 +94,10 @@ class MixSource:
         """Sample ``row``: ``{"__key__", <array fields>, "json": dict}``."""
         raise NotImplementedError
 
+    def groups(self, rows: np.ndarray) -> np.ndarray | None:
+        """The file (shard) of each row, for a shuffle that keeps reads local; `None`: any order is cheap."""
+        return None
+
 
 class ShardsMixSource(MixSource):
     """Samples of an nb-shards artifact or WebDataset tars (local or a URL)."""
@@ -132,6 +139,9 @@ class ShardsMixSource(MixSource):
                 md = _sample_json(buf[off : off + size], name, key, off)
                 meta.append(md if isinstance(md, dict) else {"value": md})
         return keys, meta
+
+    def groups(self, rows: np.ndarray) -> np.ndarray | None:
+        return np.searchsorted(self._cum, rows, side="right") - 1
 
     def read(self, row: int) -> dict[str, Any]:
         shard = int(np.searchsorted(self._cum, row, side="right")) - 1
@@ -251,6 +261,9 @@ class ParquetMixSource(MixSource):
                 meta.append(row)
         return keys, meta
 
+    def groups(self, rows: np.ndarray) -> np.ndarray | None:
+        return np.searchsorted(self._cum, rows, side="right") - 1
+
     def _file(self, k: int) -> tuple[Any, np.ndarray]:
         """Parquet file ``k`` (opened once per process) and the first row of each of its row groups."""
         if self._handles is None:
@@ -354,7 +367,9 @@ def open_source(
         raise UserError(f"{path}: window_size applies to nb-formats artifacts only")
     if kind == "parquet":
         return ParquetMixSource(path, split, config)
-    src = resolve_source(path, split=split, storage_options=storage_options, cache_dir=cache_dir, max_open=4)
+    src = resolve_source(
+        path, split=split, storage_options=storage_options, cache_dir=cache_dir, max_open=SHUFFLE_WINDOW + 1
+    )
     return ShardsMixSource(src, path)
 
 

@@ -53,7 +53,7 @@ from nb_core.errors import IncompatibleDataError, SchemaError, UserError
 from nb_core.validation import check_option
 from nb_shards.dataset import _dist_info, _worker_info, collate
 from nb_shards.mixfilter import compile_filter
-from nb_shards.mixsources import MixSource, metadata_index, open_source
+from nb_shards.mixsources import SHUFFLE_WINDOW, MixSource, metadata_index, open_source
 from nb_shards.mixspec import ColumnSpec, MixSpec, SourceSpec, parse_spec, read_spec
 from nb_shards.order import n_rank_samples, rank_positions
 
@@ -201,6 +201,7 @@ class Mixture:
             self.sources.append(src)
             self.rows.append(rows)
             self.n_total.append(len(src))
+        self.groups = [src.groups(rows) for src, rows in zip(self.sources, self.rows)]
         self.columns = self._check_columns()
         self.weights = np.array([s.weight for s in self.spec.sources]) / sum(
             s.weight for s in self.spec.sources
@@ -399,14 +400,24 @@ class Mixture:
         return MixOrder(src.tolist(), row.tolist())
 
     def _source_rows(self, i: int, c: int, epoch: int) -> np.ndarray:
+        """The first ``c`` rows of source ``i`` in passes over its kept rows; each pass shuffled as
+        `ShardDataset` shuffles: files in a random order, rows mixed within windows of
+        `SHUFFLE_WINDOW` files (reads stay local; a few files open per source)."""
         rows = self.rows[i]
         passes = []
         for p in range(-(-c // len(rows))):
-            if self.shuffle:
-                rng = np.random.default_rng([self.seed & 0xFFFFFFFF, self.seed >> 32, int(epoch), i + 1, p])
-                passes.append(rows[rng.permutation(len(rows))])
-            else:
+            if not self.shuffle:
                 passes.append(rows)
+                continue
+            rng = np.random.default_rng([self.seed & 0xFFFFFFFF, self.seed >> 32, int(epoch), i + 1, p])
+            groups = self.groups[i]
+            if groups is None:
+                passes.append(rows[rng.permutation(len(rows))])
+                continue
+            rank = np.empty(int(groups.max()) + 1, np.int64)
+            rank[rng.permutation(len(rank))] = np.arange(len(rank))
+            window = rank[groups] // SHUFFLE_WINDOW
+            passes.append(rows[np.lexsort((rng.random(len(rows)), window))])
         return np.concatenate(passes)[:c]
 
     def dist(self) -> tuple[int, int]:
