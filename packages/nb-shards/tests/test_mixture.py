@@ -540,3 +540,33 @@ def test_mix_pickles_for_worker_processes(mixdir: Path) -> None:
     next(iter(mix))  # open shards first: open maps must not travel
     again = pickle.loads(pickle.dumps(mix))
     assert [b["__key__"] for b in again] == [b["__key__"] for b in mix]
+
+
+def test_mix_shuffle_keeps_reads_local(tmp_path: Path, eeg_samples: list[Sample]) -> None:
+    """Each source is shuffled as ShardDataset shuffles (shards in a random order, samples mixed
+    within 4 shards at a time): a cache of 4 open shards opens each shard once per pass."""
+    with ShardWriter(tmp_path / "many", max_count=6) as w:  # 20 shards
+        for i, s in enumerate(eeg_samples):
+            w.write(Sample(f"m{i:04d}", s.arrays, {"subject": f"{i % 4 + 1:02d}"}))
+    _write(tmp_path / "b", eeg_samples[:30], "b")
+    spec = {
+        "epoch": {"until": "largest"},
+        "sources": [
+            {"path": str(tmp_path / "many"), "weight": 0.5, "filter": {"subject": {"ne": "03"}}},
+            {"path": str(tmp_path / "b"), "weight": 0.5},
+        ],
+    }
+    mix = Mixture(spec, cache_dir=tmp_path / "c")
+    order = mix.order()
+    shards = [r // 6 for s, r in zip(order.source, order.row) if s == 0]
+    assert sorted(set(shards)) == list(range(20)) and len(shards) == 90
+    lru: list[int] = []
+    opened = 0
+    for sh in shards:
+        if sh in lru:
+            lru.remove(sh)
+        else:
+            opened += 1
+        lru = [*lru, sh][-4:]
+    assert opened == 20
+    assert shards != sorted(shards)  # and still shuffled
