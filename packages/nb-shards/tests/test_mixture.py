@@ -276,6 +276,7 @@ def test_mix_columns_disagreeing_sources_fail_before_training(
         ("sources: [{path: a}]\nsources: [{path: b}]\n", r"mix.yaml line 2: duplicate key 'sources'"),
         ("!!python/object:os.system {}\n", r"mix.yaml line 1: not valid YAML"),  # never code
         ("- 1\n- 2\n", r"mix.yaml line 1: a mixture spec must be a mapping"),
+        ("? [a, b]\n: 1\n", r"mix.yaml line 1: not valid YAML \(found unhashable key\)"),
     ],
 )
 def test_mix_bad_specs_name_line_and_field(tmp_path: Path, text: str, message: str) -> None:
@@ -570,3 +571,18 @@ def test_mix_shuffle_keeps_reads_local(tmp_path: Path, eeg_samples: list[Sample]
         lru = [*lru, sh][-4:]
     assert opened == 20
     assert shards != sorted(shards)  # and still shuffled
+
+
+def test_mix_yaml_anchors_are_read_once(tmp_path: Path) -> None:
+    """Aliases may share a mapping between sources; a "billion laughs" document is not expanded."""
+    from nb_shards.mixspec import parse_spec_text
+
+    spec = parse_spec_text(
+        "sources:\n  - path: a\n    columns: &c {x: eeg, y: json.target}\n  - path: b\n    columns: *c\n"
+    )
+    assert [sorted(s.columns or {}) for s in spec.sources] == [["x", "y"], ["x", "y"]]
+    laughs = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 9)
+    )
+    with pytest.raises(SchemaError, match="line 1: l0: unknown key 'l0'"):
+        parse_spec_text(laughs, where="mix.yaml")

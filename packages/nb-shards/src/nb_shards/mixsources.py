@@ -404,14 +404,17 @@ def _read_sidecar(path: Path) -> tuple[list[str], dict[str, list[Any]]] | None:
         return None
     cols: dict[str, list[Any]] = {}
     keys: list[str] = []
-    for fl in table.schema:
-        values = table.column(fl.name).to_pylist()
-        if fl.name == "__key__":
-            keys = values
-        elif fl.metadata and fl.metadata.get(b"nb") == b"json":
-            cols[fl.name] = [json.loads(v) for v in values]
-        else:
-            cols[fl.name] = values
+    try:
+        for fl in table.schema:
+            values = table.column(fl.name).to_pylist()
+            if fl.name == "__key__":
+                keys = values
+            elif fl.metadata and fl.metadata.get(b"nb") == b"json":
+                cols[fl.name] = [json.loads(v) for v in values]
+            else:
+                cols[fl.name] = values
+    except (TypeError, ValueError):  # damaged (or not ours): rebuilt
+        return None
     return keys, cols
 
 

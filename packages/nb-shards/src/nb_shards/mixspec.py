@@ -119,28 +119,38 @@ def _yaml_lines(text: str, where: str) -> tuple[Any, Lines]:
         line = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise SchemaError(f"not valid YAML ({problem}); fix the spec file", field=f"{where}{line}") from None
+    except RecursionError:
+        raise SchemaError("nested too deeply; not a mixture spec", field=where) from None
     lines: dict[tuple[Any, ...], int] = {}
     if node is not None:
-        _walk(node, (), lines, Lines(where, lines))
+        _walk(node, (), lines, Lines(where, lines), set())
     return value, Lines(where, lines)
 
 
-def _walk(node: Any, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], lk: Lines) -> None:
+def _walk(
+    node: Any, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], lk: Lines, done: set[int]
+) -> None:
+    """Record the line of every key and item (an aliased node once: ``*alias`` never multiplies the work)."""
     lines.setdefault(path, node.start_mark.line + 1)
+    if id(node) in done:
+        return
+    done.add(id(node))
     if node.tag.endswith(":map"):
-        seen: set[Any] = set()
+        seen: set[str] = set()
         for k, v in node.value:
-            key = k.value
-            if key in seen:
+            if not isinstance(k.value, str):
+                continue
+            if k.value in seen:
                 raise SchemaError(
-                    f"duplicate key {key!r}; keep one", field=f"{lk.where} line {k.start_mark.line + 1}"
+                    f"duplicate key {k.value[:60]!r}; keep one",
+                    field=f"{lk.where} line {k.start_mark.line + 1}",
                 )
-            seen.add(key)
-            lines[(*path, key)] = k.start_mark.line + 1
-            _walk(v, (*path, key), lines, lk)
+            seen.add(k.value)
+            lines[(*path, k.value)] = k.start_mark.line + 1
+            _walk(v, (*path, k.value), lines, lk, done)
     elif node.tag.endswith(":seq"):
         for i, v in enumerate(node.value):
-            _walk(v, (*path, i), lines, lk)
+            _walk(v, (*path, i), lines, lk, done)
 
 
 def parse_spec_text(text: str, *, where: str = "mixture spec", base: Path | None = None) -> MixSpec:
