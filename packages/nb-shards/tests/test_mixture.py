@@ -477,12 +477,13 @@ def test_mix_is_exported() -> None:
     assert nb_shards.Mixture is Mixture and "Mixture" in nb_shards.__all__
 
 
-def test_mix_converted_bids_layout_reads_the_eeg_config(tmp_path: Path) -> None:
-    """A dataset as nb-bids writes it (``data/<config>/<split>-<unit>.parquet``): ``eeg`` by default,
-    its ``signal`` column (list of lists of float32) an array, its entity columns filterable."""
+def _bids_like(out: Path) -> np.ndarray:
+    """A dataset laid out as nb-bids writes one (``data/<config>/<split>-<unit>.parquet``, an
+    ``hf`` manifest): two subjects, 4 segments each of simulated EEG in ``signal``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from nb_core.manifest import Manifest
     from nb_core.testing import simulate_raw
 
     data = simulate_raw(n_channels=3, sfreq=100.0, duration=4.0).get_data().astype("float32")
@@ -510,8 +511,19 @@ def test_mix_converted_bids_layout_reads_the_eeg_config(tmp_path: Path) -> None:
             ),
         )
         for cfg in ("eeg", "files"):
-            (tmp_path / "ds" / "data" / cfg).mkdir(parents=True, exist_ok=True)
-            pq.write_table(t, tmp_path / "ds" / "data" / cfg / f"train-sub-{sub}.parquet")
+            (out / "data" / cfg).mkdir(parents=True, exist_ok=True)
+            pq.write_table(t, out / "data" / cfg / f"train-sub-{sub}.parquet")
+    m = Manifest(name="bids-like", layout="hf")
+    for f in sorted(out.rglob("*.parquet")):
+        m.add_file(out, f.relative_to(out).as_posix())
+    m.write(out)
+    return data
+
+
+def test_mix_converted_bids_layout_reads_the_eeg_config(tmp_path: Path) -> None:
+    """``eeg`` by default, its ``signal`` column (list of lists of float32) an array, its entity
+    columns filterable."""
+    data = _bids_like(tmp_path / "ds")
     mix = Mixture(
         {
             "sources": [
@@ -586,3 +598,30 @@ def test_mix_yaml_anchors_are_read_once(tmp_path: Path) -> None:
     )
     with pytest.raises(SchemaError, match="line 1: l0: unknown key 'l0'"):
         parse_spec_text(laughs, where="mix.yaml")
+
+
+def test_mix_parquet_dataset_on_the_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A converted dataset pushed to the Hub (manifest layout ``hf``): its Parquet files are
+    downloaded once into the cache (sha256 checked) and read as locally."""
+    from huggingface_hub import HfApi
+
+    from nb_hub.testing import HubEmulator
+
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+    data = _bids_like(tmp_path / "ds")
+    with HubEmulator() as emu, emu.configure_clients():
+        api = HfApi(endpoint=emu.endpoint, token="t")
+        api.create_repo("org/bids", repo_type="dataset")
+        api.upload_folder(folder_path=str(tmp_path / "ds"), repo_id="org/bids", repo_type="dataset")
+        spec = {
+            "sources": [
+                {"path": "hf://datasets/org/bids", "filter": {"subject": "01"}, "columns": {"x": "signal"}}
+            ]
+        }
+        opts = {"endpoint": emu.endpoint, "token": "t"}
+        mix = Mixture(spec, cache_dir=tmp_path / "c", storage_options=opts)
+        assert [(p["kind"], p["total"], p["kept"]) for p in mix.plan()] == [("parquet", 8, 4)]
+        got = {s["__key__"]: s["x"] for s in mix}
+    assert sorted(got) == [f"train-sub-01_{k:06d}" for k in range(4)]
+    for k in range(4):
+        np.testing.assert_array_equal(got[f"train-sub-01_{k:06d}"], data[:, k * 100 : (k + 1) * 100])

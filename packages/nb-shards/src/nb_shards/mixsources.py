@@ -207,11 +207,30 @@ class ParquetMixSource(MixSource):
 
     kind = "parquet"
 
-    def __init__(self, path: str, split: str | None, config: str | None) -> None:
+    def __init__(
+        self,
+        path: str,
+        split: str | None,
+        config: str | None,
+        *,
+        storage_options: dict[str, Any] | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.pq = soft_import("pyarrow.parquet", "Mixing Parquet sources", extra="nb-shards")
         self.path = path
-        self.root, self.files = _parquet_files(Path(path), split, config)
         self._split, self._config = split, config
+        self._remote_id: str | None = None
+        self.files: list[Path]
+        self.root: Path
+        if _is_remote(path):
+            rel, self.files, self._remote_id = _fetch_parquet(
+                path, split, config, storage_options or {}, cache_dir
+            )
+            self.root = self.files[0].parent
+            self._stems = [r.rsplit("/", 1)[-1].removesuffix(".parquet") for r in rel]
+        else:
+            self.root, self.files = _parquet_files(Path(path), split, config)
+            self._stems = [f.stem for f in self.files]
         self._rows = [self.pq.ParquetFile(f).metadata.num_rows for f in self.files]
         self._cum = np.cumsum([0, *self._rows])
         self._cached: tuple[int, int, Any] | None = None
@@ -231,8 +250,11 @@ class ParquetMixSource(MixSource):
         return int(self._cum[-1])
 
     def fingerprint(self) -> str:
-        mf = self.root / MANIFEST_NAME
         h = hashlib.sha256(json.dumps([self._split, self._config]).encode())
+        if self._remote_id is not None:  # the manifest (or listing) of the remote files
+            h.update(self._remote_id.encode())
+            return h.hexdigest()
+        mf = self.root / MANIFEST_NAME
         if mf.is_file():
             h.update(mf.read_bytes())
         for f in self.files:
@@ -245,7 +267,7 @@ class ParquetMixSource(MixSource):
             v = row.get(name)
             if isinstance(v, str) and v:
                 return v
-        return f"{safe_key(self.files[k].stem, replacement='-')}_{r:06d}"
+        return f"{safe_key(self._stems[k], replacement='-')}_{r:06d}"
 
     def scan(self) -> tuple[list[str], list[dict[str, Any]]]:
         import pyarrow as pa
@@ -302,27 +324,86 @@ class ParquetMixSource(MixSource):
         return {"__key__": self._key(k, r, md), **out, "json": md}
 
 
+def _pick_parquet(rel: list[str], split: str | None, config: str | None, *, where: str) -> list[str]:
+    """The Parquet files (POSIX paths relative to the root) of a config and split: ``data/<config>/``
+    when the folder has such configs (``eeg`` by default, as nb-bids writes), files named
+    ``<split>-*.parquet`` or in a folder ``<split>`` (``train`` by default when there are some)."""
+    files = sorted(r for r in rel if r.endswith(".parquet") and not r.rsplit("/", 1)[-1].startswith("."))
+    configs = sorted({r.split("/")[1] for r in files if r.startswith("data/") and r.count("/") >= 2})
+    if configs:
+        cfg = config or ("eeg" if "eeg" in configs else configs[0] if len(configs) == 1 else None)
+        if cfg not in configs:
+            raise UserError(
+                f"{where}: pick a config with 'config:' (one of {', '.join(configs)}); got {cfg!r}"
+            )
+        files = [r for r in files if r.startswith(f"data/{cfg}/")]
+    names = [r.rsplit("/", 1)[-1] for r in files]
+    if split is None and any(n.startswith("train-") for n in names):
+        split = "train"
+    if split is not None:
+        files = [r for r, n in zip(files, names) if n.startswith(f"{split}-") or f"/{split}/" in f"/{r}"]
+    if not files:
+        raise InputNotFoundError(f"{where}: no Parquet files" + (f" of split {split!r}" if split else ""))
+    return files
+
+
 def _parquet_files(p: Path, split: str | None, config: str | None) -> tuple[Path, list[Path]]:
     if p.is_file():
         return p.parent, [p]
     if not p.is_dir():
         raise InputNotFoundError(f"{p}: no such Parquet file or folder")
-    root = p
-    data = p / "data"
-    if data.is_dir() and any(d.is_dir() for d in data.iterdir()):
-        configs = sorted(d.name for d in data.iterdir() if d.is_dir())
-        cfg = config or ("eeg" if "eeg" in configs else configs[0] if len(configs) == 1 else None)
-        if cfg not in configs:
-            raise UserError(f"{p}: pick a config with 'config:' (one of {', '.join(configs)}); got {cfg!r}")
-        p = data / cfg
-    files = sorted(f for f in p.rglob("*.parquet") if f.is_file() and not f.name.startswith("."))
-    if split is None and any(f.name.startswith("train-") for f in files):
-        split = "train"
-    if split is not None:
-        files = [f for f in files if f.name.startswith(f"{split}-") or f.parent.name == split]
-    if not files:
-        raise InputNotFoundError(f"{p}: no Parquet files" + (f" of split {split!r}" if split else ""))
-    return root, files
+    rel = [f.relative_to(p).as_posix() for f in p.rglob("*.parquet") if f.is_file()]
+    return p, [p / r for r in _pick_parquet(rel, split, config, where=str(p))]
+
+
+def _is_remote(path: str) -> bool:
+    return "://" in path and not path.startswith("file://")
+
+
+def _remote_manifest(url: str, storage_options: dict[str, Any]) -> Any:
+    """The parsed ``nb-manifest.json`` at ``url`` (`None` when there is none)."""
+    from nb_core.manifest import Manifest
+    from nb_shards.cache import remote_errors, url_to_fs
+
+    murl = url.rstrip("/") + "/" + MANIFEST_NAME
+    fs, p = url_to_fs(murl, storage_options)
+    try:
+        with remote_errors(murl, "read the manifest"):
+            text = fs.cat_file(p)
+    except FileNotFoundError:
+        return None
+    return Manifest.from_json(text, source=murl)
+
+
+def _fetch_parquet(
+    url: str,
+    split: str | None,
+    config: str | None,
+    storage_options: dict[str, Any],
+    cache_dir: str | os.PathLike[str] | None,
+) -> tuple[list[str], list[Path], str]:
+    """Download (once, into the shard cache; sha256 checked against the manifest) the Parquet files
+    of a remote dataset; returns their relative and local paths, and what identifies them."""
+    from nb_shards.cache import ShardCache, remote_errors, url_to_fs
+
+    base = url.rstrip("/")
+    manifest = _remote_manifest(base, storage_options)
+    if manifest is not None:
+        entries = {f.path: (f.sha256, f.size) for f in manifest.files}
+        ident = hashlib.sha256(manifest.to_json().encode()).hexdigest()
+    else:
+        fs, root = url_to_fs(base, storage_options)
+        with remote_errors(base, "list the Parquet files"):
+            found = fs.find(root, detail=True)
+        entries = {k[len(root) :].lstrip("/"): (None, v.get("size")) for k, v in found.items()}
+        ident = hashlib.sha256(json.dumps(sorted(entries.items())).encode()).hexdigest()
+    picked = _pick_parquet(list(entries), split, config, where=base)
+    cache = ShardCache(cache_dir or default_cache_dir())
+    files = [
+        cache.fetch(f"{base}/{r}", storage_options=storage_options, sha256=entries[r][0], size=entries[r][1])
+        for r in picked
+    ]
+    return picked, files, ident
 
 
 def _looks_formats(p: Path) -> bool:
@@ -351,8 +432,9 @@ def open_source(
     """
     p = Path(path)
     if kind == "auto":
-        if "://" in path and not path.startswith("file://"):
-            kind = "shards"
+        if _is_remote(path):
+            m = _remote_manifest(path, storage_options or {})
+            kind = "parquet" if m is not None and m.layout == "hf" else "shards"
         elif _looks_formats(p):
             kind = "formats"
         elif path.endswith(".parquet") or (
@@ -366,7 +448,7 @@ def open_source(
     if window_size is not None:
         raise UserError(f"{path}: window_size applies to nb-formats artifacts only")
     if kind == "parquet":
-        return ParquetMixSource(path, split, config)
+        return ParquetMixSource(path, split, config, storage_options=storage_options, cache_dir=cache_dir)
     src = resolve_source(
         path, split=split, storage_options=storage_options, cache_dir=cache_dir, max_open=SHUFFLE_WINDOW + 1
     )
