@@ -86,7 +86,9 @@ class ShardLoader:
     batches. Iterating again starts the next epoch (a new order).
 
     Args:
-        source: artifact directory, shard path(s) or URL(s).
+        source: artifact directory, shard path(s) or URL(s); or a mixture: a spec file
+            (``*.yaml``/``*.yml``) or an `nb_shards.Mixture` (batches then hold the mapped
+            inputs, ``__key__`` and ``__source__``; the spec's seed and shuffle apply).
         batch_size (`int`): samples per batch on each rank.
         num_workers (`int`, *optional*, defaults to 0): DataLoader worker processes.
         shuffle (`bool`, *optional*, defaults to `False`), seed (`int`, *optional*, defaults to 0),
