@@ -479,7 +479,7 @@ def _cache_path(src: MixSource, cache_dir: str | os.PathLike[str] | None) -> Pat
 def _read_sidecar(path: Path) -> tuple[list[str], dict[str, list[Any]]] | None:
     pq = soft_import("pyarrow.parquet", "The mixture metadata cache", extra="nb-shards")
     try:
-        table = pq.read_table(path)
+        table = pq.ParquetFile(path).read()  # (not read_table: it imports pyarrow.dataset and pandas)
     except FileNotFoundError:
         return None
     except (OSError, ValueError):  # damaged: rebuilt
