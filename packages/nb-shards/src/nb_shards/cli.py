@@ -269,6 +269,8 @@ def _mix(args: argparse.Namespace) -> int:
             f"{p['source'][:16]:<16} {p['kind']:<8} {p['total']:>8} {p['kept']:>8} {p['weight']:>7.3g} "
             f"{p['per_epoch']:>8} {p['share']:>6.1%}  {cols}"
         )
+    if mix.inputs:
+        print("inputs: " + ", ".join(f"{k} {v}" for k, v in mix.inputs.items()))
     if "read" in out:
         got = out["read"]
         shares = ", ".join(f"{k} {v / max(1, got['samples']):.1%}" for k, v in got["per_source"].items())

@@ -202,6 +202,7 @@ class Mixture:
             self.rows.append(rows)
             self.n_total.append(len(src))
         self.groups = [src.groups(rows) for src, rows in zip(self.sources, self.rows)]
+        self.inputs: dict[str, str] = {}
         self.columns = self._check_columns()
         self.weights = np.array([s.weight for s in self.spec.sources]) / sum(
             s.weight for s in self.spec.sources
@@ -267,6 +268,8 @@ class Mixture:
                         f"{lk.field((*at, name))}: input {name!r} is {_fmt(desc)} in source {s.name!r} but "
                         f"{_fmt(d0)} in source {other!r}; map fields that agree (or convert one source)"
                     )
+        #: What each input is (``{"x": "float32 [4, 50]", "y": "a number"}``; ``*``: a free axis).
+        self.inputs = {name: _fmt(desc) for name, (_, desc) in ref.items()}
         return {s.name: dict(s.columns or {}) for s in specs}
 
     def _column_desc(
