@@ -92,14 +92,26 @@ def test_mix_spec_verbatim_through_shardloader(mixdir: Path) -> None:
 
 def test_mix_proportions_within_tolerance_in_every_batch(mixdir: Path) -> None:
     """The realised share of a source is exact over the epoch (to one sample) and within
-    ±1 sample per source in every batch: the stated tolerance."""
+    ±2 samples per source in every batch: the stated tolerance."""
     spec = _spec(mixdir, epoch={"samples": 1000})
     loader = ShardLoader(Mixture(spec, cache_dir=mixdir / "c"), batch_size=50, decode="numpy")
     per_batch = [Counter(b["__source__"]) for b in loader]
     total = sum(per_batch, Counter())
     assert total == {"a": 700, "b": 300}
     for c in per_batch:
-        assert abs(c["a"] - 35) <= 1 and abs(c["b"] - 15) <= 1
+        assert abs(c["a"] - 35) <= 2 and abs(c["b"] - 15) <= 2
+
+
+def test_mix_every_rank_gets_the_weights(mixdir: Path) -> None:
+    """50/50 on 2 ranks: each rank sees both sources about equally (a regular a,b,a,b interleave
+    would give rank 0 only a); within 5 points at 1000 samples per rank."""
+    spec = _spec(mixdir, epoch={"samples": 2000})
+    spec["sources"][0]["weight"] = spec["sources"][1]["weight"] = 0.5
+    mix = Mixture(spec, cache_dir=mixdir / "c")
+    for rank in range(2):
+        loader = ShardLoader(mix, batch_size=50, decode="numpy", rank=rank, world_size=2)
+        got = Counter(s for b in loader for s in b["__source__"])
+        assert sum(got.values()) == 1000 and abs(got["a"] - 500) <= 50, got
 
 
 def test_mix_deterministic_given_seed_and_new_order_each_epoch(mixdir: Path) -> None:

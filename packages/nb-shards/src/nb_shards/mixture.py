@@ -2,8 +2,9 @@
 one deterministic, exactly resumable dataset (`ShardLoader` takes it, or its YAML spec, as a source).
 
 An epoch is a global order of ``N`` samples: source ``i`` gets ``round(N·wᵢ)`` of them (exact
-to one sample), spread evenly through the epoch (any stretch of the order holds each source in
-proportion, to one sample per source), and its kept samples in a new permutation each pass. ``N``:
+to one sample), spread evenly through the epoch with a random jitter (any stretch of the order
+holds each source in proportion, to about two samples), and its kept samples in a new
+permutation each pass. ``N``:
 
 - ``epoch: {samples: N}``: ``N`` samples;
 - ``epoch: {until: largest}`` (the default): until the source that lasts longest at its weight
@@ -392,8 +393,11 @@ class Mixture:
 
     def _make_order(self, epoch: int) -> MixOrder:
         rng = np.random.default_rng([self.seed & 0xFFFFFFFF, self.seed >> 32, int(epoch), 0])
-        offsets = rng.random(len(self.counts))
-        keys = np.concatenate([(np.arange(c) + u) / c for c, u in zip(self.counts.tolist(), offsets) if c])
+        # Stratified: the k-th sample of a source that gets c lands uniformly within slot [k, k+1)/c
+        # of the epoch. Any stretch of the order then holds each source in proportion (to about
+        # two samples), and the jitter keeps a rank's every-W-th sample from falling in step with
+        # the sources (a regular a,b,a,b would give rank 0 of 2 only a).
+        keys = np.concatenate([(np.arange(c) + rng.random(c)) / c for c in self.counts.tolist() if c])
         which = np.concatenate([np.full(c, i, np.int64) for i, c in enumerate(self.counts.tolist()) if c])
         src = which[np.argsort(keys, kind="stable")]
         row = np.empty(len(src), np.int64)
