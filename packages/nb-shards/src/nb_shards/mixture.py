@@ -154,6 +154,25 @@ class Mixture:
         IncompatibleDataError: two sources whose mapped columns differ in kind, dtype or shape, or a
             column that does not match its declared dtype/shape.
         UserError: a filter that keeps no sample of a source, or bad options.
+
+    Example:
+        >>> import tempfile, numpy as np
+        >>> from nb_shards.writer import ShardWriter
+        >>> root = tempfile.mkdtemp()
+        >>> for name in ("a", "b"):
+        ...     with ShardWriter(f"{root}/{name}") as w:
+        ...         for i in range(6):
+        ...             w.write({"__key__": f"{name}{i}", "eeg.npy": np.zeros(4, "float32"),
+        ...                      "json": {"subject": f"0{i % 3}", "target": i % 2}})
+        >>> with open(f"{root}/mix.yaml", "w") as f:
+        ...     _ = f.write("seed: 0\\nepoch: {samples: 10}\\nsources:\\n"
+        ...                 "  - {path: a, weight: 0.7, filter: {subject: '01'}, columns: {x: eeg}}\\n"
+        ...                 "  - {path: b, weight: 0.3, columns: {x: eeg}}\\n")
+        >>> mix = Mixture(f"{root}/mix.yaml", cache_dir=f"{root}/cache", batch_size=5)
+        >>> [(p["kept"], p["per_epoch"]) for p in mix.plan()], mix.inputs
+        ([(2, 7), (6, 3)], {'x': 'float32 [4]'})
+        >>> [sorted(set(b["__source__"])) for b in mix]
+        [['a', 'b'], ['a', 'b']]
     """
 
     shuffle_window = 1
