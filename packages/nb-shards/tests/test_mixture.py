@@ -473,7 +473,7 @@ def test_mix_cli_dry_run_and_read(
     assert "2000 samples per epoch" in out
     assert "a                shards         60" in out and "1400  70.0%  x<-eeg, y<-json.target" in out
     assert "inputs: x float32 [4, 50], y a number" in out
-    assert main(["shards", "mix", str(mixdir / "mix.yaml"), "--samples", "100", "--json"]) == 0
+    assert main(["shards", "mix", str(mixdir / "mix.yaml"), "--n-samples", "100", "--json"]) == 0
     got = json.loads(capsys.readouterr().out)
     assert got["read"] == {"samples": 100, "per_source": {"a": 70, "b": 30}}
     (mixdir / "bad.yaml").write_text(SPEC.replace("weight: 0.3", "weight: heavy"))

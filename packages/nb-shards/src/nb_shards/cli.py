@@ -152,11 +152,11 @@ def _add_mix(sub: Any) -> None:
         "check a mixture spec (YAML) and print its plan, or read one epoch of it",
         "nb shards mix mix.yaml --dry-run          # per source: samples before/after the filter, share, columns\n"
         "nb shards mix mix.yaml --dry-run --json   # the plan as JSON\n"
-        "nb shards mix mix.yaml --samples 50       # read 50 samples: realised share of each source",
+        "nb shards mix mix.yaml --n-samples 50     # read 50 samples: realised share of each source",
     )
     m.add_argument("spec", help="mixture spec (YAML: seed, epoch, sources with path/weight/filter/columns)")
     m.add_argument("--dry-run", action="store_true", help="only print the plan (reads metadata, no arrays)")
-    m.add_argument("--samples", type=int, default=None, help="samples to read (default: one epoch)")
+    m.add_argument("--n-samples", type=int, default=None, help="samples to read (default: one epoch)")
     m.add_argument("--json", action="store_true", help="print JSON")
     m.add_argument("--cache-dir", default=None, help="cache of remote shards and of the metadata index")
     m.set_defaults(func=_mix)
@@ -255,7 +255,7 @@ def _mix(args: argparse.Namespace) -> int:
         "sources": plan,
     }
     if not args.dry_run:
-        out["read"] = _read_mix(mix, args.samples)
+        out["read"] = _read_mix(mix, args.n_samples)
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
