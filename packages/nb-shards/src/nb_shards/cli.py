@@ -1,4 +1,4 @@
-"""``nb shards write|inspect|verify|bench``.
+"""``nb shards write|inspect|verify|mix|bench``.
 
 Heavy libraries are imported inside the handlers, so ``nb --help`` stays fast.
 
@@ -6,6 +6,7 @@ Example:
     $ nb shards write rec1.edf rec2.fif -o shards/ --window 2 --max-count 1000 --target-from annotations
     $ nb shards inspect shards/
     $ nb shards verify shards/
+    $ nb shards mix mix.yaml --dry-run
     $ nb shards bench --n-samples 2000
 """
 
@@ -41,6 +42,7 @@ def register(subparsers: Any) -> None:
     _add_write(sub)
     _add_inspect(sub)
     _add_verify(sub)
+    _add_mix(sub)
     _add_bench(sub)
 
 
@@ -143,6 +145,23 @@ def _add_verify(sub: Any) -> None:
     v.set_defaults(func=_verify)
 
 
+def _add_mix(sub: Any) -> None:
+    m = add_command(
+        sub,
+        "mix",
+        "check a mixture spec (YAML) and print its plan, or read one epoch of it",
+        "nb shards mix mix.yaml --dry-run          # per source: samples before/after the filter, share, columns\n"
+        "nb shards mix mix.yaml --dry-run --json   # the plan as JSON\n"
+        "nb shards mix mix.yaml --n-samples 50     # read 50 samples: realised share of each source",
+    )
+    m.add_argument("spec", help="mixture spec (YAML: seed, epoch, sources with path/weight/filter/columns)")
+    m.add_argument("--dry-run", action="store_true", help="only print the plan (reads metadata, no arrays)")
+    m.add_argument("--n-samples", type=int, default=None, help="samples to read (default: one epoch)")
+    m.add_argument("--json", action="store_true", help="print JSON")
+    m.add_argument("--cache-dir", default=None, help="cache of remote shards and of the metadata index")
+    m.set_defaults(func=_mix)
+
+
 def _add_bench(sub: Any) -> None:
     b = add_command(
         sub,
@@ -222,6 +241,54 @@ def _verify(args: argparse.Namespace) -> int:
     what = "checksums, indexes" + ("" if args.no_decode else " and samples") if r["checksums"] else "indexes"
     print(f"ok: {r['shards']} shards, {r['samples']} samples, {r['bytes']:,} bytes ({what} verified)")
     return 0
+
+
+def _mix(args: argparse.Namespace) -> int:
+    from nb_shards.mixture import Mixture
+
+    mix = Mixture(args.spec, cache_dir=args.cache_dir)
+    plan = mix.plan()
+    out: dict[str, Any] = {
+        "spec": args.spec,
+        "seed": mix.seed,
+        "epoch_samples": mix.n_samples,
+        "sources": plan,
+    }
+    if not args.dry_run:
+        out["read"] = _read_mix(mix, args.n_samples)
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{args.spec}: {mix.n_samples} samples per epoch, seed {mix.seed}")
+    print(
+        f"{'source':<16} {'kind':<8} {'total':>8} {'kept':>8} {'weight':>7} {'epoch':>8} {'share':>6}  columns"
+    )
+    for p in plan:
+        cols = ", ".join(f"{k}<-{v}" for k, v in p["columns"].items()) or "(all fields)"
+        print(
+            f"{p['source'][:16]:<16} {p['kind']:<8} {p['total']:>8} {p['kept']:>8} {p['weight']:>7.3g} "
+            f"{p['per_epoch']:>8} {p['share']:>6.1%}  {cols}"
+        )
+    if mix.inputs:
+        print("inputs: " + ", ".join(f"{k} {v}" for k, v in mix.inputs.items()))
+    if "read" in out:
+        got = out["read"]
+        shares = ", ".join(f"{k} {v / max(1, got['samples']):.1%}" for k, v in got["per_source"].items())
+        print(f"read {got['samples']} samples: {shares}")
+    return 0
+
+
+def _read_mix(mix: Any, limit: int | None) -> dict[str, Any]:
+    from collections import Counter
+
+    per: Counter[str] = Counter({p["source"]: 0 for p in mix.plan()})
+    n = 0
+    for s in mix:
+        if limit is not None and n >= limit:
+            break
+        per[s["__source__"]] += 1
+        n += 1
+    return {"samples": n, "per_source": dict(per)}
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -35,6 +35,7 @@ from typing import Any
 from nb_core.errors import IncompatibleDataError, SchemaError, SchemaVersionError, UserError
 from nb_core.validation import soft_import
 from nb_shards.dataset import ShardDataset, Source
+from nb_shards.mixture import as_mixture
 from nb_shards.source import DEFAULT_CACHE_SIZE
 from nb_shards.torchdata import torch_iterable
 
@@ -85,7 +86,9 @@ class ShardLoader:
     batches. Iterating again starts the next epoch (a new order).
 
     Args:
-        source: artifact directory, shard path(s) or URL(s).
+        source: artifact directory, shard path(s) or URL(s); or a mixture: a spec file
+            (``*.yaml``/``*.yml``) or an `nb_shards.Mixture` (batches then hold the mapped
+            inputs, ``__key__`` and ``__source__``; the spec's seed and shuffle apply).
         batch_size (`int`): samples per batch on each rank.
         num_workers (`int`, *optional*, defaults to 0): DataLoader worker processes.
         shuffle (`bool`, *optional*, defaults to `False`), seed (`int`, *optional*, defaults to 0),
@@ -137,26 +140,34 @@ class ShardLoader:
             raise UserError(f"batch_size must be a positive integer; got {batch_size!r}")
         if num_workers < 0:
             raise UserError(f"num_workers must be >= 0; got {num_workers}")
-        self.dataset = ShardDataset(
-            source,
-            split=split,
-            shuffle=shuffle,
-            seed=seed,
-            shuffle_window=shuffle_window,
-            epoch=epoch,
-            rank=rank,
-            world_size=world_size,
-            uneven=uneven,
-            batch_size=batch_size,
-            drop_last=drop_last,
-            decode=decode,
-            collate_fn=collate_fn,
-            on_error=on_error,
-            storage_options=storage_options,
-            cache_dir=cache_dir,
-            cache_size=cache_size,
-            verify=verify,
-        )
+        mixture = as_mixture(source, cache_dir=cache_dir, storage_options=storage_options)
+        self.dataset: Any  # a ShardDataset, or a Mixture (the same dataset protocol)
+        if mixture is not None:  # a mixture spec (or Mixture): its seed and shuffle apply
+            self.dataset = mixture.configured(
+                rank=rank, world_size=world_size, uneven=uneven, batch_size=batch_size, drop_last=drop_last,
+                decode=decode, collate_fn=collate_fn, epoch=epoch,
+            )  # fmt: skip
+        else:
+            self.dataset = ShardDataset(
+                source,
+                split=split,
+                shuffle=shuffle,
+                seed=seed,
+                shuffle_window=shuffle_window,
+                epoch=epoch,
+                rank=rank,
+                world_size=world_size,
+                uneven=uneven,
+                batch_size=batch_size,
+                drop_last=drop_last,
+                decode=decode,
+                collate_fn=collate_fn,
+                on_error=on_error,
+                storage_options=storage_options,
+                cache_dir=cache_dir,
+                cache_size=cache_size,
+                verify=verify,
+            )
         self.batch_size = batch_size
         self.num_workers = num_workers
         self._dl_kwargs: dict[str, Any] = {"pin_memory": pin_memory}
