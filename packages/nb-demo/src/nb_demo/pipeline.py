@@ -61,7 +61,6 @@ import numpy as np
 from nb_core.atomic import atomic_write_json, remove_path
 from nb_core.errors import IntegrityError, OutputExistsError, UserError
 from nb_demo.isolation import caches_inside
-from nb_hub.testing import HubEmulator
 
 __all__ = ["ENTRIES", "MARKER_NAME", "QUICK", "DemoReport", "DemoSkipWarning", "StepResult", "run_demo"]
 
@@ -210,9 +209,9 @@ def _step(report: DemoReport, name: str, say: Callable[[str], None]) -> Iterator
 QUICK: dict[str, Any] = {
     "n_subjects": 4,
     "n_test_subjects": 1,
-    "duration": 30.0,
+    "duration": 40.0,
     "n_channels": 8,
-    "epochs": 10,
+    "epochs": 12,
 }
 
 DATASET_REPO = "neurobridge/nb-demo-motor-imagery"
@@ -268,6 +267,8 @@ def run_demo(
         raise UserError(f"n_test_subjects must be between 1 and n_subjects - 1; got {n_test_subjects}")
     if format not in LAYOUTS:
         raise UserError(f"format must be one of {', '.join(LAYOUTS)}; got {format!r}")
+    from nb_hub.testing import HubEmulator
+
     out = Path(out_dir)
     _prepare_out(out, ENTRIES, overwrite=overwrite)
     report = DemoReport(out_dir=str(out))
