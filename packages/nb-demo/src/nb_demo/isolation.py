@@ -1,7 +1,7 @@
 """Keep every cache the demo's libraries write inside the demo's output folder.
 
 ``huggingface_hub``, ``datasets``, matplotlib, MNE, nb-bids and nb-shards each keep a cache
-(or config) under the user's home by default. :func:`caches_inside` points all of them at
+(or config) under the user's home by default, torch's compiler one in the temporary folder. :func:`caches_inside` points all of them at
 ``OUT/caches/`` for the duration of the demo (environment variables, and the module constants of
 libraries that read them at import time when those are already imported) and restores
 everything afterwards.
@@ -37,6 +37,8 @@ _ENV = {
     "MNE_HOME": "mne",
     "NB_BIDS_CACHE": "nb-bids",
     "NB_SHARDS_CACHE": "nb-shards",
+    "TORCHINDUCTOR_CACHE_DIR": "torchinductor",
+    "TRITON_CACHE_DIR": "triton",
     "XDG_CACHE_HOME": "xdg-cache",
     "XDG_CONFIG_HOME": "xdg-config",
 }

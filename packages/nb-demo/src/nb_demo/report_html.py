@@ -88,15 +88,13 @@ def _plot_nifti(path: Path, volumes: dict[str, np.ndarray]) -> Path:
     from nb_demo.bids_step import nifti_slices
 
     plt = _plt()
-    fig, axes = plt.subplots(len(volumes), 3, figsize=(8, 2.8 * len(volumes)), squeeze=False)
+    fig, axes = plt.subplots(len(volumes), 3, figsize=(7.5, 2.6 * len(volumes)), squeeze=False)
     for row, (name, vol) in zip(axes, volumes.items()):
+        short = name.rsplit("/", 1)[-1]
         for ax, sl, plane in zip(row, nifti_slices(vol), ("sagittal", "coronal", "axial")):
-            ax.imshow(np.rot90(sl), cmap="gray", aspect="equal")
-            ax.set_title(f"{plane}", fontsize=8)
+            ax.imshow(np.rot90(sl), cmap="gray")
+            ax.set_title(f"{short} {'×'.join(map(str, vol.shape))}\n{plane} (middle slice)", fontsize=7)
             ax.set_axis_off()
-        row[0].text(
-            0, -0.25, f"{name} {'×'.join(map(str, vol.shape))}", transform=row[0].transAxes, fontsize=7
-        )
     fig.tight_layout()
     _save(fig, path)
     return path
