@@ -11,9 +11,8 @@ from nb_demo.pipeline import QUICK
 __all__ = ["register"]
 
 EXAMPLES = """
-nb demo                                              # everything, into nb-demo-out/ (a few minutes)
-nb demo --quick --out demo-quick                     # the same on less data (under a minute)
-nb demo --out demo-zarr --format zarr --no-train --no-bids --subjects 2 --duration 8
+nb demo --quick --out demo-quick                     # everything, on less data (under a minute)
+nb demo --out demo-zarr --format zarr --no-train --no-bids --subjects 2 --test-subjects 1 --duration 8
 """
 
 
@@ -28,7 +27,7 @@ def register(subparsers: Any) -> None:
         "push it to the offline Hub emulator and pull it back with nb-hub, load it with datasets; convert a "
         "generated BIDS tree (NIfTI + EEG) with nb-bids, push it and load it with Nifti decoding; train a "
         "small model from the shards with a checkpoint/resume check, save it as safetensors and push it "
-        "with a model card. Ends with what was made and the command to look at each, and writes "
+        "with a model card. Plain `nb demo` runs it on 6 subjects x 60 s (a few minutes). Ends with what was made and the command to look at each, and writes "
         "OUT/report.html (figures) and OUT/report.json. Everything, caches included, stays under OUT. "
         "A folder that is not empty and was not written by nb demo is refused unless --overwrite; "
         "nothing but the demo's own entries (listed in OUT/.nb-demo.json) is ever removed.",
