@@ -28,7 +28,8 @@ def model_card_text(repo_id: str, dataset_id: str, train: dict[str, Any], config
     resume = train.get("resume") or {}
     resumed = (
         f"Training was checkpointed at step {resume['checkpoint_step']} of {resume['steps']} (model and "
-        "optimizer as safetensors, loader position as JSON) and resumed in a fresh process state; the "
+        "optimizer as safetensors, loader position as JSON) and resumed into a freshly built model, "
+        "optimizer and loader from those files alone; the "
         "resumed run gave the same loss at every step and bit-identical weights.\n\n"
         if resume
         else ""

@@ -525,10 +525,16 @@ def _train(
         d.append(
             f"{result.epochs} epochs on {result.train_samples} samples: test accuracy "
             f"{result.test_accuracy[-1]:.0%} on {result.test_samples} held-out samples "
-            f"(chance {result.chance:.0%}); checkpoint at step {r['checkpoint_step']} of {r['steps']}, "
-            "resumed run identical (every loss, every weight)"
+            f"(chance {result.chance:.0%})"
+            + (
+                f"; checkpoint at step {r['checkpoint_step']} of {r['steps']}, resumed run identical "
+                "(every loss, every weight)"
+                if r
+                else ""
+            )
         )
-    report.data["resumed_losses"] = result.losses  # identical by the check above
+    if r:
+        report.data["resumed_losses"] = result.losses[: r["checkpoint_step"]] + r["resumed_losses"]
     report.made.append(("training checkpoint (safetensors + JSON)", ckpt, f"ls {ckpt}"))
     with _step(report, "model", say) as d:
         from nb_demo.model_card import push_model, write_model_files

@@ -245,6 +245,7 @@ def _check_resumed(torch: Any, full: _Run, resumed: _Run, step: int) -> dict[str
         "identical_losses": same_losses,
         "identical_weights": same_weights,
         "n_tensors_compared": len(a),
+        "resumed_losses": resumed.losses[step:],
     }
 
 
