@@ -581,7 +581,7 @@ def _report(report: DemoReport, say: _Say, out: Path) -> None:
         (
             "Hub emulator repos (the emulator stopped with the demo)",
             hub,
-            f"nb hub emulator --storage {hub} --token {TOKEN}:{TOKEN_USER}",
+            f"nb hub emulator --port 0 --storage {hub} --token {TOKEN}:{TOKEN_USER}",
         )
     )
     report.data["look"] = {what: cmd for what, _, cmd in report.made}
