@@ -103,7 +103,7 @@ def _plot_nifti(path: Path, volumes: dict[str, np.ndarray]) -> Path:
 def _plot_bench(path: Path, bench: dict[str, dict[str, float]]) -> Path:
     plt = _plt()
     names = list(bench)
-    metrics = (("write_s", "write (s)"), ("read_s", "read every window (s)"), ("mb", "size (MB)"))
+    metrics = (("write_s", "write (s)"), ("read_s", "open, verify sha256, read all (s)"), ("mb", "size (MB)"))
     fig, axes = plt.subplots(1, 3, figsize=(9, 2.8))
     for ax, (key, label) in zip(axes, metrics):
         vals = [bench[n][key] for n in names]
