@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,10 +26,23 @@ OUT_NAME = "demo-quick"
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    base = tmp_path_factory.mktemp("quick")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One `nb demo --quick` run, shared by every test here, also across pytest-xdist workers."""
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every xdist worker
+    with FileLock(str(shared / "nb-demo-quick.lock")):
+        result = shared / "nb-demo-quick.json"
+        if not result.is_file():
+            result.write_text(json.dumps(_run_quick(shared / "nb-demo-quick")))
+        got = json.loads(result.read_text())
+    base = Path(got["base"])
+    return {**got, "out": base / OUT_NAME, "home": base / "home"}
+
+
+def _run_quick(base: Path) -> dict[str, Any]:
     home = base / "home"
-    home.mkdir()
+    home.mkdir(parents=True)
     env = {
         k: v
         for k, v in os.environ.items()
@@ -44,12 +58,11 @@ def quick(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         text=True,
         timeout=600,
     )
-    seconds = time.perf_counter() - t0
     assert res.returncode == 0, res.stderr[-3000:]
-    return {"out": base / OUT_NAME, "home": home, "stdout": res.stdout, "seconds": seconds}
+    return {"base": str(base), "stdout": res.stdout, "seconds": time.perf_counter() - t0}
 
 
-def test_quick_learns_and_resumes_exactly(quick: dict) -> None:
+def test_quick_learns_and_resumes_exactly(quick: dict[str, Any]) -> None:
     saved = json.loads((quick["out"] / "report.json").read_text())
     names = [s["name"] for s in saved["steps"]]
     assert names == [
@@ -73,7 +86,7 @@ def test_quick_learns_and_resumes_exactly(quick: dict) -> None:
     assert bids["nifti_decoded_as"].endswith("Nifti1ImageWrapper")
 
 
-def test_nothing_written_outside_out(quick: dict) -> None:
+def test_nothing_written_outside_out(quick: dict[str, Any]) -> None:
     home = quick["home"]
     assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []
     assert (quick["out"] / "caches" / "huggingface" / "datasets").is_dir()
@@ -84,7 +97,9 @@ def test_nothing_written_outside_out(quick: dict) -> None:
     ]
 
 
-def test_summary_commands_work_and_no_stale_address(quick: dict, capsys: pytest.CaptureFixture[str]) -> None:
+def test_summary_commands_work_and_no_stale_address(
+    quick: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     stdout = quick["stdout"]
     assert "http://127.0.0.1" not in stdout  # the emulator is gone when the demo ends
     assert "has stopped" in stdout
@@ -103,7 +118,7 @@ def test_summary_commands_work_and_no_stale_address(quick: dict, capsys: pytest.
     assert hub.is_dir() and any(hub.rglob("*"))
 
 
-def test_card_has_units_rates_channels_and_model_links_dataset(quick: dict) -> None:
+def test_card_has_units_rates_channels_and_model_links_dataset(quick: dict[str, Any]) -> None:
     card = (quick["out"] / "pulled" / "README.md").read_text()
     row = next(line for line in card.splitlines() if line.startswith("| `eeg`"))
     cells = [c.strip() for c in row.strip("|").split("|")]
@@ -151,7 +166,7 @@ window.addEventListener("load", () => {
 </script>"""
 
 
-def test_report_renders_in_headless_chromium(quick: dict, tmp_path: Path) -> None:
+def test_report_renders_in_headless_chromium(quick: dict[str, Any], tmp_path: Path) -> None:
     browser = _chromium()
     page = quick["out"] / "report.html"
     html = page.read_text()
