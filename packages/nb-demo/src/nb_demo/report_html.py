@@ -90,10 +90,10 @@ def _plot_nifti(path: Path, volumes: dict[str, np.ndarray]) -> Path:
     plt = _plt()
     fig, axes = plt.subplots(len(volumes), 3, figsize=(7.5, 2.6 * len(volumes)), squeeze=False)
     for row, (name, vol) in zip(axes, volumes.items()):
-        short = name.rsplit("/", 1)[-1]
+        short = name.rsplit("/", 1)[-1].split(".")[0].rsplit("_", 1)[-1]  # the BIDS suffix: T1w, bold
         for ax, sl, plane in zip(row, nifti_slices(vol), ("sagittal", "coronal", "axial")):
             ax.imshow(np.rot90(sl), cmap="gray")
-            ax.set_title(f"{short} {'×'.join(map(str, vol.shape))}\n{plane} (middle slice)", fontsize=7)
+            ax.set_title(f"{short} {'×'.join(map(str, vol.shape))}: {plane}", fontsize=8)
             ax.set_axis_off()
     fig.tight_layout()
     _save(fig, path)
