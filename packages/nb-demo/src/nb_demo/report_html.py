@@ -159,10 +159,11 @@ def _plot_accuracy(path: Path, train: dict[str, Any]) -> Path:
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 
 
-def render_markdown(text: str, *, image_base: str = "") -> str:
+def render_markdown(text: str, *, image_base: str = "", shift_headings: int = 0) -> str:
     """Markdown → HTML (tables and code blocks); YAML front matter shown as a code block.
 
-    Relative image paths are prefixed with ``image_base`` (the card's folder, relative to the page).
+    Relative image paths are prefixed with ``image_base`` (the card's folder, relative to the page);
+    headings are moved ``shift_headings`` levels down (a card's ``#`` under the page's ``##``).
     """
     import markdown
 
@@ -171,6 +172,8 @@ def render_markdown(text: str, *, image_base: str = "") -> str:
     out = markdown.markdown(body, extensions=["tables", "fenced_code"])
     if image_base:
         out = re.sub(r'(<img[^>]*\bsrc=")(?![a-z]+:|/)([^"]+)"', lambda m: f'{m[1]}{image_base}/{m[2]}"', out)
+    if shift_headings:
+        out = re.sub(r"<(/?)h([1-6])>", lambda m: f"<{m[1]}h{min(6, int(m[2]) + shift_headings)}>", out)
     if meta:
         out = f"<pre class='meta'>{html.escape(meta.group(0))}</pre>\n{out}"
     return out
@@ -247,7 +250,7 @@ def write_report(out: Path, saved: dict[str, Any], data: dict[str, Any], *, plot
         )
     for title, (text, base) in data.get("cards", {}).items():
         parts.append(
-            f"<h2>{html.escape(title)}</h2><div class='card'>{render_markdown(text, image_base=base)}</div>"
+            f"<h2>{html.escape(title)}</h2><div class='card'>{render_markdown(text, image_base=base, shift_headings=2)}</div>"
         )
     if data.get("look"):
         parts.append("<h2>Look at what was made</h2><table><tr><th>what</th><th>command</th></tr>")
