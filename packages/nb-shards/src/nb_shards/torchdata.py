@@ -319,8 +319,9 @@ def _ring_tensor(
 
 def release_rings(session: str) -> None:
     """Forget the rings of one `ShardLoader` iteration (tensors already handed out stay valid)."""
-    for key in [k for k in _MAIN_RINGS if k.startswith(session + "/")]:
-        del _MAIN_RINGS[key]
+    for key in list(_MAIN_RINGS):  # (a copy: the pinning thread may add a ring meanwhile)
+        if key.startswith(session + "/"):
+            _MAIN_RINGS.pop(key, None)
 
 
 # -- the IterableDataset --------------------------------------------------------------------------------
