@@ -310,6 +310,12 @@ class ShardDataset:
         """Samples (or batches, with ``batch_size``) this rank yields in an epoch from :attr:`start`."""
         return self.n_batches()
 
+    def prepare_workers(self) -> None:
+        """Load every shard's index now, before DataLoader workers start: they inherit (``fork``)
+        or receive (``spawn``) them instead of each reading and checking every index again."""
+        for i in range(len(self.source.shards)):
+            self.source.index(i)
+
     # -- reading ------------------------------------------------------------------------------
     def _sample(self, order: EpochOrder, g: int) -> dict[str, Any] | None:
         shard = order.shard_list[g]

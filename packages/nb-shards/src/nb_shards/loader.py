@@ -177,6 +177,9 @@ class ShardLoader:
         session = uuid.uuid4().hex if self.num_workers > 0 else ""
         if self.num_workers > 0:
             short_worker_tempdir()
+            prepare = getattr(ds, "prepare_workers", None)
+            if prepare is not None:
+                prepare()
         data = torch_iterable(ds, start, ring_slots=self._ring_slots, session=session, pin=self.pin_memory)
         dl = self._torch.utils.data.DataLoader(
             data, batch_size=None, collate_fn=convert_batch, num_workers=self.num_workers, **self._dl_kwargs
