@@ -155,3 +155,13 @@ def test_pin_memory(shards: Path) -> None:
             on_gpu = batches[0]["eeg"].to("cuda", non_blocking=True)
             torch.cuda.synchronize()
             np.testing.assert_array_equal(on_gpu.cpu().numpy(), ref[0][1])
+
+
+def test_indexes_are_loaded_once_before_workers_start(shards: Path) -> None:
+    """Workers inherit the shard indexes from the main process instead of each reading them all."""
+    ld = ShardLoader(shards, **OPTS, num_workers=2)
+    assert ld.dataset.source._indexes == {}
+    it = iter(ld)
+    next(it)
+    assert sorted(ld.dataset.source._indexes) == list(range(5))
+    it.close()  # type: ignore[attr-defined]
