@@ -166,7 +166,7 @@ def _add_bench(sub: Any) -> None:
     b = add_command(
         sub,
         "bench",
-        "benchmark nb-shards against webdataset and the raw-read floor",
+        "benchmark nb-shards against webdataset, MosaicML streaming, litdata and the raw-read floor",
         "nb shards bench --n-samples 200 --channels 8 --times 100    # a quick run\n"
         "nb shards bench --n-samples 200 --channels 8 --times 100 --json result.json   "
         "# default: 20,000 × 64×1000 (≈5 GB)",
@@ -176,7 +176,16 @@ def _add_bench(sub: Any) -> None:
     b.add_argument("--times", type=int, default=1000, help="time points per sample (default 1000)")
     b.add_argument("--shard-count", type=int, default=1000, help="samples per shard (default 1000)")
     b.add_argument("--batch-size", type=int, default=32, help="batch size of the loaders (default 32)")
-    b.add_argument("--workers", type=int, default=2, help="worker processes of the loader rows (default 2)")
+    b.add_argument(
+        "--workers", type=int, default=2, help="workers of the rows compared with the peers (default 2)"
+    )
+    b.add_argument(
+        "--worker-counts",
+        default="0,1,2,4",
+        help="workers of the ShardLoader rows, plain and with a transform (default 0,1,2,4)",
+    )
+    b.add_argument("--no-transform", action="store_true", help="skip the ~100 µs per-sample transform rows")
+    b.add_argument("--no-peers", action="store_true", help="skip MosaicML streaming and litdata")
     b.add_argument("--dir", default=None, help="where to write the data (default: the temp directory)")
     b.add_argument("--keep", action="store_true", help="keep the generated shards")
     b.add_argument("--json", default=None, help="also write the result as JSON to this file")
@@ -291,6 +300,18 @@ def _read_mix(mix: Any, limit: int | None) -> dict[str, Any]:
     return {"samples": n, "per_source": dict(per)}
 
 
+def _counts(text: str) -> list[int]:
+    from nb_core.errors import UserError
+
+    try:
+        counts = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        counts = [-1]
+    if not counts or min(counts) < 0:
+        raise UserError(f"worker_counts must be a comma-separated list of integers >= 0; got {text!r}")
+    return counts
+
+
 def _bench(args: argparse.Namespace) -> int:
     from nb_shards.bench import format_table, run_bench
 
@@ -301,6 +322,9 @@ def _bench(args: argparse.Namespace) -> int:
         shard_count=args.shard_count,
         batch_size=args.batch_size,
         workers=args.workers,
+        worker_counts=_counts(args.worker_counts),
+        transform=not args.no_transform,
+        peers=not args.no_peers,
         directory=args.dir,
         keep=args.keep,
         log=lambda m: print(m, file=sys.stderr),
