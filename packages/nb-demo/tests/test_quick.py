@@ -51,7 +51,7 @@ def _run_quick(base: Path) -> dict[str, Any]:
     env.update(HOME=str(home), TMPDIR=str(base))
     t0 = time.perf_counter()
     res = subprocess.run(
-        [sys.executable, "-m", "nb_core.cli", "demo", "--quick", "--out", OUT_NAME],
+        [sys.executable, "-m", "nb_core.cli", "demo", "--quick", "-o", OUT_NAME],
         cwd=base,
         env=env,
         capture_output=True,
