@@ -115,8 +115,6 @@ KNOWN: dict[str, str] = {
     "option: `nb bids convert` takes its output as a positional argument OUT (convention: -o/--output)": "nb-bids",
     # nb-hub (another helper's area)
     "option: `nb hub card` spells its output option --output (convention: -o/--output)": "nb-hub",
-    # nb-demo (another helper's area)
-    "option: `nb demo` spells its output option --out (convention: -o/--output)": "nb-demo",
     # `inspect` shadows the standard-library module: package source (nb-formats, nb-shards).
     "stdlib: nb_formats.inspect has the name of a standard-library module (use inspect_artifact)": "nb-formats",
     "stdlib: nb_shards.inspect has the name of a standard-library module (use inspect_artifact)": "nb-shards",
@@ -141,9 +139,6 @@ KNOWN: dict[str, str] = {
     "example: nb_hub.open has no docstring example (>>>)": "nb-hub",
     "example: nb_hub.pull has no docstring example (>>>)": "nb-hub",
     "example: nb_hub.push has no docstring example (>>>)": "nb-hub",
-    "example: nb_demo.DemoReport has no docstring example (>>>)": "nb-demo",
-    "example: nb_demo.StepResult has no docstring example (>>>)": "nb-demo",
-    "example: nb_demo.run_demo has no docstring example (>>>)": "nb-demo",
 }
 
 

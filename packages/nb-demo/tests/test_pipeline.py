@@ -60,9 +60,9 @@ def test_a_folder_the_demo_did_not_write_is_refused(tmp_path: Path, monkeypatch:
         _tiny(project)
     assert (project / "analysis.py").is_file() and (project / "eeg-shards" / "mine.tar").is_file()
     assert sorted(p.name for p in project.iterdir()) == ["analysis.py", "eeg-shards"]
-    # `nb demo --out .` in a project folder: one line, nothing deleted
+    # `nb demo -o .` in a project folder: one line, nothing deleted
     monkeypatch.chdir(project)
-    assert main(["demo", "--out", ".", "--subjects", "2", "--test-subjects", "1", "--no-train"]) == 2
+    assert main(["demo", "-o", ".", "--subjects", "2", "--test-subjects", "1", "--no-train"]) == 2
     assert sorted(p.name for p in project.iterdir()) == ["analysis.py", "eeg-shards"]
     # a demo-named entry that is not the demo's is refused even in a marked folder
     (project / MARKER_NAME).write_text(json.dumps({"entries": ["report.json"]}))
@@ -74,6 +74,33 @@ def test_a_folder_the_demo_did_not_write_is_refused(tmp_path: Path, monkeypatch:
     assert (project / "analysis.py").read_text() == "print('precious')"
     assert not (project / "eeg-shards" / "mine.tar").exists()  # replaced, as --overwrite asked
     assert (project / "report.json").is_file() and (project / MARKER_NAME).is_file()
+
+
+def test_deprecated_out_still_names_the_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--out` (the former spelling) still works, with a note; it is hidden from --help."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "analysis.py").write_text("mine")
+    monkeypatch.chdir(tmp_path)
+    # the refusal shows which folder was taken as the output, before anything runs
+    assert main(["demo", "--out", "project", "--no-train"]) == 2
+    err = capsys.readouterr().err
+    assert "--out` is deprecated; use -o/--output" in err
+    assert "nb: error: project: the folder is not empty" in err
+    assert main(["demo", "--output", "project", "--out", "project", "--no-train"]) == 2
+    assert "nb: error: project: the folder is not empty" in capsys.readouterr().err
+    # two different folders: one line that says which option to keep
+    assert main(["demo", "-o", "a", "--out", "b"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nb: error: ") and "pass only -o/--output" in err and "Traceback" not in err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    assert sorted(p.name for p in project.iterdir()) == ["analysis.py"]
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    helptext = capsys.readouterr().out
+    assert "-o OUT, --output OUT" in helptext and "--out " not in helptext.split("examples:")[0]
 
 
 def test_a_file_as_out_is_refused(tmp_path: Path) -> None:
@@ -111,7 +138,7 @@ def test_missing_matplotlib_is_reported(tmp_path: Path, monkeypatch: pytest.Monk
 def test_cli_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["demo", "--help"])
-    assert "nb demo --out demo-zarr --format zarr" in capsys.readouterr().out
+    assert "nb demo -o demo-zarr --format zarr" in capsys.readouterr().out
 
 
 def test_cli_runs(tmp_path: Path) -> None:
@@ -122,7 +149,7 @@ def test_cli_runs(tmp_path: Path) -> None:
             "-m",
             "nb_core.cli",
             "demo",
-            "--out",
+            "--output",
             str(out),
             "--subjects",
             "2",

@@ -30,7 +30,10 @@ def quick(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One `nb demo --quick` run, shared by every test here, also across pytest-xdist workers."""
     from filelock import FileLock
 
-    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every xdist worker
+    base = tmp_path_factory.getbasetemp()
+    # this session's folder: under xdist the parent of the worker's base (the same for every
+    # worker); without xdist the base itself (its parent is shared with other sessions)
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     with FileLock(str(shared / "nb-demo-quick.lock")):
         result = shared / "nb-demo-quick.json"
         if not result.is_file():
@@ -51,7 +54,7 @@ def _run_quick(base: Path) -> dict[str, Any]:
     env.update(HOME=str(home), TMPDIR=str(base))
     t0 = time.perf_counter()
     res = subprocess.run(
-        [sys.executable, "-m", "nb_core.cli", "demo", "--quick", "--out", OUT_NAME],
+        [sys.executable, "-m", "nb_core.cli", "demo", "--quick", "-o", OUT_NAME],
         cwd=base,
         env=env,
         capture_output=True,

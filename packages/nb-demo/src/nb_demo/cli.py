@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from nb_core.cli import add_command
+from nb_core.errors import UserError
 from nb_demo.pipeline import QUICK
 
 __all__ = ["register"]
 
 EXAMPLES = """
-nb demo --quick --out demo-quick                     # everything, on less data (under a minute)
-nb demo --out demo-zarr --format zarr --no-train --no-bids --subjects 2 --test-subjects 1 --duration 8
+nb demo --quick -o demo-quick                        # everything, on less data (under a minute)
+nb demo -o demo-zarr --format zarr --no-train --no-bids --subjects 2 --test-subjects 1 --duration 8
 """
 
 
@@ -33,10 +35,14 @@ def register(subparsers: Any) -> None:
         "nothing but the demo's own entries (listed in OUT/.nb-demo.json) is ever removed.",
     )
     p.add_argument(
-        "--out",
-        default="nb-demo-out",
-        help="output folder: new, empty, or an earlier demo output (default: %(default)s)",
+        "-o",
+        "--output",
+        metavar="OUT",
+        default=None,
+        help="output folder: new, empty, or an earlier demo output (default: nb-demo-out)",
     )
+    # the former spelling, kept working for existing scripts; not shown in --help
+    p.add_argument("--out", dest="deprecated_out", default=None, help=argparse.SUPPRESS)
     p.add_argument(
         "--overwrite",
         action="store_true",
@@ -65,6 +71,19 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_run)
 
 
+def _output(args: argparse.Namespace) -> str:
+    """The output folder: ``-o/--output``, or the deprecated ``--out`` (with a note on stderr)."""
+    if args.deprecated_out is None:
+        return str(args.output or "nb-demo-out")
+    if args.output is not None and args.output != args.deprecated_out:
+        raise UserError(
+            f"nb demo: both -o/--output ({args.output}) and the deprecated --out ({args.deprecated_out}) "
+            "were given; pass only -o/--output"
+        )
+    print("nb: warning: `nb demo --out` is deprecated; use -o/--output", file=sys.stderr)
+    return str(args.deprecated_out)
+
+
 def _run(args: argparse.Namespace) -> int:
     import warnings
 
@@ -83,7 +102,7 @@ def _run(args: argparse.Namespace) -> int:
     }
     options.update({k: v for k, v in given.items() if v is not None})
     report = run_demo(
-        args.out,
+        _output(args),
         **options,
         format=args.format,
         seed=args.seed,

@@ -29,7 +29,7 @@ matplotlib) is reported as skipped, with the extra that enables it, in the repor
 
 The output folder is never emptied blindly: the demo writes a marker file
 (``.nb-demo.json``) listing what it created, and a later run removes only those entries. A
-non-empty folder without the marker (``--out .`` in a project folder) is refused unless
+non-empty folder without the marker (``nb demo -o .`` in a project folder) is refused unless
 ``overwrite=True`` (``--overwrite``), and even then only the demo's own entries are replaced.
 
 Example (a small run without training or BIDS; a few seconds):
@@ -91,7 +91,13 @@ class DemoSkipWarning(UserWarning):
 
 @dataclass
 class StepResult:
-    """One timed step of the demo."""
+    """One timed step of the demo: its name, how long it took, and what it did.
+
+    Example:
+        >>> step = StepResult(name="shard", seconds=0.4213, detail="2 tar shards, verified")
+        >>> print(f"{step.name}: {step.seconds:.2f} s ({step.detail})")
+        shard: 0.42 s (2 tar shards, verified)
+    """
 
     name: str
     seconds: float
@@ -100,7 +106,22 @@ class StepResult:
 
 @dataclass
 class DemoReport:
-    """What the demo did and measured, and what it made (``made``: what, where, command to look)."""
+    """What the demo did and measured, and what it made (``made``: what, where, command to look).
+
+    :func:`run_demo` returns one; ``OUT/report.json`` holds its :meth:`to_json`.
+
+    Example:
+        >>> from pathlib import Path
+        >>> report = DemoReport(out_dir="demo")
+        >>> report.steps.append(StepResult("simulate", 1.5, "2 subjects x 8 s"))
+        >>> report.made.append(("the shards", Path("demo/eeg-shards"), "nb shards inspect demo/eeg-shards"))
+        >>> print(report.table())
+        step       seconds  detail
+        --------  --------  ----------------------------------------
+        simulate      1.50  2 subjects x 8 s
+        >>> report.to_json()["made"][0]["command"]
+        'nb shards inspect demo/eeg-shards'
+    """
 
     out_dir: str
     steps: list[StepResult] = field(default_factory=list)
@@ -162,7 +183,9 @@ def _prepare_out(out: Path, names: list[str], *, overwrite: bool) -> None:
             a file, and ``overwrite`` is `False`.
     """
     if out.exists() and not out.is_dir():
-        raise OutputExistsError(f"{out}: exists and is not a folder; choose another --out")
+        raise OutputExistsError(
+            f"{out}: exists and is not a folder; choose another output folder (out_dir, -o/--output)"
+        )
     marker = out / MARKER_NAME
     previous: list[str] = []
     if marker.is_file():
@@ -175,7 +198,7 @@ def _prepare_out(out: Path, names: list[str], *, overwrite: bool) -> None:
     elif out.is_dir() and any(out.iterdir()) and not overwrite:
         raise OutputExistsError(
             f"{out}: the folder is not empty and was not written by nb demo (no {MARKER_NAME}); "
-            "choose a new or empty --out, or pass --overwrite (overwrite=True) to write the demo's "
+            "choose a new or empty output folder (out_dir, -o/--output), or pass --overwrite (overwrite=True) to write the demo's "
             f"entries ({', '.join(names)}) into it; nothing else in it is touched"
         )
     clash = [n for n in names if n not in previous and (out / n).exists()]
@@ -262,6 +285,20 @@ def run_demo(
         OutputExistsError: ``out_dir`` is not empty and was not written by the demo (see ``overwrite``).
         IntegrityError: a round trip did not give back what was written, or the resumed training
             did not match the uninterrupted one.
+
+    Example (the checks that run before anything is written; a whole small run is in the
+    :mod:`nb_demo.pipeline` example):
+        >>> import tempfile, pathlib
+        >>> from nb_core.errors import OutputExistsError
+        >>> project = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (project / "analysis.py").write_text("print('mine')")
+        >>> try:
+        ...     run_demo(project, say=lambda line: None)
+        ... except OutputExistsError as err:
+        ...     print("refused:", "not empty" in str(err))
+        refused: True
+        >>> sorted(p.name for p in project.iterdir())  # nothing was touched
+        ['analysis.py']
     """
     if not 1 <= n_test_subjects < n_subjects:
         raise UserError(f"n_test_subjects must be between 1 and n_subjects - 1; got {n_test_subjects}")
