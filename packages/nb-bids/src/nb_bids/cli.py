@@ -143,6 +143,9 @@ def register(subparsers: Any) -> None:
     )
     b.add_argument("--sizes", default="1000", help="tree sizes in files, comma-separated (default 1000)")
     b.add_argument("--no-pybids", action="store_true", help="skip pybids (slow on large trees)")
+    b.add_argument(
+        "--pybids-max-files", type=int, default=None, help="skip pybids on trees larger than this many files"
+    )
     b.add_argument("--no-convert", action="store_true", help="skip the conversion-speed row")
     b.add_argument("--repeat", type=int, default=3, help="runs per tool, best kept (default 3)")
     b.add_argument("--dir", default=None, help="where to generate the trees (default: temp directory)")
@@ -261,6 +264,7 @@ def _bench(args: argparse.Namespace) -> int:
         convert=not args.no_convert,
         directory=args.dir,
         repeat=args.repeat,
+        pybids_max_files=args.pybids_max_files,
         log=lambda m: print(m, file=sys.stderr),
     )
     print(format_table(result))
