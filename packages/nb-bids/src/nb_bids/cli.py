@@ -88,6 +88,11 @@ def register(subparsers: Any) -> None:
     c.add_argument("--scheduler", default=None, help="Dask scheduler address instead of local processes")
     c.add_argument("--name", default=None, help="dataset name (default: from dataset_description.json)")
     c.add_argument(
+        "--carry",
+        default="code,sourcedata,stimuli",
+        help="free-content folders kept as files, comma-separated, or 'none' (default code,sourcedata,stimuli)",
+    )
+    c.add_argument(
         "--to",
         choices=["hf", "shards", "formats"],
         default="hf",
@@ -204,6 +209,9 @@ def _convert(args: argparse.Namespace) -> int:
         name=args.name,
         to=args.to,
         format=args.format,
+        carry=()
+        if args.carry.strip() == "none"
+        else tuple(d.strip() for d in args.carry.split(",") if d.strip()),
     )
     rows = ", ".join(f"{cfg}: {sum(v.values())}" for cfg, v in rep["configs"].items())
     print(f"wrote {args.out} ({rows} rows; {rep['n_subjects']} subjects, {rep['n_sessions']} sessions)")
@@ -212,6 +220,9 @@ def _convert(args: argparse.Namespace) -> int:
         print(
             f"EEG: {sum(e['rows'].values())} {'samples' if e['to'] == 'shards' else 'recordings'} in {e['path']}/"
         )
+    for folder, n in rep.get("carried", {}).items():
+        if n == "not carried":
+            print(f"warning: {folder}/ is not carried (--carry); nb bids export will not give it back")
     for u in rep["unreadable"]:
         print(f"unreadable: {u['path']}: {u['reason']}")
     for unit, dts in rep["missing_datatypes"].items():

@@ -32,13 +32,14 @@ import random
 import re
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from nb_bids.carry import CARRIED_DIRS, carried_files
 from nb_bids.discovery import index, index_report
 from nb_bids.eeg_out import check_target, emit_eeg
 from nb_bids.readers import EEG_DATATYPES, EEG_EXTENSIONS, NIFTI_EXTENSIONS, check_nifti, dumps, read_eeg
@@ -264,6 +265,7 @@ def convert(
     name: str | None = None,
     to: str = "hf",
     format: str | None = None,
+    carry: Sequence[str] = CARRIED_DIRS,
 ) -> dict[str, Any]:
     """Convert a BIDS dataset into a directory that ``datasets.load_dataset`` reads with no script.
 
@@ -295,6 +297,11 @@ def convert(
             artifact per split in ``eeg/<split>/``: one recording per BIDS recording, entities
             in ``Recording.entities``; ``pip install "nb-bids[formats]"``).
         format: with ``to="formats"``: ``"hdf5"``, ``"zarr"`` or ``"parquet"``.
+        carry: the top-level folders that BIDS leaves to the user (``code``, ``sourcedata``,
+            ``stimuli``; also ``models``) kept file by file in the ``files`` config, so that
+            ``export`` gives them back; default all three of the specification. The index does
+            not look into them. A folder present but not carried is listed under
+            ``carried[folder] = "not carried"`` in the report (and printed by the CLI).
 
     Returns:
         The validation report (also written as ``nb-bids-report.json``): counts of subjects,
@@ -337,6 +344,8 @@ def convert(
     units: dict[str, list[dict[str, Any]]] = {}
     for r in sorted(all_rows, key=lambda r: (r.get("derivative") is not None, r["path"])):
         units.setdefault(_unit_of(r), []).append(r)
+    carried_units, carried = carried_files(src, carry)
+    units.update(carried_units)
     options = {"rows": rows, "segment_seconds": segment_seconds, "derivatives": derivatives}
     tasks = _plan(table, src, out, units, assign, next(iter(fractions)), options)
     from nb_core.executor import get_executor
@@ -345,6 +354,7 @@ def convert(
         futs = [ex.submit(_run_unit, t) for t in tasks]
         results = [f.result() for f in futs]
     report = _report(rep, results, units, fractions, assign)
+    report["carried"] = carried
     if strict and report["unreadable"]:
         u = report["unreadable"][0]
         raise CorruptDataError(
