@@ -249,6 +249,31 @@ def _dir_size(path: str) -> int:
     return total
 
 
+def _scan_top(
+    directory: Path, rel: str, derivative: str | None, out: _Scan, jobs: list[tuple[str, str, str | None]]
+) -> None:
+    """The files of a dataset root into ``out``; its subdirectories (but the skipped ones) into ``jobs``."""
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError as err:
+        out.problems.append({"path": rel or ".", "problem": f"cannot list directory: {err.strerror}"})
+        return
+    for e in entries:
+        if e.name.startswith("."):
+            continue
+        r = f"{rel}/{e.name}" if rel else e.name
+        try:
+            st = e.stat()
+        except OSError as err:
+            out.problems.append({"path": r, "problem": f"cannot stat (broken link?): {err.strerror}"})
+            continue
+        if stat_mod.S_ISDIR(st.st_mode):
+            if e.name not in SKIP_DIRS:
+                jobs.append((e.path, r, derivative))
+        elif stat_mod.S_ISREG(st.st_mode):
+            out.entries.append(_Entry(r, st.st_size, st.st_mtime_ns, derivative=derivative))
+
+
 def _scan(
     root: Path, *, derivatives: bool, max_workers: int | None
 ) -> tuple[_Scan, list[tuple[str, str | None]]]:
@@ -256,37 +281,14 @@ def _scan(
     out = _Scan()
     roots: list[tuple[str, str | None]] = [("", None)]
     jobs: list[tuple[str, str, str | None]] = []  # (abs dir, rel, derivative)
-
-    def top(directory: Path, rel: str, derivative: str | None) -> None:
-        try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError as err:
-            out.problems.append({"path": rel or ".", "problem": f"cannot list directory: {err.strerror}"})
-            return
-        for e in entries:
-            if e.name.startswith("."):
-                continue
-            r = f"{rel}/{e.name}" if rel else e.name
-            try:
-                st = e.stat()
-            except OSError as err:
-                out.problems.append({"path": r, "problem": f"cannot stat (broken link?): {err.strerror}"})
-                continue
-            if stat_mod.S_ISDIR(st.st_mode):
-                if e.name in SKIP_DIRS:
-                    continue
-                jobs.append((e.path, r, derivative))
-            elif stat_mod.S_ISREG(st.st_mode):
-                out.entries.append(_Entry(r, st.st_size, st.st_mtime_ns, derivative=derivative))
-
-    top(root, "", None)
+    _scan_top(root, "", None, out, jobs)
     if derivatives and (root / "derivatives").is_dir():
         for d in sorted(os.scandir(root / "derivatives"), key=lambda e: e.name):
             if d.name.startswith(".") or not d.is_dir():
                 continue
             rel = f"derivatives/{d.name}"
             roots.append((rel, d.name))
-            top(Path(d.path), rel, d.name)
+            _scan_top(Path(d.path), rel, d.name, out, jobs)
     parts: list[_Scan] = []
     with cf.ThreadPoolExecutor(max_workers=max_workers or min(32, (os.cpu_count() or 1) * 4)) as ex:
         futs = []
