@@ -29,7 +29,18 @@ def test_python_examples_run(page, tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize(
-    "module", ["bidsschema", "discovery", "readers", "converter", "exporter", "testing", "pybids_engine"]
+    "module",
+    [
+        "bidsschema",
+        "discovery",
+        "readers",
+        "converter",
+        "exporter",
+        "testing",
+        "pybids_engine",
+        "eeg_out",
+        "carry",
+    ],
 )
 def test_doctests(module):
     mod = importlib.import_module(f"nb_bids.{module}")
