@@ -93,7 +93,9 @@ def _segments(files: list[Path]) -> Iterator[dict[str, Any]]:
             for j, row in enumerate(rest):
                 cell = sig[j]
                 n_ch = len(cell)
-                flat = cell.values.values.to_numpy(zero_copy_only=False) if n_ch else np.zeros(0, np.float32)
+                flat = (
+                    cell.values.flatten().to_numpy(zero_copy_only=False) if n_ch else np.zeros(0, np.float32)
+                )
                 row["signal"] = np.ascontiguousarray(flat, dtype=np.float32).reshape(
                     n_ch, int(row["n_times"])
                 )
@@ -221,6 +223,7 @@ def _write_formats(
             target / split,
             format=fmt,
             name=f"{name} ({split})",
+            allow_nonfinite=True,  # kept as the recording has them (the `eeg` config keeps them too)
             show_progress=False,
         )
         rows[split] = counter[0]
