@@ -81,7 +81,7 @@ class NotBidsDatasetError(NBError, FileNotFoundError):
     """The directory is not a BIDS dataset (missing, or no ``dataset_description.json``)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     rel: str  # POSIX path relative to the dataset root
     size: int
@@ -209,7 +209,7 @@ def _walk(
         out.problems.append({"path": rel or ".", "problem": f"cannot list directory: {err.strerror}"})
         return
     with it:
-        entries = sorted(it, key=lambda e: e.name)
+        entries = sorted(it, key=lambda e: e.name)  # problems in a stable order
     for e in entries:
         name = e.name
         if name.startswith("."):
@@ -274,6 +274,13 @@ def _scan_top(
             out.entries.append(_Entry(r, st.st_size, st.st_mtime_ns, derivative=derivative))
 
 
+def _default_scan_workers() -> int:
+    """Scanning threads: one (no pool) on a machine with two CPUs or fewer, where threads only add
+    hand-offs of the interpreter lock; else four per CPU (stat calls release the lock)."""
+    n = os.cpu_count() or 1
+    return 1 if n <= 2 else min(32, n * 4)
+
+
 def _scan(
     root: Path, *, derivatives: bool, max_workers: int | None
 ) -> tuple[_Scan, list[tuple[str, str | None]]]:
@@ -290,13 +297,19 @@ def _scan(
             roots.append((rel, d.name))
             _scan_top(Path(d.path), rel, d.name, out, jobs)
     parts: list[_Scan] = []
-    with cf.ThreadPoolExecutor(max_workers=max_workers or min(32, (os.cpu_count() or 1) * 4)) as ex:
+    workers = max_workers if max_workers is not None else _default_scan_workers()
+    with contextlib.ExitStack() as stack:
+        ex = stack.enter_context(cf.ThreadPoolExecutor(max_workers=workers)) if workers > 1 else None
         futs = []
         for path, rel, der in jobs:
             sub = _Scan()
             parts.append(sub)
             st = os.stat(path)
-            futs.append(ex.submit(_walk, path, rel, sub, der, frozenset({(st.st_dev, st.st_ino)})))
+            args = (path, rel, sub, der, frozenset({(st.st_dev, st.st_ino)}))
+            if ex is None:
+                _walk(*args)
+            else:
+                futs.append(ex.submit(_walk, *args))
         for f in futs:
             f.result()
     for p in parts:
@@ -456,8 +469,10 @@ def index(
         raise UserError(f"engine must be 'nb' or 'pybids'; got {engine!r}")
     scan, roots = _scan(base, derivatives=derivatives, max_workers=max_workers)
     cfile = _cache_file(base, cache)
+    if cfile is None:
+        return _build(base, scan, roots)
     sig = _signature(scan, derivatives)
-    if cfile is not None and cfile.is_file():
+    if cfile.is_file():
         try:
             cached = pq.read_table(cfile)
             meta = cached.schema.metadata or {}
@@ -466,15 +481,14 @@ def index(
         except (OSError, pa.ArrowInvalid):
             pass
     table = _build(base, scan, roots)
-    if cfile is not None:
-        meta = dict(table.schema.metadata or {})
-        meta[b"nb_bids.signature"] = sig.encode()
-        table = table.replace_schema_metadata(meta)
-        try:
-            with atomic_path(cfile, fsync=False) as tmp:
-                pq.write_table(table, tmp)
-        except OSError:
-            pass  # a cache that cannot be written only costs speed
+    meta = dict(table.schema.metadata or {})
+    meta[b"nb_bids.signature"] = sig.encode()
+    table = table.replace_schema_metadata(meta)
+    try:
+        with atomic_path(cfile, fsync=False) as tmp:
+            pq.write_table(table, tmp)
+    except OSError:
+        pass  # a cache that cannot be written only costs speed
     return table
 
 
