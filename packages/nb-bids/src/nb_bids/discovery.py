@@ -366,13 +366,14 @@ def _read_bytes(path: str) -> bytes:
     """The whole file (``os.open``/``os.read``: cheaper than a buffered ``open`` for small files)."""
     fd = os.open(path, os.O_RDONLY)
     try:
+        # 64 KiB reads: a larger buffer is allocated with mmap (and page-faulted) on every call
         chunks = []
         while True:
-            b = os.read(fd, 1 << 20)
+            b = os.read(fd, 1 << 16)
             if not b:
                 break
             chunks.append(b)
-            if len(b) < 1 << 20:
+            if len(b) < 1 << 16:
                 break
         return b"".join(chunks)
     finally:
