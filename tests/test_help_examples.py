@@ -237,6 +237,17 @@ def _bids_hf(d: Path, name: str) -> None:
     nb_bids.convert(src, d / name, max_workers=0)
 
 
+def _mix(d: Path, name: str) -> None:
+    """A mixture spec over two artifacts of the inputs folder (absolute paths: only the spec is copied)."""
+    if not (d / "shards").exists():
+        _shards(d, "shards")
+    (d / name).write_text(
+        "seed: 0\nepoch: {samples: 100}\nsources:\n"
+        f"  - {{path: {d / 'shards'}, name: a, weight: 0.7, filter: {{target: {{ge: 1}}}}, columns: {{x: eeg, y: json.target}}}}\n"
+        f"  - {{path: {d / 'shards'}, name: b, weight: 0.3, columns: {{x: eeg, y: json.target}}}}\n"
+    )
+
+
 #: path as the examples write it -> (file or folder to make, maker)
 INPUTS: dict[str, tuple[str, Callable[[Path, str], None]]] = {
     "sub-01_raw.fif": ("sub-01_raw.fif", lambda d, n: _fif(d, n, 1)),
@@ -248,6 +259,7 @@ INPUTS: dict[str, tuple[str, Callable[[Path, str], None]]] = {
     "data.h5/": ("data.h5", lambda d, n: _formats(d, n, "hdf5")),
     "out/eeg-shards": ("out/eeg-shards", _shards),
     "shards/": ("shards", _shards),
+    "mix.yaml": ("mix.yaml", _mix),
     "X.npz": ("X.npz", _npz),
     "*.nwb": ("sub-01.nwb", _nwb),
     "bids-ds/": ("bids-ds", _bids),

@@ -19,6 +19,7 @@ def test_init_exports_the_user_api_only() -> None:
     assert set(nb_shards.__all__) == {
         "IncompleteArtifactError",
         "IndexedShards",
+        "Mixture",
         "ShardDataset",
         "ShardLoader",
         "ShardWriter",

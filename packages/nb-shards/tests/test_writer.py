@@ -3,7 +3,10 @@ from __future__ import annotations
 import glob
 import hashlib
 import io
+import os
 import tarfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +202,76 @@ def test_bad_samples_are_refused_and_nothing_half_written(tmp_path: Path) -> Non
         ShardWriter(out, max_count=0)
     with pytest.raises(UserError):
         ShardWriter(out, split="a/b")
+
+
+def _fail_rename_of(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Make the rename of one shard fail as a full disk would (the shard's flush fails)."""
+    import nb_core.atomic
+
+    real = os.replace
+
+    def replace(src: Any, dst: Any) -> None:
+        if Path(dst).name == name:
+            raise OSError(28, "No space left on device", str(dst))
+        real(src, dst)
+
+    monkeypatch.setattr(nb_core.atomic.os, "replace", replace)
+
+
+def _no_flush_thread() -> bool:
+    return not any(t.name.startswith("nb-shards-flush") for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("failing", ["train-000001.tar", "train-000011.tar"])
+def test_a_failed_background_flush_is_raised_and_nothing_is_half_written(
+    tmp_path: Path, eeg_samples: list[Sample], write: Any, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """Shard 1 fails while later samples are written (raised by a later write); the last shard
+    (11) fails while close() waits for it. Either way: the error reaches the caller, no manifest,
+    no temporary, no shard under the failed name; a new writer finishes the same bytes."""
+    ref = write(tmp_path / "ref", eeg_samples, max_count=10, name="x")
+    out = tmp_path / "out"
+    _fail_rename_of(monkeypatch, failing)
+    with pytest.raises(OSError, match="No space left"), ShardWriter(out, max_count=10, name="x") as w:
+        for s in eeg_samples:
+            w.write(s)
+    left = sorted(p.name for p in out.iterdir())
+    assert "nb-manifest.json" not in left and failing not in left
+    assert not [n for n in left if n.startswith(".nb-tmp")]
+    assert all((out / n).read_bytes() == (ref / n).read_bytes() for n in left if ".tar" in n)
+    assert _no_flush_thread()
+    monkeypatch.undo()
+    write(out, eeg_samples, max_count=10, name="x")
+    assert _digests(out) == _digests(ref)
+
+
+def test_fsync_of_a_shard_overlaps_encoding_the_next(
+    tmp_path: Path, eeg_samples: list[Sample], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While shard 0 is being flushed to disk, the writer already writes shard 1 (its temporary
+    appears); the manifest comes only after every shard is complete."""
+    import nb_core.atomic
+
+    out = tmp_path / "out"
+    real = nb_core.atomic.fsync_path
+    overlapped = []
+
+    def slow_fsync(path: Any) -> None:
+        if Path(path).name.endswith("-train-000000.tar"):
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not list(out.glob(".nb-tmp-*-train-000001.tar")):
+                time.sleep(0.01)
+            overlapped.append(bool(list(out.glob(".nb-tmp-*-train-000001.tar"))))
+            assert not (out / "nb-manifest.json").exists()
+        real(path)
+
+    monkeypatch.setattr(nb_core.atomic, "fsync_path", slow_fsync)
+    with ShardWriter(out, max_count=50) as w:
+        for s in eeg_samples:
+            w.write(s)
+    assert overlapped == [True]
+    assert w.manifest is not None and [f.path for f in w.manifest.files] == [
+        f"train-00000{i}.{ext}" for i in range(3) for ext in ("tar", "idx")
+    ]
+    assert sorted(p.name for p in out.glob("*.tar")) == [f"train-00000{i}.tar" for i in range(3)]
+    assert _no_flush_thread()

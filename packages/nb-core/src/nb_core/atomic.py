@@ -128,6 +128,15 @@ def atomic_path(
 
     Raises:
         OutputExistsError: ``path`` exists and ``overwrite`` is `False`.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> import numpy as np
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.npy"
+        >>> with atomic_path(p) as tmp:  # written by path, e.g. by numpy
+        ...     np.save(tmp, np.arange(3))
+        >>> np.load(p).tolist()
+        [0, 1, 2]
     """
     final = check_output(path, overwrite=overwrite)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -183,7 +192,15 @@ def atomic_open(
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = True) -> None:
-    """Write ``data`` to ``path`` atomically."""
+    """Write ``data`` to ``path`` atomically.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.bin"
+        >>> atomic_write_bytes(p, b"abc")
+        >>> p.read_bytes()
+        b'abc'
+    """
     with atomic_open(path, "wb", overwrite=overwrite) as f:
         f.write(data)
 
@@ -196,6 +213,10 @@ def dumps_json(obj: Any, *, indent: int | None = 2) -> str:
 
     Raises:
         ValueError: ``obj`` holds a non-finite float.
+
+    Example:
+        >>> dumps_json({"b": 1, "a": "é"}, indent=None)
+        '{"a":"é","b":1}'
     """
     sep = (",", ": ") if indent is not None else (",", ":")
     text = json.dumps(obj, sort_keys=True, indent=indent, ensure_ascii=False, allow_nan=False, separators=sep)
@@ -203,7 +224,15 @@ def dumps_json(obj: Any, *, indent: int | None = 2) -> str:
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, overwrite: bool = True) -> None:
-    """Write ``obj`` as canonical JSON (:func:`dumps_json`) to ``path`` atomically."""
+    """Write ``obj`` as canonical JSON (:func:`dumps_json`) to ``path`` atomically.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "meta.json"
+        >>> atomic_write_json(p, {"b": 2, "a": 1})
+        >>> p.read_text()
+        '{\\n  "a": 1,\\n  "b": 2\\n}\\n'
+    """
     atomic_write_bytes(path, dumps_json(obj).encode("utf-8"), overwrite=overwrite)
 
 

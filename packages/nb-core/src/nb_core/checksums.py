@@ -23,7 +23,12 @@ CHUNK_SIZE = 8 * 1024 * 1024
 
 
 def sha256_bytes(data: bytes | bytearray | memoryview) -> str:
-    """Hex sha256 of a bytes-like object."""
+    """Hex sha256 of a bytes-like object.
+
+    Example:
+        >>> sha256_bytes(b"abc")[:16]
+        'ba7816bf8f01cfea'
+    """
     return hashlib.sha256(data).hexdigest()
 
 
@@ -43,7 +48,15 @@ def sha256_stream(stream: BinaryIO, *, chunk_size: int = CHUNK_SIZE) -> tuple[st
 
 
 def sha256_file(path: str | os.PathLike[str], *, chunk_size: int = CHUNK_SIZE) -> str:
-    """Hex sha256 of a file, read in chunks (constant memory)."""
+    """Hex sha256 of a file, read in chunks (constant memory).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.bin"
+        >>> _ = p.write_bytes(b"abc")
+        >>> sha256_file(p) == sha256_bytes(b"abc")
+        True
+    """
     with Path(path).open("rb", buffering=0) as f:
         return sha256_stream(f, chunk_size=chunk_size)[0]
 

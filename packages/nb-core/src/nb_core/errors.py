@@ -28,6 +28,7 @@ __all__ = [
     "HubNotFoundError",
     "HubServerError",
     "IncompatibleDataError",
+    "IncompleteArtifactError",
     "IndexOutOfRangeError",
     "InputNotFoundError",
     "IntegrityError",
@@ -98,6 +99,10 @@ class ChecksumMismatchError(IntegrityError):
 
 class CorruptDataError(IntegrityError):
     """A file is truncated or cannot be decoded (the message names file and offset)."""
+
+
+class IncompleteArtifactError(CorruptDataError):
+    """An artifact's write has not finished (no manifest yet); run the write again to finish it."""
 
 
 class UnsafeContentError(NBError, ValueError):

@@ -52,6 +52,11 @@ def get_executor(*, scheduler: str | None = None, max_workers: int | None = None
         scheduler (`str`, *optional*): address of a Dask scheduler (``tcp://host:8786``);
             needs ``pip install "nb-core[dask]"``.
         max_workers (`int`, *optional*): local processes; `0` runs inline; defaults to the CPU count.
+
+    Example:
+        >>> with get_executor(max_workers=0) as ex:  # 0: inline, in this process
+        ...     list(ex.map(abs, [-1, 2]))
+        [1, 2]
     """
     if scheduler:
         distributed = soft_import(

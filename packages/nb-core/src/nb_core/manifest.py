@@ -75,7 +75,13 @@ LAYOUTS = ("hdf5", "zarr", "parquet", "shards", "hf")
 
 @dataclass
 class FileEntry:
-    """A data file of the artifact: POSIX path relative to the root, size, sha256."""
+    """A data file of the artifact: POSIX path relative to the root, size, sha256.
+
+    Example:
+        >>> from nb_core import FileEntry, sha256_bytes
+        >>> FileEntry(path="shards/train-000000.tar", size=3, sha256=sha256_bytes(b"abc")).size
+        3
+    """
 
     path: str
     size: int
@@ -213,7 +219,13 @@ class ModalitySpec:
 
 @dataclass
 class RecordingEntry:
-    """A recording as listed in the manifest: id, BIDS entities and size facts."""
+    """A recording as listed in the manifest: id, BIDS entities and size facts.
+
+    Example:
+        >>> from nb_core import RecordingEntry
+        >>> RecordingEntry(id="sub-01", entities={"subject": "01"}, n_times=500, sfreq=100.0, n_channels=2).to_dict()
+        {'id': 'sub-01', 'entities': {'subject': '01'}, 'n_times': 500, 'sfreq': 100.0, 'n_channels': 2}
+    """
 
     id: str
     entities: dict[str, str] = field(default_factory=dict)
@@ -269,6 +281,16 @@ class Manifest:
         citation (`str`, *optional*): BibTeX or text.
         description (`str`, *optional*): what the data is, for humans.
         extra (`dict`): free JSON for the layout (shard index names, chunking...).
+
+    Example:
+        >>> import tempfile
+        >>> from nb_core import Manifest
+        >>> m = Manifest(name="demo", layout="shards", splits={"train": 8}, license="cc-by-4.0")
+        >>> Manifest.from_json(m.to_json()).splits
+        {'train': 8}
+        >>> d = tempfile.mkdtemp()
+        >>> Manifest.read(m.write(d)).license
+        'cc-by-4.0'
     """
 
     name: str
@@ -582,6 +604,14 @@ def find_manifest(path: str | os.PathLike[str]) -> Path:
 
     Raises:
         ManifestNotFoundError: none is found.
+
+    Example:
+        >>> import tempfile
+        >>> from nb_core import Manifest, find_manifest
+        >>> d = tempfile.mkdtemp()
+        >>> _ = Manifest(name="demo", layout="shards").write(d)
+        >>> find_manifest(d).name
+        'nb-manifest.json'
     """
     p = Path(path)
     if p.name == MANIFEST_NAME and p.is_file():

@@ -63,6 +63,10 @@ def progress(
             unchanged (`None`: decide from the environment, see :func:`progress_enabled`).
         disable (`bool`, *optional*): the opposite, tqdm-style; used when ``show_progress``
             is `None`.
+
+    Example:
+        >>> [x * 2 for x in progress(range(3), desc="doubling", show_progress=False)]
+        [0, 2, 4]
     """
     if show_progress is not None:
         off = not show_progress

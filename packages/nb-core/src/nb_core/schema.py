@@ -80,6 +80,11 @@ class Channel:
     ``loc`` is MNE's 12-element ``info['chs'][i]['loc']`` (position, then
     orientation for MEG); unknown entries (NaN in MNE) are `None` (``null`` in
     JSON). ``coil_type`` and ``unit_mul`` keep MEG sensors exact.
+
+    Example:
+        >>> from nb_core import Channel
+        >>> Channel("Cz", type="eeg", unit="V").to_dict()
+        {'name': 'Cz', 'type': 'eeg', 'unit': 'V'}
     """
 
     name: str
@@ -136,6 +141,11 @@ class Annotation:
     ``first_samp / sfreq`` (MNE adds ``first_samp / sfreq`` to onsets when ``orig_time`` is
     None). :func:`annotation_spans` turns onsets into sample spans of the stored data.
     ``extras`` holds MNE's per-annotation extra fields (``Annotations.extras``).
+
+    Example:
+        >>> from nb_core import Annotation
+        >>> Annotation(onset=1.5, duration=0.5, description="stim").to_dict()
+        {'onset': 1.5, 'duration': 0.5, 'description': 'stim'}
     """
 
     onset: float
@@ -173,7 +183,13 @@ class Annotation:
 @dataclass
 class DigPoint:
     """A digitised point (MNE ``info['dig']``): ``kind`` is ``cardinal``, ``hpi``, ``eeg`` or
-    ``extra``; ``coord_frame`` is an MNE frame name such as ``head``."""
+    ``extra``; ``coord_frame`` is an MNE frame name such as ``head``.
+
+    Example:
+        >>> from nb_core import DigPoint
+        >>> DigPoint(kind="cardinal", ident=2, r=[0.0, 0.1, 0.0], coord_frame="head").to_dict()
+        {'kind': 'cardinal', 'ident': 2, 'r': [0.0, 0.1, 0.0], 'coord_frame': 'head'}
+    """
 
     kind: str
     ident: int
@@ -202,7 +218,13 @@ class DigPoint:
 
 @dataclass
 class ProcessingStep:
-    """One preprocessing step in a recording's history (``name`` and JSON ``params``)."""
+    """One preprocessing step in a recording's history (``name`` and JSON ``params``).
+
+    Example:
+        >>> from nb_core import ProcessingStep
+        >>> ProcessingStep("filter", {"l_freq": 1.0, "h_freq": 40.0}, software="mne").to_dict()
+        {'name': 'filter', 'params': {'l_freq': 1.0, 'h_freq': 40.0}, 'software': 'mne'}
+    """
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -227,7 +249,13 @@ class ProcessingStep:
 
 @dataclass
 class Provenance:
-    """Where a recording came from: source file (as given), its sha256 and format."""
+    """Where a recording came from: source file (as given), its sha256 and format.
+
+    Example:
+        >>> from nb_core import Provenance
+        >>> Provenance(source="sub-01_eeg.edf", format="edf").to_dict()
+        {'source': 'sub-01_eeg.edf', 'format': 'edf'}
+    """
 
     source: str | None = None
     sha256: str | None = None
@@ -265,6 +293,16 @@ class Recording:
             [keys]}``, plus float64 ``cal``/``range`` per channel where float32 would change them); :meth:`to_mne` rebuilds ``raw.info`` from it, so whatever MNE knows
             (projectors, SSS history, CTF compensation, HPI, transforms...) survives. The readable
             fields above win where they differ from it.
+
+    Example:
+        >>> import numpy as np
+        >>> from nb_core import Channel, Recording
+        >>> rec = Recording(id="sub-01", sfreq=100.0, channels=[Channel("Cz"), Channel("Pz")],
+        ...                 data=np.zeros((2, 500)), entities={"subject": "01"})
+        >>> rec.n_times, rec.duration
+        (500, 5.0)
+        >>> Recording.from_dict(rec.to_dict()).entities
+        {'subject': '01'}
     """
 
     id: str
@@ -580,6 +618,13 @@ class Sample:
 
     Maps 1:1 to a WebDataset sample (``{key}.{modality}.npy`` + ``{key}.json``)
     and to a row of a Hugging Face dataset.
+
+    Example:
+        >>> import numpy as np
+        >>> from nb_core import Sample
+        >>> s = Sample("rec1-w0000", {"eeg": np.zeros((2, 100), "float32")}, {"target": 1})
+        >>> s.validate().key, s.arrays["eeg"].shape
+        ('rec1-w0000', (2, 100))
     """
 
     key: str

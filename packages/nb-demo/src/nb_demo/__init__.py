@@ -8,8 +8,8 @@ Example:
 
 from importlib.metadata import version as _version
 
-from nb_demo.pipeline import MARKER_NAME, DemoReport, DemoSkipWarning, StepResult, run_demo
+from nb_demo.pipeline import MARKER_NAME, QUICK, DemoReport, DemoSkipWarning, StepResult, run_demo
 
 __version__ = _version("nb-demo")
 
-__all__ = ["MARKER_NAME", "DemoReport", "DemoSkipWarning", "StepResult", "__version__", "run_demo"]
+__all__ = ["MARKER_NAME", "QUICK", "DemoReport", "DemoSkipWarning", "StepResult", "__version__", "run_demo"]

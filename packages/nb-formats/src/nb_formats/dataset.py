@@ -59,7 +59,17 @@ def _store_class(layout: str) -> type[Store]:
 
 
 class LazyDataset:
-    """A map-style dataset over an nb-formats artifact (see :func:`open`)."""
+    """A map-style dataset over an nb-formats artifact (see :func:`open`).
+
+    Example:
+        >>> import tempfile, nb_formats
+        >>> from nb_core.testing import simulate_recordings
+        >>> out = nb_formats.write(simulate_recordings(1, n_channels=4, duration=2.0), tempfile.mkdtemp() + "/ds")
+        >>> ds = nb_formats.LazyDataset(out, window_size=100)  # what nb_formats.open returns
+        >>> x, y = ds[0]
+        >>> len(ds), x.shape
+        (5, (4, 100))
+    """
 
     def __init__(
         self,

@@ -56,6 +56,13 @@ def verify(path: str | os.PathLike[str]) -> Manifest:
             the metadata / window table are damaged.
         ChecksumMismatchError: a listed file is missing, truncated or changed.
         SchemaError: the manifest is invalid or disagrees with itself.
+
+    Example:
+        >>> import tempfile, nb_formats
+        >>> from nb_core.testing import simulate_windows
+        >>> out = nb_formats.write(simulate_windows(1, duration=2.0), tempfile.mkdtemp() + "/ds")
+        >>> nb_formats.verify(out).layout
+        'hdf5'
     """
     p = Path(path)
     root = p.parent if p.is_file() else p

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from nb_core.hubspec import SIZE_CATEGORIES, size_category
+
 __all__ = [
     "SIZE_CATEGORIES",
     "TASK_CATEGORIES",
@@ -22,21 +24,6 @@ __all__ = [
     "split_front_matter",
     "validate_card_metadata",
 ]
-
-#: The Hub's ``size_categories`` values, smallest first.
-SIZE_CATEGORIES = (
-    "n<1K",
-    "1K<n<10K",
-    "10K<n<100K",
-    "100K<n<1M",
-    "1M<n<10M",
-    "10M<n<100M",
-    "100M<n<1B",
-    "1B<n<10B",
-    "10B<n<100B",
-    "100B<n<1T",
-    "n>1T",
-)
 
 #: The Hub's ``task_categories`` values.
 TASK_CATEGORIES = (
@@ -98,16 +85,6 @@ TASK_CATEGORIES = (
 )
 
 
-def size_category(n: int) -> str:
-    """The Hub's ``size_categories`` value for ``n`` samples (rows)."""
-    bound = 1_000
-    for name in SIZE_CATEGORIES[:-1]:
-        if n < bound:
-            return name
-        bound *= 10
-    return SIZE_CATEGORIES[-1]
-
-
 def _is_str_list(v: Any) -> bool:
     return isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
 
@@ -123,8 +100,23 @@ def split_front_matter(text: str) -> tuple[str | None, str]:
     return None, text
 
 
+#: Card fields that hold a string or a list of strings.
+_STR_LIST_FIELDS = (
+    "license",
+    "tags",
+    "language",
+    "task_categories",
+    "task_ids",
+    "annotations_creators",
+    "language_creators",
+    "multilinguality",
+    "source_datasets",
+    "size_categories",
+)
+
+
 def validate_card_metadata(content: str, repo_type: str = "dataset") -> tuple[list[str], list[str]]:
-    """Validate a repo card's YAML metadata the way the emulator's ``/api/validate-yaml`` does.
+    r"""Validate a repo card's YAML metadata the way the emulator's ``/api/validate-yaml`` does.
 
     Checks that the front matter is a YAML mapping, that list fields hold strings,
     ``size_categories`` and ``task_categories`` use the Hub's values, and that ``configs``
@@ -133,80 +125,88 @@ def validate_card_metadata(content: str, repo_type: str = "dataset") -> tuple[li
 
     Returns:
         `(errors, warnings)`: lists of messages (no errors: the Hub would accept it).
+
+    Example:
+        >>> errors, warnings = validate_card_metadata("---\ntask_categories: [cooking]\n---\n")
+        >>> len(errors), warnings
+        (1, [])
     """
     import yaml
 
-    errors: list[str] = []
-    warnings: list[str] = []
     front, _ = split_front_matter(content)
     if front is None or not front.strip():
-        warnings.append("Empty or missing yaml metadata in repo card")
-        return errors, warnings
+        return [], ["Empty or missing yaml metadata in repo card"]
     try:
         meta = yaml.safe_load(front)
     except yaml.YAMLError as err:
-        return [f"YAML metadata is not valid YAML: {err}"], warnings
+        return [f"YAML metadata is not valid YAML: {err}"], []
     if not isinstance(meta, dict):
-        return ["YAML metadata must be a mapping"], warnings
-    for key in (
-        "license",
-        "tags",
-        "language",
-        "task_categories",
-        "task_ids",
-        "annotations_creators",
-        "language_creators",
-        "multilinguality",
-        "source_datasets",
-        "size_categories",
-    ):
-        if key in meta and meta[key] is not None and not _is_str_list(meta[key]):
-            errors.append(f'"{key}" must be a string or a list of strings')
-    if "pretty_name" in meta and not isinstance(meta["pretty_name"], str):
-        errors.append('"pretty_name" must be a string')
-    sizes = meta.get("size_categories")
-    for s in [sizes] if isinstance(sizes, str) else sizes if isinstance(sizes, list) else []:
-        if s not in SIZE_CATEGORIES:
-            errors.append(f'"size_categories" value {s!r} is not one of {", ".join(SIZE_CATEGORIES)}')
-    tasks = meta.get("task_categories")
-    for t in [tasks] if isinstance(tasks, str) else tasks if isinstance(tasks, list) else []:
-        if t not in TASK_CATEGORIES:
-            errors.append(f'"task_categories" value {t!r} is not a Hub task')
+        return ["YAML metadata must be a mapping"], []
+    errors = _field_type_errors(meta)
+    errors += _value_errors(meta.get("size_categories"), SIZE_CATEGORIES, "size_categories")
+    errors += _value_errors(meta.get("task_categories"), TASK_CATEGORIES, "task_categories")
     configs = meta.get("configs")
     if configs is not None and repo_type == "dataset":
-        if not isinstance(configs, list):
-            errors.append('"configs" must be a list')
+        errors += _configs_errors(configs)
+    return errors, []
+
+
+def _field_type_errors(meta: dict[Any, Any]) -> list[str]:
+    """Fields that must be strings (or lists of strings) but are not."""
+    errors = [
+        f'"{key}" must be a string or a list of strings'
+        for key in _STR_LIST_FIELDS
+        if key in meta and meta[key] is not None and not _is_str_list(meta[key])
+    ]
+    if "pretty_name" in meta and not isinstance(meta["pretty_name"], str):
+        errors.append('"pretty_name" must be a string')
+    return errors
+
+
+def _value_errors(values: Any, allowed: tuple[str, ...], key: str) -> list[str]:
+    """Values of a categories field that are not among the Hub's ``allowed`` ones."""
+    items = [values] if isinstance(values, str) else values if isinstance(values, list) else []
+    if key == "size_categories":
+        return [f'"{key}" value {s!r} is not one of {", ".join(allowed)}' for s in items if s not in allowed]
+    return [f'"{key}" value {t!r} is not a Hub task' for t in items if t not in allowed]
+
+
+def _configs_errors(configs: Any) -> list[str]:
+    """What is wrong with a dataset card's ``configs`` list."""
+    if not isinstance(configs, list):
+        return ['"configs" must be a list']
+    errors: list[str] = []
+    names: set[str] = set()
+    for i, c in enumerate(configs):
+        where = f"configs[{i}]"
+        if not isinstance(c, dict):
+            errors.append(f"{where} must be a mapping")
+            continue
+        name = c.get("config_name")
+        if not isinstance(name, str) or not name:
+            errors.append(f'{where}: "config_name" must be a non-empty string')
+        elif name in names:
+            errors.append(f'{where}: "config_name" {name!r} is used twice')
         else:
-            names: set[str] = set()
-            for i, c in enumerate(configs):
-                where = f"configs[{i}]"
-                if not isinstance(c, dict):
-                    errors.append(f"{where} must be a mapping")
-                    continue
-                name = c.get("config_name")
-                if not isinstance(name, str) or not name:
-                    errors.append(f'{where}: "config_name" must be a non-empty string')
-                elif name in names:
-                    errors.append(f'{where}: "config_name" {name!r} is used twice')
-                else:
-                    names.add(name)
-                df = c.get("data_files")
-                if df is None:
-                    if "data_dir" not in c:
-                        errors.append(f'{where}: "data_files" or "data_dir" is required')
-                elif _is_str_list(df):
-                    pass
-                elif isinstance(df, list):
-                    for j, item in enumerate(df):
-                        if not (
-                            isinstance(item, dict)
-                            and isinstance(item.get("split"), str)
-                            and _is_str_list(item.get("path"))
-                        ):
-                            errors.append(
-                                f"{where}.data_files[{j}] must be a pattern or a mapping with "
-                                '"split" (string) and "path" (string or list of strings)'
-                            )
-                else:
-                    errors.append(f'{where}: "data_files" must be a string, a list, or a list of mappings')
-    return errors, warnings
+            names.add(name)
+        errors += _data_files_errors(c, where)
+    return errors
+
+
+def _data_files_errors(config: dict[Any, Any], where: str) -> list[str]:
+    """What is wrong with the ``data_files`` (or ``data_dir``) of one config."""
+    df = config.get("data_files")
+    if df is None:
+        return [] if "data_dir" in config else [f'{where}: "data_files" or "data_dir" is required']
+    if _is_str_list(df):
+        return []
+    if not isinstance(df, list):
+        return [f'{where}: "data_files" must be a string, a list, or a list of mappings']
+    return [
+        f"{where}.data_files[{j}] must be a pattern or a mapping with "
+        '"split" (string) and "path" (string or list of strings)'
+        for j, item in enumerate(df)
+        if not (
+            isinstance(item, dict) and isinstance(item.get("split"), str) and _is_str_list(item.get("path"))
+        )
+    ]

@@ -153,7 +153,14 @@ def register(subparsers: Any) -> None:
         description="Share neurobridge artifacts on the Hugging Face Hub.",
         examples="nb hub push out/eeg-shards me/eeg-demo\nnb hub pull me/eeg-demo --local-dir data/eeg",
     )
+    _add_push(sub)
+    _add_pull(sub)
+    _add_card(sub)
+    _add_emulator(sub)
 
+
+def _add_push(sub: Any) -> None:
+    """The ``nb hub push`` command."""
     push = add_command(
         sub,
         "push",
@@ -194,6 +201,9 @@ def register(subparsers: Any) -> None:
     push.add_argument("--endpoint", default=None, help="Hub URL (default: HF_ENDPOINT or huggingface.co)")
     push.set_defaults(func=_push)
 
+
+def _add_pull(sub: Any) -> None:
+    """The ``nb hub pull`` command."""
     pull = add_command(
         sub,
         "pull",
@@ -214,6 +224,9 @@ def register(subparsers: Any) -> None:
     pull.add_argument("--endpoint", default=None, help="Hub URL (default: HF_ENDPOINT or huggingface.co)")
     pull.set_defaults(func=_pull)
 
+
+def _add_card(sub: Any) -> None:
+    """The ``nb hub card`` command."""
     card = add_command(
         sub,
         "card",
@@ -232,6 +245,9 @@ def register(subparsers: Any) -> None:
     )
     card.set_defaults(func=_card)
 
+
+def _add_emulator(sub: Any) -> None:
+    """The ``nb hub emulator`` command."""
     emu = add_command(
         sub,
         "emulator",

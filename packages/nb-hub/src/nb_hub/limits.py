@@ -97,6 +97,23 @@ def check_limits(
     """
     lim = limits or RepoLimits()
     n = len(manifest.files) + 3  # + manifest, card, preview
+    folder, count = _check_file_counts(manifest, lim, n)
+    _check_file_sizes(manifest, lim)
+    n_commits = _check_commits(manifest, lim, n if n_to_upload is None else n_to_upload, extra_commits)
+    n_small = sum(1 for f in manifest.files if f.size < lim.small_file_size)
+    if n_small > lim.max_small_files:
+        warnings.warn(
+            f"{manifest.name}: {n_small} of {len(manifest.files)} files are smaller than "
+            f"{lim.small_file_size} bytes; many small files make slow uploads, hit the Hub's commit-rate "
+            "limit and load slowly; " + _PACK_HINT,
+            TooManySmallFilesWarning,
+            stacklevel=3,
+        )
+    return LimitReport(n_files=n, largest_folder=(folder, count), n_commits=n_commits, n_small=n_small)
+
+
+def _check_file_counts(manifest: Manifest, lim: RepoLimits, n: int) -> tuple[str, int]:
+    """Files per repository (``n``, with the card files) and per folder; return the fullest folder."""
     if n > lim.max_files_per_repo:
         raise HubLimitError(
             f"{manifest.name}: {n} files exceed the Hub's limit of {lim.max_files_per_repo} files per repository; "
@@ -112,26 +129,24 @@ def check_limits(
             f"{manifest.name}: folder {folder or '/'!r} has {count} files, over the Hub's limit of "
             f"{lim.max_files_per_folder} per folder; " + _PACK_HINT
         )
+    return folder, count
+
+
+def _check_file_sizes(manifest: Manifest, lim: RepoLimits) -> None:
     for f in manifest.files:
         if f.size > lim.max_file_size:
             raise HubLimitError(
                 f"{manifest.name}: {f.path} is {f.size} bytes, over the Hub's limit of {lim.max_file_size} "
                 "bytes per file; split it (e.g. nb-shards with --max-bytes)"
             )
-    todo = n if n_to_upload is None else n_to_upload
+
+
+def _check_commits(manifest: Manifest, lim: RepoLimits, todo: int, extra_commits: int) -> int:
+    """The commits a push of ``todo`` files makes, if the hourly commit limit allows them."""
     n_commits = (max(1, math.ceil(todo / lim.max_files_per_commit)) if todo else 0) + extra_commits
     if n_commits > lim.max_commits_per_hour:
         raise HubLimitError(
             f"{manifest.name}: uploading {todo} files at {lim.max_files_per_commit} per commit needs {n_commits} "
             f"commits, over the {lim.max_commits_per_hour} commits per hour the Hub allows; " + _PACK_HINT
         )
-    n_small = sum(1 for f in manifest.files if f.size < lim.small_file_size)
-    if n_small > lim.max_small_files:
-        warnings.warn(
-            f"{manifest.name}: {n_small} of {len(manifest.files)} files are smaller than "
-            f"{lim.small_file_size} bytes; many small files make slow uploads, hit the Hub's commit-rate "
-            "limit and load slowly; " + _PACK_HINT,
-            TooManySmallFilesWarning,
-            stacklevel=3,
-        )
-    return LimitReport(n_files=n, largest_folder=(folder, count), n_commits=n_commits, n_small=n_small)
+    return n_commits

@@ -34,6 +34,7 @@ from typing import Any
 
 from nb_core.checksums import sha256_file
 from nb_core.errors import HubError, NBError, UserError
+from nb_core.hubspec import git_blob_sha1_file
 from nb_core.manifest import MANIFEST_NAME, FileEntry, Manifest, find_manifest
 from nb_core.progress import progress
 from nb_core.validation import soft_import
@@ -57,24 +58,13 @@ class ReplacedRemoteWarning(UserWarning):
     """``force=True`` replaced a repository whose content nb-hub could not account for."""
 
 
-def _git_blob_sha1(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha1(usedforsecurity=False)
-    h.update(f"blob {path.stat().st_size}\0".encode())
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _same_remote(local: Path, sha256: str | None, remote: Any) -> bool:
     """Is the remote file (a ``RepoFile``) the same content as ``local``?"""
     if remote is None or remote.size != local.stat().st_size:
         return False
     if remote.lfs is not None:
         return remote.lfs.sha256 == (sha256 or sha256_file(local))
-    return bool(remote.blob_id == _git_blob_sha1(local))
+    return bool(remote.blob_id == git_blob_sha1_file(local))
 
 
 def push(
@@ -159,43 +149,23 @@ def push(
         target = _prepare_repo(
             api, repo_id, private=private, revision=revision, create_pr=create_pr, what=what
         )
-        remote = _remote_files(api, hub, repo_id, target)
-        todo = [f for f in manifest.files if not _same_remote(root / f.path, f.sha256, remote.get(f.path))]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", TooManySmallFilesWarning)  # already said above
-            check_limits(manifest, lim, n_to_upload=len(todo), extra_commits=1)
-        if verify and todo:
-            manifest.verify(root, paths=[f.path for f in todo])
-        fetch = _Fetcher(api, repo_id, target, hub_cache_dir(endpoint, None), remote)
-        stale = _stale_files(manifest, remote, fetch.manifest(force=force, what=what), force=force, what=what)
-        existing_card = fetch.text("README.md")
-        lic = card_license(manifest, license=license, existing=existing_card)
-        if lic == UNKNOWN_LICENSE:
-            warnings.warn(
-                f"{what}: the card says 'license: unknown' (the manifest has no license); set one with "
-                "--license (nb hub push ... --license cc-by-4.0) or push(..., license=...)",
-                NoLicenseWarning,
-                stacklevel=2,
-            )
+        plan = _plan(
+            _Fetcher(
+                api, repo_id, target, hub_cache_dir(endpoint, None), _remote_files(api, hub, repo_id, target)
+            ),
+            root,
+            manifest,
+            lim,
+            verify=verify,
+            force=force,
+            license=license,
+            what=what,
+        )
         commits = _Commits(
             api, repo_id, target, create_pr, commit_message or f"Upload {manifest.name} with nb-hub"
         )
-        _upload_data(hub, commits, root, todo, lim.max_files_per_commit, show_progress)
-        with tempfile.TemporaryDirectory(prefix="nb-hub-card-") as tmp:
-            final = _final_ops(
-                hub,
-                root,
-                manifest,
-                remote,
-                stale,
-                card_text=lambda preview_rel: str(
-                    card(manifest, repo_id=repo_id, existing=existing_card, preview=preview_rel, license=lic)
-                ),
-                existing_card=existing_card,
-                preview_png=_render_preview(root, manifest, Path(tmp)) if preview else None,
-            )
-            if final:
-                commits.commit(final, "card and manifest")
+        _upload_data(hub, commits, root, plan.todo, lim.max_files_per_commit, show_progress)
+        _final_commit(hub, commits, root, manifest, plan, preview=preview)
         return commits.url() or _head_url(api, repo_id, target)
 
 
@@ -242,7 +212,7 @@ class _Fetcher:
     def text(self, name: str) -> str | None:
         return Path(self._download(name)).read_text(encoding="utf-8") if name in self.remote else None
 
-    def manifest(self, *, force: bool, what: str) -> Manifest | None:
+    def manifest(self, *, force: bool, what: str, stacklevel: int = 3) -> Manifest | None:
         """The remote manifest, `None` if there is none; an unreadable one is an error (or, with
         ``force``, a warning and `None`)."""
         if MANIFEST_NAME not in self.remote:
@@ -260,13 +230,19 @@ class _Fetcher:
         warnings.warn(
             f"{what}: {problem}; replacing it (force=True): files this artifact does not list are deleted",
             ReplacedRemoteWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
         return None
 
 
 def _stale_files(
-    manifest: Manifest, remote: dict[str, Any], old: Manifest | None, *, force: bool, what: str
+    manifest: Manifest,
+    remote: dict[str, Any],
+    old: Manifest | None,
+    *,
+    force: bool,
+    what: str,
+    stacklevel: int = 3,
 ) -> list[str]:
     """Remote files the artifact does not have (deleted by the final commit).
 
@@ -286,9 +262,83 @@ def _stale_files(
         warnings.warn(
             f"{what}: deleting {len(stale)} file(s) that are not part of the artifact ({shown}) (force=True)",
             ReplacedRemoteWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     return stale
+
+
+@dataclass
+class _Plan:
+    """What a push does, decided before anything is uploaded."""
+
+    remote: dict[str, Any]  # the remote files (path -> ``RepoFile``)
+    todo: list[FileEntry]  # data files to upload
+    stale: list[str]  # remote files to delete
+    existing_card: str | None  # the remote README.md
+    license: str  # the license the card states
+
+
+def _plan(
+    fetch: _Fetcher,
+    root: Path,
+    manifest: Manifest,
+    lim: RepoLimits,
+    *,
+    verify: bool,
+    force: bool,
+    license: str | None,
+    what: str,
+) -> _Plan:
+    """Compare the artifact with the remote tree: the files to upload and to delete, the card's license.
+
+    Raises before anything is uploaded when the push would break a limit, a file to upload does
+    not match the manifest, or the remote content cannot be accounted for (see ``force``).
+    """
+    remote = fetch.remote
+    todo = [f for f in manifest.files if not _same_remote(root / f.path, f.sha256, remote.get(f.path))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TooManySmallFilesWarning)  # already said before
+        check_limits(manifest, lim, n_to_upload=len(todo), extra_commits=1)
+    if verify and todo:
+        manifest.verify(root, paths=[f.path for f in todo])
+    old = fetch.manifest(force=force, what=what, stacklevel=4)
+    stale = _stale_files(manifest, remote, old, force=force, what=what, stacklevel=4)
+    existing_card = fetch.text("README.md")
+    lic = card_license(manifest, license=license, existing=existing_card)
+    if lic == UNKNOWN_LICENSE:
+        warnings.warn(
+            f"{what}: the card says 'license: unknown' (the manifest has no license); set one with "
+            "--license (nb hub push ... --license cc-by-4.0) or push(..., license=...)",
+            NoLicenseWarning,
+            stacklevel=3,
+        )
+    return _Plan(remote, todo, stale, existing_card, lic)
+
+
+def _final_commit(
+    hub: Any, commits: _Commits, root: Path, manifest: Manifest, plan: _Plan, *, preview: bool
+) -> None:
+    """The last commit: preview, card and manifest (when changed), deletion of the stale files."""
+    repo_id, existing = commits.repo_id, plan.existing_card
+
+    def card_text(preview_rel: str | None) -> str:
+        return str(
+            card(manifest, repo_id=repo_id, existing=existing, preview=preview_rel, license=plan.license)
+        )
+
+    with tempfile.TemporaryDirectory(prefix="nb-hub-card-") as tmp:
+        final = _final_ops(
+            hub,
+            root,
+            manifest,
+            plan.remote,
+            plan.stale,
+            card_text=card_text,
+            existing_card=existing,
+            preview_png=_render_preview(root, manifest, Path(tmp)) if preview else None,
+        )
+        if final:
+            commits.commit(final, "card and manifest")
 
 
 def _add_op(hub: Any, path_in_repo: str, local: Path | bytes, sha256: str | None = None) -> Any:

@@ -19,6 +19,7 @@ from nb_shards.convert import write
 from nb_shards.dataset import IndexedShards, ShardDataset, SkippedSampleWarning, collate
 from nb_shards.errors import IncompleteArtifactError
 from nb_shards.loader import ShardLoader
+from nb_shards.mixture import Mixture
 from nb_shards.verify import inspect, verify
 from nb_shards.writer import ShardWriter
 
@@ -29,6 +30,7 @@ __version__ = _version("nb-shards")
 __all__ = [
     "IncompleteArtifactError",
     "IndexedShards",
+    "Mixture",
     "ShardDataset",
     "ShardLoader",
     "ShardWriter",

@@ -5,10 +5,15 @@ On the same generated samples (default 20,000 × 64×1000 float32 + JSON, ≈5 G
 - write: `ShardWriter` vs ``webdataset.ShardWriter`` (same shard size), and two floors: writing
   the array bytes raw to a new file, and their sha256 (which every nb-shards shard needs);
 - read floor: the shard files read raw (``readinto`` into a buffer, no parsing);
-- read: nb-shards (`ShardDataset` samples and `ShardLoader` batches; sequential and shuffled;
-  ``num_workers`` 0 and 2) vs ``webdataset.WebDataset(...).decode()`` with the same shuffle
-  (shard shuffle + a 1,000-sample buffer for webdataset; shard shuffle + a 4-shard window for
-  nb-shards).
+- read: nb-shards (`ShardDataset` samples and `ShardLoader` batches; sequential and shuffled)
+  vs ``webdataset.WebDataset(...).decode()`` with the same shuffle (shard shuffle + a 1,000-sample
+  buffer for webdataset; shard shuffle + a 4-shard window for nb-shards);
+- workers: `ShardLoader` (shuffled) with ``num_workers`` 0/1/2/4, plain and with a per-sample
+  transform of ~100 µs (a busy loop holding the GIL, in the ``collate_fn``);
+- peers, when installed: MosaicML streaming (``MDSWriter`` shards, ``StreamingDataset`` + torch
+  ``DataLoader``) and litdata (``BinaryWriter`` chunks, ``StreamingDataset`` +
+  ``StreamingDataLoader``) on the same samples, shuffled, with 0 and ``workers`` workers. A peer
+  that is not installed is skipped with a line that says so.
 
 Every reader's samples are consumed the same way: each sample's array is copied into a batch
 buffer (or stacked by the loader's collate), so every byte is touched once.
@@ -92,6 +97,30 @@ def _consume_batches(it: Iterable[dict[str, Any]], key: str) -> int:
     return n
 
 
+#: Seconds of the per-sample transform of the "transform" rows.
+TRANSFORM_SECONDS = 100e-6
+
+
+def transform_collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Collate after a ~100 µs per-sample transform (a busy loop: CPU work that holds the GIL, as
+    Python-level augmentation does); module-level, so it pickles under every start method."""
+    from nb_shards.dataset import collate
+
+    for _ in samples:
+        end = time.perf_counter() + TRANSFORM_SECONDS
+        while time.perf_counter() < end:
+            pass
+    return collate(samples, to_torch=True)
+
+
+def _peer(module: str, log: Callable[[str], None], install: str) -> Any:
+    try:
+        return __import__(module)
+    except ImportError as err:
+        log(f"skipped: {install} is not installed ({err}); pip install {install}")
+        return None
+
+
 @dataclass
 class _Bench:
     """The cases of one run: each method reads or writes every sample and returns the count."""
@@ -104,6 +133,8 @@ class _Bench:
     batch_size: int
     wds: Any
     torch: Any
+    streaming: Any = None
+    litdata: Any = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -120,13 +151,84 @@ class _Bench:
     def _samples(self) -> Iterable[dict[str, Any]]:
         return _samples(self.n_samples, self.channels, self.times)
 
-    def write_nb(self) -> int:
+    def write_nb(self, fsync: bool = True) -> Callable[[], int]:
         from nb_shards.writer import ShardWriter
 
-        with ShardWriter(self.nb_dir, max_count=self.shard_count, max_bytes=1 << 40, fsync=False) as w:
+        def run() -> int:
+            out = self.nb_dir if fsync else self.root / "nb-nofsync"
+            with ShardWriter(out, max_count=self.shard_count, max_bytes=1 << 40, fsync=fsync) as w:
+                for s in self._samples():
+                    w.write(s)
+            if not fsync:
+                shutil.rmtree(out)
+            return w.n_samples
+
+        return run
+
+    @property
+    def sample_bytes(self) -> int:
+        return self.channels * self.times * 4
+
+    def _flat(self, s: dict[str, Any]) -> dict[str, Any]:
+        meta = s["json"]
+        return {
+            "key": s["__key__"],
+            "eeg": s["eeg.npy"],
+            "target": meta["target"],
+            "subject": meta["subject"],
+            "i_window": meta["i_window"],
+        }
+
+    def write_mosaic(self) -> int:
+        shape = ",".join(map(str, self.shape))
+        cols = {
+            "key": "str",
+            "eeg": f"ndarray:float32:{shape}",
+            "target": "int",
+            "subject": "str",
+            "i_window": "int",
+        }
+        limit = self.shard_count * (self.sample_bytes + 1024)
+        k = 0
+        with self.streaming.MDSWriter(out=str(self.root / "mds"), columns=cols, size_limit=limit) as w:
             for s in self._samples():
-                w.write(s)
-        return w.n_samples
+                w.write(self._flat(s))
+                k += 1
+        return k
+
+    def write_litdata(self) -> int:
+        from litdata.streaming.writer import BinaryWriter
+
+        w = BinaryWriter(
+            str(self.root / "litdata"), chunk_bytes=self.shard_count * (self.sample_bytes + 1024)
+        )
+        k = 0
+        for k, s in enumerate(self._samples(), start=1):
+            w.add_item(k - 1, self._flat(s))
+        w.done()
+        w.merge(1)
+        return k
+
+    def mosaic_loader(self, nw: int) -> Callable[[], int]:
+        def run() -> int:
+            from streaming.base.util import clean_stale_shared_memory
+
+            clean_stale_shared_memory()
+            ds = self.streaming.StreamingDataset(
+                local=str(self.root / "mds"), shuffle=True, shuffle_seed=0, batch_size=self.batch_size
+            )
+            dl = self.torch.utils.data.DataLoader(ds, batch_size=self.batch_size, num_workers=nw)
+            return _consume_batches(dl, "eeg")
+
+        return run
+
+    def litdata_loader(self, nw: int) -> Callable[[], int]:
+        def run() -> int:
+            ds = self.litdata.StreamingDataset(str(self.root / "litdata"), shuffle=True, seed=0)
+            dl = self.litdata.StreamingDataLoader(ds, batch_size=self.batch_size, num_workers=nw)
+            return _consume_batches(dl, "eeg")
+
+        return run
 
     def write_wds(self) -> int:
         k = 0
@@ -171,11 +273,18 @@ class _Bench:
             ShardDataset(self.nb_dir, shuffle=shuffle, seed=0), "eeg", self.shape, self.batch_size
         )
 
-    def nb_loader(self, shuffle: bool, nw: int) -> Callable[[], int]:
+    def nb_loader(self, shuffle: bool, nw: int, transform: bool = False) -> Callable[[], int]:
         from nb_shards.loader import ShardLoader
 
         return lambda: _consume_batches(
-            ShardLoader(self.nb_dir, batch_size=self.batch_size, shuffle=shuffle, seed=0, num_workers=nw),
+            ShardLoader(
+                self.nb_dir,
+                batch_size=self.batch_size,
+                shuffle=shuffle,
+                seed=0,
+                num_workers=nw,
+                collate_fn=transform_collate if transform else None,
+            ),
             "eeg",
         )
 
@@ -198,6 +307,72 @@ class _Bench:
         return run
 
 
+def _loader(nw: int, transform: bool = False) -> str:
+    extra = ", ~100 µs transform per sample" if transform else ""
+    return f"read: nb-shards ShardLoader, shuffled{extra}, workers {nw}"
+
+
+def _mosaic(nw: int) -> str:
+    return f"read: MosaicML StreamingDataset + DataLoader, shuffled, workers {nw}"
+
+
+def _litdata(nw: int) -> str:
+    return f"read: litdata StreamingDataset + StreamingDataLoader, shuffled, workers {nw}"
+
+
+_FLOOR = "read floor: raw readinto of the shard bytes"
+_WRITE_NB = "write: nb-shards ShardWriter (default: fsync each shard)"
+_WRITE_WDS = "write: webdataset.ShardWriter (no fsync)"
+
+
+def _write_cases(b: _Bench) -> list[tuple[str, Callable[[], int]]]:
+    cases = [
+        ("write floor: raw write of the array bytes to a new file", b.write_floor),
+        ("write floor: sha256 of the array bytes (the manifest needs it)", b.sha_floor),
+        (_WRITE_NB, b.write_nb(True)),
+        ("write: nb-shards ShardWriter, fsync=False", b.write_nb(False)),
+        (_WRITE_WDS, b.write_wds),
+    ]
+    if b.streaming is not None:
+        cases.append(("write: MosaicML MDSWriter (no fsync)", b.write_mosaic))
+    if b.litdata is not None:
+        cases.append(("write: litdata BinaryWriter (no fsync)", b.write_litdata))
+    return cases
+
+
+def _read_cases(
+    b: _Bench, workers: int, worker_counts: Iterable[int], transform: bool
+) -> list[tuple[str, Callable[[], int]]]:
+    counts = sorted(set(worker_counts) | {0, workers})
+    cases = [
+        (_FLOOR, b.raw_floor),
+        ("read: nb-shards ShardDataset, sequential", b.nb_samples(False)),
+        ("read: webdataset .decode(), sequential", b.wds_samples(False)),
+        ("read: nb-shards ShardDataset, shuffled", b.nb_samples(True)),
+        ("read: webdataset .decode(), shuffled", b.wds_samples(True)),
+    ]
+    cases += [(_loader(nw), b.nb_loader(True, nw)) for nw in counts]
+    for nw in (0, workers):
+        cases.append((f"read: webdataset + DataLoader, shuffled, workers {nw}", b.wds_loader(True, nw)))
+        if b.streaming is not None:
+            cases.append((_mosaic(nw), b.mosaic_loader(nw)))
+        if b.litdata is not None:
+            cases.append((_litdata(nw), b.litdata_loader(nw)))
+    if transform:
+        cases += [(_loader(nw, True), b.nb_loader(True, nw, True)) for nw in counts]
+    return cases
+
+
+def _warm(root: Path) -> None:
+    """Read every file under ``root`` once (the page cache: all readers start from cached data)."""
+    buf = bytearray(1 << 20)
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            with open(p, "rb", buffering=0) as f:
+                while f.readinto(buf):
+                    pass
+
+
 def run_bench(
     *,
     n_samples: int = 20_000,
@@ -206,46 +381,39 @@ def run_bench(
     shard_count: int = 1000,
     batch_size: int = 32,
     workers: int = 2,
+    worker_counts: Iterable[int] = (0, 1, 2, 4),
+    transform: bool = True,
+    peers: bool = True,
     directory: str | os.PathLike[str] | None = None,
     keep: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run the benchmark; return ``{"config": ..., "rows": [...], "ratios": {...}}``.
 
+    Args:
+        workers: the worker count of the comparison rows (webdataset and the peers).
+        worker_counts: the worker counts of the `ShardLoader` rows (plain and with a transform).
+        transform: also measure `ShardLoader` with a ~100 µs per-sample transform.
+        peers: also measure MosaicML streaming and litdata (each skipped when not installed).
+
     Raises:
         DependencyMissingError: ``webdataset`` or ``torch`` is missing (``pip install "nb-shards[bench,torch]"``).
     """
     wds = soft_import("webdataset", "nb shards bench", extra="nb-shards[bench]")
     torch = soft_import("torch", "nb shards bench", extra="nb-shards[torch]")
+    streaming = _peer("streaming", log, "mosaicml-streaming") if peers else None
+    litdata = _peer("litdata", log, "litdata") if peers else None
     root = Path(tempfile.mkdtemp(prefix="nb-shards-bench-", dir=directory))
-    b = _Bench(root, n_samples, channels, times, shard_count, batch_size, wds, torch)
+    b = _Bench(root, n_samples, channels, times, shard_count, batch_size, wds, torch, streaming, litdata)
     nbytes = n_samples * channels * times * 4
     rows: list[dict[str, Any]] = []
     try:
-        log("write floors ...")
-        writes = [
-            ("write floor: raw write of the array bytes to a new file", b.write_floor),
-            ("write floor: sha256 of the array bytes (the manifest needs it)", b.sha_floor),
-            ("write: nb-shards ShardWriter", b.write_nb),
-            ("write: webdataset.ShardWriter", b.write_wds),
-        ]
-        for name, fn in writes:
+        for name, fn in _write_cases(b):
             log(name + " ...")
             rows.append(_measure(name, n_samples, nbytes, fn))
         log("warming the page cache ...")
-        b.raw_floor()
-        cases = [
-            ("read floor: raw readinto of the shard bytes", b.raw_floor),
-            ("read: nb-shards ShardDataset, sequential", b.nb_samples(False)),
-            ("read: webdataset .decode(), sequential", b.wds_samples(False)),
-            ("read: nb-shards ShardDataset, shuffled", b.nb_samples(True)),
-            ("read: webdataset .decode(), shuffled", b.wds_samples(True)),
-            ("read: nb-shards ShardLoader, shuffled, workers 0", b.nb_loader(True, 0)),
-            ("read: webdataset + DataLoader, shuffled, workers 0", b.wds_loader(True, 0)),
-            (f"read: nb-shards ShardLoader, shuffled, workers {workers}", b.nb_loader(True, workers)),
-            (f"read: webdataset + DataLoader, shuffled, workers {workers}", b.wds_loader(True, workers)),
-        ]
-        for name, fn in cases:
+        _warm(root)
+        for name, fn in _read_cases(b, workers, worker_counts, transform):
             log(name + " ...")
             rows.append(_measure(name, n_samples, nbytes, fn))
     finally:
@@ -260,25 +428,41 @@ def run_bench(
         "gb": round(nbytes / 1e9, 2),
         "load_before": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "directory": str(root.parent),
+        "peers": {
+            "mosaicml-streaming": getattr(streaming, "__version__", None),
+            "litdata": getattr(litdata, "__version__", None),
+        },
     }
     return {"config": config, "rows": rows, "ratios": _ratios(rows, workers)}
 
 
 def _ratios(rows: list[dict[str, Any]], workers: int) -> dict[str, float]:
     by = {r["name"]: r["samples_per_s"] for r in rows}
-    floor = by["read floor: raw readinto of the shard bytes"]
+    floor = by[_FLOOR]
     seq, shuf = by["read: nb-shards ShardDataset, sequential"], by["read: nb-shards ShardDataset, shuffled"]
-    return {
-        "write nb/webdataset": by["write: nb-shards ShardWriter"] / by["write: webdataset.ShardWriter"],
+    out = {
+        "write nb (fsync) / webdataset": by[_WRITE_NB] / by[_WRITE_WDS],
         "read sequential nb/webdataset": seq / by["read: webdataset .decode(), sequential"],
         "read shuffled nb/webdataset": shuf / by["read: webdataset .decode(), shuffled"],
         "read sequential nb/floor": seq / floor,
         "read shuffled nb/floor": shuf / floor,
-        f"loader workers {workers} nb/webdataset": by[
-            f"read: nb-shards ShardLoader, shuffled, workers {workers}"
-        ]
-        / by[f"read: webdataset + DataLoader, shuffled, workers {workers}"],
+        "loader workers 0 / floor": by[_loader(0)] / floor,
+        f"loader workers {workers} / workers 0": by[_loader(workers)] / by[_loader(0)],
     }
+    for nw in (0, workers):
+        mine = by[_loader(nw)]
+        out[f"loader workers {nw} nb/webdataset"] = (
+            mine / by[f"read: webdataset + DataLoader, shuffled, workers {nw}"]
+        )
+        for label, name in (("MosaicML", _mosaic(nw)), ("litdata", _litdata(nw))):
+            if name in by:
+                out[f"loader workers {nw} nb/{label}"] = mine / by[name]
+    if _loader(0, True) in by:
+        base = by[_loader(0, True)]
+        for name, v in by.items():
+            if name.startswith(_loader(0, True)[: -len("0")]) and name != _loader(0, True):
+                out[f"transform: workers {name.rsplit(' ', 1)[1]} / workers 0"] = v / base
+    return out
 
 
 def format_table(result: dict[str, Any]) -> str:

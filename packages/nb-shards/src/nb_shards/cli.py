@@ -1,4 +1,4 @@
-"""``nb shards write|inspect|verify|bench``.
+"""``nb shards write|inspect|verify|mix|bench``.
 
 Heavy libraries are imported inside the handlers, so ``nb --help`` stays fast.
 
@@ -6,6 +6,7 @@ Example:
     $ nb shards write rec1.edf rec2.fif -o shards/ --window 2 --max-count 1000 --target-from annotations
     $ nb shards inspect shards/
     $ nb shards verify shards/
+    $ nb shards mix mix.yaml --dry-run
     $ nb shards bench --n-samples 2000
 """
 
@@ -41,6 +42,7 @@ def register(subparsers: Any) -> None:
     _add_write(sub)
     _add_inspect(sub)
     _add_verify(sub)
+    _add_mix(sub)
     _add_bench(sub)
 
 
@@ -143,11 +145,28 @@ def _add_verify(sub: Any) -> None:
     v.set_defaults(func=_verify)
 
 
+def _add_mix(sub: Any) -> None:
+    m = add_command(
+        sub,
+        "mix",
+        "check a mixture spec (YAML) and print its plan, or read one epoch of it",
+        "nb shards mix mix.yaml --dry-run          # per source: samples before/after the filter, share, columns\n"
+        "nb shards mix mix.yaml --dry-run --json   # the plan as JSON\n"
+        "nb shards mix mix.yaml --n-samples 50     # read 50 samples: realised share of each source",
+    )
+    m.add_argument("spec", help="mixture spec (YAML: seed, epoch, sources with path/weight/filter/columns)")
+    m.add_argument("--dry-run", action="store_true", help="only print the plan (reads metadata, no arrays)")
+    m.add_argument("--n-samples", type=int, default=None, help="samples to read (default: one epoch)")
+    m.add_argument("--json", action="store_true", help="print JSON")
+    m.add_argument("--cache-dir", default=None, help="cache of remote shards and of the metadata index")
+    m.set_defaults(func=_mix)
+
+
 def _add_bench(sub: Any) -> None:
     b = add_command(
         sub,
         "bench",
-        "benchmark nb-shards against webdataset and the raw-read floor",
+        "benchmark nb-shards against webdataset, MosaicML streaming, litdata and the raw-read floor",
         "nb shards bench --n-samples 200 --channels 8 --times 100    # a quick run\n"
         "nb shards bench --n-samples 200 --channels 8 --times 100 --json result.json   "
         "# default: 20,000 × 64×1000 (≈5 GB)",
@@ -157,7 +176,16 @@ def _add_bench(sub: Any) -> None:
     b.add_argument("--times", type=int, default=1000, help="time points per sample (default 1000)")
     b.add_argument("--shard-count", type=int, default=1000, help="samples per shard (default 1000)")
     b.add_argument("--batch-size", type=int, default=32, help="batch size of the loaders (default 32)")
-    b.add_argument("--workers", type=int, default=2, help="worker processes of the loader rows (default 2)")
+    b.add_argument(
+        "--workers", type=int, default=2, help="workers of the rows compared with the peers (default 2)"
+    )
+    b.add_argument(
+        "--worker-counts",
+        default="0,1,2,4",
+        help="workers of the ShardLoader rows, plain and with a transform (default 0,1,2,4)",
+    )
+    b.add_argument("--no-transform", action="store_true", help="skip the ~100 µs per-sample transform rows")
+    b.add_argument("--no-peers", action="store_true", help="skip MosaicML streaming and litdata")
     b.add_argument("--dir", default=None, help="where to write the data (default: the temp directory)")
     b.add_argument("--keep", action="store_true", help="keep the generated shards")
     b.add_argument("--json", default=None, help="also write the result as JSON to this file")
@@ -224,6 +252,66 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mix(args: argparse.Namespace) -> int:
+    from nb_shards.mixture import Mixture
+
+    mix = Mixture(args.spec, cache_dir=args.cache_dir)
+    plan = mix.plan()
+    out: dict[str, Any] = {
+        "spec": args.spec,
+        "seed": mix.seed,
+        "epoch_samples": mix.n_samples,
+        "sources": plan,
+    }
+    if not args.dry_run:
+        out["read"] = _read_mix(mix, args.n_samples)
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{args.spec}: {mix.n_samples} samples per epoch, seed {mix.seed}")
+    print(
+        f"{'source':<16} {'kind':<8} {'total':>8} {'kept':>8} {'weight':>7} {'epoch':>8} {'share':>6}  columns"
+    )
+    for p in plan:
+        cols = ", ".join(f"{k}<-{v}" for k, v in p["columns"].items()) or "(all fields)"
+        print(
+            f"{p['source'][:16]:<16} {p['kind']:<8} {p['total']:>8} {p['kept']:>8} {p['weight']:>7.3g} "
+            f"{p['per_epoch']:>8} {p['share']:>6.1%}  {cols}"
+        )
+    if mix.inputs:
+        print("inputs: " + ", ".join(f"{k} {v}" for k, v in mix.inputs.items()))
+    if "read" in out:
+        got = out["read"]
+        shares = ", ".join(f"{k} {v / max(1, got['samples']):.1%}" for k, v in got["per_source"].items())
+        print(f"read {got['samples']} samples: {shares}")
+    return 0
+
+
+def _read_mix(mix: Any, limit: int | None) -> dict[str, Any]:
+    from collections import Counter
+
+    per: Counter[str] = Counter({p["source"]: 0 for p in mix.plan()})
+    n = 0
+    for s in mix:
+        if limit is not None and n >= limit:
+            break
+        per[s["__source__"]] += 1
+        n += 1
+    return {"samples": n, "per_source": dict(per)}
+
+
+def _counts(text: str) -> list[int]:
+    from nb_core.errors import UserError
+
+    try:
+        counts = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        counts = [-1]
+    if not counts or min(counts) < 0:
+        raise UserError(f"worker_counts must be a comma-separated list of integers >= 0; got {text!r}")
+    return counts
+
+
 def _bench(args: argparse.Namespace) -> int:
     from nb_shards.bench import format_table, run_bench
 
@@ -234,6 +322,9 @@ def _bench(args: argparse.Namespace) -> int:
         shard_count=args.shard_count,
         batch_size=args.batch_size,
         workers=args.workers,
+        worker_counts=_counts(args.worker_counts),
+        transform=not args.no_transform,
+        peers=not args.no_peers,
         directory=args.dir,
         keep=args.keep,
         log=lambda m: print(m, file=sys.stderr),

@@ -38,6 +38,7 @@ from nb_core.schema import Sample
 from nb_core.validation import check_index, check_option, soft_import
 from nb_shards.order import EpochOrder, epoch_order, n_rank_samples, rank_positions
 from nb_shards.source import DEFAULT_CACHE_SIZE, ShardSource, resolve_source
+from nb_shards.torchdata import batch_allocator, shared_empty
 
 __all__ = ["DECODES", "IndexedShards", "ShardDataset", "SkippedSampleWarning", "collate", "to_sample"]
 
@@ -88,11 +89,13 @@ def _stack(vals: list[Any], *, to_torch: bool) -> Any:
         tdtype = torch.from_numpy(np.empty(0, vals[0].dtype)).dtype
     except TypeError:  # a dtype torch does not have (e.g. uint32 on old torch)
         return torch.from_numpy(np.stack(vals))
-    t = torch.empty(shape, dtype=tdtype)
-    if torch.utils.data.get_worker_info() is not None:
+    alloc = batch_allocator()  # a ShardLoader worker's batch ring, or pinned memory
+    t = alloc(shape, tdtype) if alloc is not None else None
+    if t is None:
         # In a DataLoader worker: build the batch in shared memory, so that handing it to the
         # main process does not copy it again.
-        t.share_memory_()
+        in_worker = torch.utils.data.get_worker_info() is not None
+        t = shared_empty(shape, tdtype) if in_worker else torch.empty(shape, dtype=tdtype)
     np.stack(vals, out=t.numpy())
     return t
 
@@ -306,6 +309,12 @@ class ShardDataset:
     def __len__(self) -> int:
         """Samples (or batches, with ``batch_size``) this rank yields in an epoch from :attr:`start`."""
         return self.n_batches()
+
+    def prepare_workers(self) -> None:
+        """Load every shard's index now, before DataLoader workers start: they inherit (``fork``)
+        or receive (``spawn``) them instead of each reading and checking every index again."""
+        for i in range(len(self.source.shards)):
+            self.source.index(i)
 
     # -- reading ------------------------------------------------------------------------------
     def _sample(self, order: EpochOrder, g: int) -> dict[str, Any] | None:

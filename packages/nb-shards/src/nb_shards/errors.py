@@ -1,7 +1,8 @@
-"""The one error nb-shards defines on top of `nb_core.errors` (to move there).
+"""`IncompleteArtifactError`, re-exported from `nb_core.errors` (where it lives) for code that
+imports it from nb-shards.
 
-`IncompleteArtifactError` is a `nb_core.errors.CorruptDataError` (so an `IntegrityError` and
-a `ValueError`): code that catches nb-core's errors catches it too.
+It is a `nb_core.errors.CorruptDataError` (so an `IntegrityError` and a `ValueError`): code that
+catches nb-core's errors catches it too.
 
 Example:
     >>> from nb_core.errors import IntegrityError
@@ -11,10 +12,6 @@ Example:
 
 from __future__ import annotations
 
-from nb_core.errors import CorruptDataError
+from nb_core.errors import IncompleteArtifactError
 
 __all__ = ["IncompleteArtifactError"]
-
-
-class IncompleteArtifactError(CorruptDataError):
-    """The artifact's write has not finished (no manifest yet); run the write again to finish it."""

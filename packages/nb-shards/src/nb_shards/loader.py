@@ -24,57 +24,29 @@ Example:
 
 from __future__ import annotations
 
-import multiprocessing.process
-import multiprocessing.util
 import os
-import shutil
-import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from nb_core.errors import IncompatibleDataError, SchemaError, SchemaVersionError, UserError
 from nb_core.validation import soft_import
 from nb_shards.dataset import ShardDataset, Source
+from nb_shards.mixture import as_mixture
 from nb_shards.source import DEFAULT_CACHE_SIZE
-from nb_shards.torchdata import torch_iterable
+from nb_shards.torchdata import (
+    convert_batch,
+    pinning_available,
+    release_rings,
+    short_worker_tempdir,
+    torch_iterable,
+)
 
-__all__ = ["STATE_VERSION", "ShardLoader", "torch_iterable"]
+__all__ = ["STATE_VERSION", "ShardLoader", "short_worker_tempdir", "torch_iterable"]
 
 #: Version of the loader's state dict.
 STATE_VERSION = 1
 _MAX_EPOCH = 2**62
-
-
-#: Longest folder for the sockets of ``multiprocessing``'s resource sharer: an AF_UNIX address is at
-#: most 108 bytes on Linux (104 on macOS), and ``/pymp-XXXXXXXX/listener-XXXXXXXX`` is added to it.
-_MAX_SOCKET_DIR = 60
-
-
-def short_worker_tempdir() -> str:
-    """Make sure DataLoader workers can hand batches over, whatever ``TMPDIR`` is.
-
-    Workers pass tensors to the main process as file descriptors, through a Unix socket that
-    ``multiprocessing`` creates in its temporary folder (under ``TMPDIR``). When that path is too
-    long for a socket address (a deep ``TMPDIR``, as test runners and some clusters set), the
-    worker's hand-over thread fails with ``OSError: AF_UNIX path too long``, the batch is lost and
-    the main process waits forever. This moves ``multiprocessing``'s folder of this process (and so
-    of the workers it forks) to a short one under the system's temporary root when needed.
-
-    Returns:
-        The folder ``multiprocessing`` uses from now on.
-    """
-    current = multiprocessing.util.get_temp_dir()
-    if len(os.fsencode(current)) <= _MAX_SOCKET_DIR:
-        return current
-    for base in ("/tmp", "/var/tmp"):
-        if os.path.isdir(base) and os.access(base, os.W_OK):
-            short = tempfile.mkdtemp(prefix="nb-mp-", dir=base)
-            break
-    else:  # pragma: no cover - no short writable folder: leave multiprocessing as it is
-        return current
-    multiprocessing.process.current_process()._config["tempdir"] = short  # type: ignore[attr-defined]
-    multiprocessing.util.Finalize(None, shutil.rmtree, args=(short, True), exitpriority=-100)
-    return short
 
 
 class ShardLoader:
@@ -85,7 +57,9 @@ class ShardLoader:
     batches. Iterating again starts the next epoch (a new order).
 
     Args:
-        source: artifact directory, shard path(s) or URL(s).
+        source: artifact directory, shard path(s) or URL(s); or a mixture: a spec file
+            (``*.yaml``/``*.yml``) or an `nb_shards.Mixture` (batches then hold the mapped
+            inputs, ``__key__`` and ``__source__``; the spec's seed and shuffle apply).
         batch_size (`int`): samples per batch on each rank.
         num_workers (`int`, *optional*, defaults to 0): DataLoader worker processes.
         shuffle (`bool`, *optional*, defaults to `False`), seed (`int`, *optional*, defaults to 0),
@@ -97,10 +71,18 @@ class ShardLoader:
         decode (`str`, *optional*, defaults to ``"torch"``): ``"torch"`` or ``"numpy"`` batches, or
             ``"sample"``: each batch the list of `nb_core.Sample` objects written.
         collate_fn, on_error, split, storage_options, cache_dir, cache_size: see `ShardDataset`.
-        pin_memory, prefetch_factor: passed to the DataLoader (a new one each epoch).
+        pin_memory (`bool`, *optional*, defaults to `False`): hand out batches in page-locked
+            memory, ready for ``tensor.to("cuda", non_blocking=True)``. Without workers the batch is
+            stacked straight into pinned memory (torch's caching host allocator: no extra copy);
+            with workers the DataLoader's pinning thread copies it. Does nothing without a CUDA device.
+        prefetch_factor (`int`, *optional*): batches each worker prepares ahead (DataLoader's, 2 by
+            default); each worker's batch ring has ``prefetch_factor + 3`` slots.
         epoch (`int`, *optional*, defaults to 0): first epoch.
         verify (`bool`, *optional*, defaults to `False`): check each local shard's sha256 on first
             open (see `ShardDataset`).
+        multiprocessing_context (`str`, *optional*): start method of the workers (``"fork"``,
+            ``"spawn"``, ``"forkserver"``, or a context); defaults to Python's. Every start method
+            works (a ``collate_fn`` must then be picklable: a module-level function).
 
     Raises:
         DependencyMissingError: torch is not installed.
@@ -131,37 +113,52 @@ class ShardLoader:
         prefetch_factor: int | None = None,
         epoch: int = 0,
         verify: bool = False,
+        multiprocessing_context: Any = None,
     ) -> None:
         self._torch = soft_import("torch", "ShardLoader")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise UserError(f"batch_size must be a positive integer; got {batch_size!r}")
         if num_workers < 0:
             raise UserError(f"num_workers must be >= 0; got {num_workers}")
-        self.dataset = ShardDataset(
-            source,
-            split=split,
-            shuffle=shuffle,
-            seed=seed,
-            shuffle_window=shuffle_window,
-            epoch=epoch,
-            rank=rank,
-            world_size=world_size,
-            uneven=uneven,
-            batch_size=batch_size,
-            drop_last=drop_last,
-            decode=decode,
-            collate_fn=collate_fn,
-            on_error=on_error,
-            storage_options=storage_options,
-            cache_dir=cache_dir,
-            cache_size=cache_size,
-            verify=verify,
-        )
+        mixture = as_mixture(source, cache_dir=cache_dir, storage_options=storage_options)
+        self.dataset: Any  # a ShardDataset, or a Mixture (the same dataset protocol)
+        if mixture is not None:  # a mixture spec (or Mixture): its seed and shuffle apply
+            self.dataset = mixture.configured(
+                rank=rank, world_size=world_size, uneven=uneven, batch_size=batch_size, drop_last=drop_last,
+                decode=decode, collate_fn=collate_fn, epoch=epoch,
+            )  # fmt: skip
+        else:
+            self.dataset = ShardDataset(
+                source,
+                split=split,
+                shuffle=shuffle,
+                seed=seed,
+                shuffle_window=shuffle_window,
+                epoch=epoch,
+                rank=rank,
+                world_size=world_size,
+                uneven=uneven,
+                batch_size=batch_size,
+                drop_last=drop_last,
+                decode=decode,
+                collate_fn=collate_fn,
+                on_error=on_error,
+                storage_options=storage_options,
+                cache_dir=cache_dir,
+                cache_size=cache_size,
+                verify=verify,
+            )
         self.batch_size = batch_size
         self.num_workers = num_workers
-        self._dl_kwargs: dict[str, Any] = {"pin_memory": pin_memory}
-        if num_workers > 0 and prefetch_factor is not None:
-            self._dl_kwargs["prefetch_factor"] = prefetch_factor
+        self.pin_memory = bool(pin_memory)
+        self._dl_kwargs: dict[str, Any] = {"pin_memory": self.pin_memory and pinning_available()}
+        self._ring_slots = 0
+        if num_workers > 0:
+            if prefetch_factor is not None:
+                self._dl_kwargs["prefetch_factor"] = prefetch_factor
+            if multiprocessing_context is not None:
+                self._dl_kwargs["multiprocessing_context"] = multiprocessing_context
+            self._ring_slots = (2 if prefetch_factor is None else prefetch_factor) + 3
         self.epoch = int(epoch)
         self.position = 0  # global samples consumed in this epoch's order
 
@@ -188,23 +185,28 @@ class ShardLoader:
         ds.set_epoch(self.epoch)
         start = self.position
         per_rank = ds.rank_samples(start)
+        session = uuid.uuid4().hex if self.num_workers > 0 else ""
         if self.num_workers > 0:
             short_worker_tempdir()
+            prepare = getattr(ds, "prepare_workers", None)
+            if prepare is not None:
+                prepare()
+        data = torch_iterable(ds, start, ring_slots=self._ring_slots, session=session, pin=self.pin_memory)
         dl = self._torch.utils.data.DataLoader(
-            torch_iterable(ds, start),
-            batch_size=None,
-            num_workers=self.num_workers,
-            **self._dl_kwargs,
+            data, batch_size=None, collate_fn=convert_batch, num_workers=self.num_workers, **self._dl_kwargs
         )
         total = ds.n_batches(start)
-        for steps, batch in enumerate(dl, start=1):
-            # After the last batch the epoch is done on every rank: the state says so (the end of
-            # the order), not "start + samples·world", which with uneven="drop" leaves a remainder
-            # that another world size would read as leftovers of this epoch.
-            self.position = (
-                ds.n_samples if steps >= total else start + min(steps * self.batch_size, per_rank) * world
-            )
-            yield batch
+        try:
+            for steps, batch in enumerate(dl, start=1):
+                # After the last batch the epoch is done on every rank: the state says so (the end
+                # of the order), not "start + samples·world", which with uneven="drop" leaves a
+                # remainder that another world size would read as leftovers of this epoch.
+                self.position = (
+                    ds.n_samples if steps >= total else start + min(steps * self.batch_size, per_rank) * world
+                )
+                yield batch
+        finally:
+            release_rings(session)
         self.epoch, self.position = self.epoch + 1, 0
 
     # -- resume -------------------------------------------------------------------------------

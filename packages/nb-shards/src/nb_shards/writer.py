@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import gzip
 import os
@@ -167,6 +168,9 @@ class ShardWriter:
         overwrite (`bool`, *optional*, defaults to `False`): replace this split if a finished
             artifact already has it (otherwise :class:`OutputExistsError`).
         fsync (`bool`, *optional*, defaults to `True`): flush each shard to disk before renaming.
+            A full shard is finished (tail, sha256, fsync, rename, index) on a background thread
+            while the next one is encoded; at most one shard is in flight, the manifest waits for
+            it, and an error of that thread is raised by the next `write` or `close`.
 
     Raises:
         OutputExistsError: the finished artifact already has this split and ``overwrite`` is `False`.
@@ -256,6 +260,8 @@ class ShardWriter:
         self.n_samples = 0
         self.closed = False
         self.manifest: Manifest | None = None
+        self._flusher: cf.ThreadPoolExecutor | None = None
+        self._flushing: cf.Future[tuple[list[FileEntry], dict[str, Any]]] | None = None
 
     # -- set-up -----------------------------------------------------------------------------------
     def _read_previous(self) -> Manifest | None:
@@ -400,6 +406,7 @@ class ShardWriter:
         """
         if self.closed:
             raise UserError("the ShardWriter is closed")
+        self._check_flush()
         key, parts = self._encode(sample)
         if key in self._keys_seen:
             raise UserError(
@@ -443,6 +450,7 @@ class ShardWriter:
 
     # -- shards -----------------------------------------------------------------------------------
     def _finish_reused(self, idx: ShardIndex) -> None:
+        self._wait_flush()  # (entries in shard order)
         name = shard_name(self.split, self._shard_index, self.compression)
         self._files.append(FileEntry(name, int(idx.info["size"]), str(idx.info["sha256"])))
         self._files.append(FileEntry.from_file(self.out_dir, index_name(name)))
@@ -453,20 +461,55 @@ class ShardWriter:
         self._skip_pos = 0
 
     def _close_shard(self, how: str) -> None:
+        """Hand the full shard to the background flush (after the previous one finished), so that
+        its end, fsync, rename and index overlap with encoding the next shard."""
         shard = self._open
         assert shard is not None
         self._open = None
-        size, sha, tar_size = shard.finish()
+        try:
+            self._wait_flush()
+        except BaseException:
+            shard.abort()
+            raise
+        if self._flusher is None:
+            self._flusher = cf.ThreadPoolExecutor(1, thread_name_prefix="nb-shards-flush")
+        self._flushing = self._flusher.submit(self._flush, shard, how)
+        self._shard_index += 1
+
+    def _flush(self, shard: _OpenShard, how: str) -> tuple[list[FileEntry], dict[str, Any]]:
+        """Finish a shard (tail, hash, fsync, rename) and write its index; on the flush thread."""
+        try:
+            size, sha, tar_size = shard.finish()
+        except BaseException:
+            shard.abort()  # the temporary goes; nothing under the final name
+            raise
         info = {"params": self._params, "closed": how, "size": size, "sha256": sha}
         idx = ShardIndex(keys=shard.keys, members=shard.members, tar_size=tar_size, info=info)
         ipath = shard.path.with_name(index_name(shard.path.name))
         atomic_write_bytes(ipath, idx.to_bytes())
-        self._files.append(FileEntry(shard.path.name, size, sha))
-        self._files.append(FileEntry.from_file(self.out_dir, ipath.name))
-        self._entries.append(
-            {"path": shard.path.name, "split": self.split, "n_samples": len(idx), "index": ipath.name}
-        )
-        self._shard_index += 1
+        files = [FileEntry(shard.path.name, size, sha), FileEntry.from_file(self.out_dir, ipath.name)]
+        entry = {"path": shard.path.name, "split": self.split, "n_samples": len(idx), "index": ipath.name}
+        return files, entry
+
+    def _wait_flush(self) -> None:
+        """Wait for the shard being flushed; record it, or raise the error the flush met."""
+        fut, self._flushing = self._flushing, None
+        if fut is None:
+            return
+        files, entry = fut.result()
+        self._files.extend(files)
+        self._entries.append(entry)
+
+    def _check_flush(self) -> None:
+        """Raise a failed background flush's error now (not only when the next shard closes)."""
+        fut = self._flushing
+        if fut is not None and fut.done() and fut.exception() is not None:
+            self._wait_flush()
+
+    def _stop_flusher(self) -> None:
+        if self._flusher is not None:
+            self._flusher.shutdown(wait=True)
+            self._flusher = None
 
     def abort(self) -> None:
         """Stop without finishing: the open shard's temporary is removed, complete shards are kept
@@ -474,6 +517,9 @@ class ShardWriter:
         if self._open is not None:
             self._open.abort()
             self._open = None
+        with contextlib.suppress(Exception):  # (the error of a failed flush is already on its way up)
+            self._wait_flush()
+        self._stop_flusher()
         self.closed = True
 
     def close(self) -> Manifest:
@@ -495,8 +541,14 @@ class ShardWriter:
                 f"{self.out_dir}: the input ended inside shard {self._shard_index}, which a previous run "
                 "filled further; the input changed — pass overwrite=True to start over"
             )
-        if self._open is not None:
-            self._close_shard("end")
+        try:
+            if self._open is not None:
+                self._close_shard("end")
+            self._wait_flush()  # every shard complete under its final name before the manifest
+        except BaseException:
+            self.abort()
+            raise
+        self._stop_flusher()
         self.closed = True
         remove_stale(self.out_dir, self.split, {e.path for e in self._files})
         self.manifest = self._build_manifest()

@@ -19,14 +19,67 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BlobStore", "Commit", "Repo", "RepoStore", "TreeFile", "git_blob_sha1"]
+from nb_core.hubspec import git_blob_sha1
 
+__all__ = [
+    "GITATTRIBUTES",
+    "LFS_EXTENSIONS",
+    "BlobStore",
+    "Commit",
+    "Repo",
+    "RepoStore",
+    "TreeFile",
+    "git_blob_sha1",
+    "lfs_pointer",
+]
 
-def git_blob_sha1(data: bytes) -> str:
-    """Git object id of a blob (``sha1(b"blob <size>\\0" + data)``)."""
-    h = hashlib.sha1(f"blob {len(data)}\0".encode(), usedforsecurity=False)
-    h.update(data)
-    return h.hexdigest()
+#: Extensions stored through LFS regardless of size (as the Hub's default ``.gitattributes``).
+LFS_EXTENSIONS = (
+    ".7z",
+    ".arrow",
+    ".bin",
+    ".bz2",
+    ".ckpt",
+    ".ftz",
+    ".gz",
+    ".h5",
+    ".hdf5",
+    ".joblib",
+    ".lz4",
+    ".mlmodel",
+    ".model",
+    ".msgpack",
+    ".npy",
+    ".npz",
+    ".onnx",
+    ".ot",
+    ".parquet",
+    ".pb",
+    ".pickle",
+    ".pkl",
+    ".pt",
+    ".pth",
+    ".rar",
+    ".safetensors",
+    ".tar",
+    ".tflite",
+    ".tgz",
+    ".wasm",
+    ".xz",
+    ".zip",
+    ".zst",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".nii",
+    ".mgz",
+    ".edf",
+    ".bdf",
+    ".fif",
+    ".zarr",
+)
+
+GITATTRIBUTES = "".join(f"*{ext} filter=lfs diff=lfs merge=lfs -text\n" for ext in LFS_EXTENSIONS).encode()
 
 
 def lfs_pointer(sha256: str, size: int) -> bytes:
@@ -242,3 +295,25 @@ class RepoStore:
     def lfs_file(self, sha256: str, size: int) -> TreeFile:
         """A tree entry for an already uploaded LFS object."""
         return TreeFile(sha256=sha256, size=size, lfs=True, git_oid=git_blob_sha1(lfs_pointer(sha256, size)))
+
+    def create_repo(self, rtype: str, rid: str, *, owner: str, private: bool) -> Repo:
+        """Make a repository with an initial commit of the Hub's default ``.gitattributes``."""
+        with self.lock:
+            now = time.time()
+            repo = Repo(repo_type=rtype, repo_id=rid, owner=owner, private=private, created=now)
+            f = self.add_file(GITATTRIBUTES, lfs=False)
+            cid = self.new_commit_id(rid, "initial")
+            f.last_commit = cid
+            repo.commits[cid] = Commit(
+                id=cid,
+                parent=None,
+                title="initial commit",
+                message="",
+                author=owner,
+                date=now,
+                files={".gitattributes": f},
+            )
+            repo.branches["main"] = cid
+            self.repos[(rtype, rid)] = repo
+            self.save()
+            return repo
