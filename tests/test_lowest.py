@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("package", ["nb-core", "nb-hub"])
+@pytest.mark.parametrize("package", ["nb-core", "nb-hub", "nb-bids"])
 def test_package_passes_its_tests_at_lowest_direct(package: str, tmp_path: Path) -> None:
     res = subprocess.run(
         [

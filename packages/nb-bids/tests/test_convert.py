@@ -323,3 +323,34 @@ def test_resume_with_other_options_leaves_no_stale_shards(mri_tree, tmp_path, mo
     Manifest.read(out).verify(out)
     assert _load(out, "mri", split="train").num_rows == 15
     assert conv.REPORT_NAME in {f.path for f in Manifest.read(out).files}
+
+
+def test_code_sourcedata_stimuli_are_carried_and_exported(mri_tree, copy_tree, tmp_path, capsys):
+    src = copy_tree(mri_tree, tmp_path / "ds")
+    (src / "code").mkdir()
+    (src / "code" / "convert.py").write_text("print('dcm2niix')\n")
+    dcm = src / "sourcedata" / "sub-01" / "dicom"
+    dcm.mkdir(parents=True)
+    (dcm / "IM0001.dcm").write_bytes(bytes(range(256)) * 4)
+    (dcm / "notes without naming rules.txt").write_bytes(b"\xff\xfe not utf-8")
+    (src / "sourcedata" / "README").write_text("raw data\n")
+    (src / "stimuli").mkdir()
+    (src / "stimuli" / "face01.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    out = tmp_path / "hf"
+    report = convert(src, out, max_workers=0)
+    assert report["carried"] == {"code": 1, "sourcedata": 3, "stimuli": 1}
+    assert report["problems"] == []  # the free folders are not held to BIDS naming
+    files = {f.path for f in Manifest.read(out).files}
+    assert "data/files/train-_sourcedata-sub-01.parquet" in files  # a unit per first-level subfolder
+    nb_bids.verify(out)
+    export(out, tmp_path / "back")
+    _same_tree(src, tmp_path / "back", derivatives=False)  # byte for byte, the free folders included
+    # left out on request: reported, and the CLI warns
+    from nb_core.cli import main
+
+    assert main(["bids", "convert", str(src), str(tmp_path / "b"), "--workers", "0", "--carry", "code"]) == 0
+    assert "warning: sourcedata/ is not carried" in capsys.readouterr().out
+    rep = json.loads((tmp_path / "b" / "nb-bids-report.json").read_text())
+    assert rep["carried"] == {"code": 1, "sourcedata": "not carried", "stimuli": "not carried"}
+    with pytest.raises(UserError, match="cannot be carried"):
+        convert(src, tmp_path / "c", carry=("derivatives",), max_workers=0)

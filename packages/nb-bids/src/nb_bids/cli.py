@@ -58,6 +58,8 @@ def register(subparsers: Any) -> None:
         nb bids convert bids-ds/ bids-hf/ --split train=0.5,test=0.5 --seed 1 --expect bids-counts.json
         nb bids convert bids-ds/ bids-hf/ --resume --workers 2
         nb bids convert bids-ds/ bids-hf/ --split-column participant_group
+        nb bids convert bids-ds/ bids-shards/ --to shards
+        nb bids convert bids-ds/ bids-h5/ --to formats --format hdf5
         """,
     )
     c.add_argument("root", help="BIDS dataset root")
@@ -85,6 +87,23 @@ def register(subparsers: Any) -> None:
     c.add_argument("--workers", type=int, default=None, help="local processes (0: inline; default: CPUs)")
     c.add_argument("--scheduler", default=None, help="Dask scheduler address instead of local processes")
     c.add_argument("--name", default=None, help="dataset name (default: from dataset_description.json)")
+    c.add_argument(
+        "--carry",
+        default="code,sourcedata,stimuli",
+        help="free-content folders kept as files, comma-separated, or 'none' (default code,sourcedata,stimuli)",
+    )
+    c.add_argument(
+        "--to",
+        choices=["hf", "shards", "formats"],
+        default="hf",
+        help="EEG/MEG/iEEG as Parquet rows (hf, default), nb-shards (eeg/) or nb-formats files (eeg/<split>/)",
+    )
+    c.add_argument(
+        "--format",
+        choices=["hdf5", "zarr", "parquet"],
+        default=None,
+        help="nb-formats layout with --to formats",
+    )
     c.set_defaults(func=_convert)
 
     e = add_command(
@@ -129,6 +148,9 @@ def register(subparsers: Any) -> None:
     )
     b.add_argument("--sizes", default="1000", help="tree sizes in files, comma-separated (default 1000)")
     b.add_argument("--no-pybids", action="store_true", help="skip pybids (slow on large trees)")
+    b.add_argument(
+        "--pybids-max-files", type=int, default=None, help="skip pybids on trees larger than this many files"
+    )
     b.add_argument("--no-convert", action="store_true", help="skip the conversion-speed row")
     b.add_argument("--repeat", type=int, default=3, help="runs per tool, best kept (default 3)")
     b.add_argument("--dir", default=None, help="where to generate the trees (default: temp directory)")
@@ -185,9 +207,22 @@ def _convert(args: argparse.Namespace) -> int:
         max_workers=args.workers,
         scheduler=args.scheduler,
         name=args.name,
+        to=args.to,
+        format=args.format,
+        carry=()
+        if args.carry.strip() == "none"
+        else tuple(d.strip() for d in args.carry.split(",") if d.strip()),
     )
     rows = ", ".join(f"{cfg}: {sum(v.values())}" for cfg, v in rep["configs"].items())
     print(f"wrote {args.out} ({rows} rows; {rep['n_subjects']} subjects, {rep['n_sessions']} sessions)")
+    if rep.get("eeg", {}).get("path"):
+        e = rep["eeg"]
+        print(
+            f"EEG: {sum(e['rows'].values())} {'samples' if e['to'] == 'shards' else 'recordings'} in {e['path']}/"
+        )
+    for folder, n in rep.get("carried", {}).items():
+        if n == "not carried":
+            print(f"warning: {folder}/ is not carried (--carry); nb bids export will not give it back")
     for u in rep["unreadable"]:
         print(f"unreadable: {u['path']}: {u['reason']}")
     for unit, dts in rep["missing_datatypes"].items():
@@ -240,6 +275,7 @@ def _bench(args: argparse.Namespace) -> int:
         convert=not args.no_convert,
         directory=args.dir,
         repeat=args.repeat,
+        pybids_max_files=args.pybids_max_files,
         log=lambda m: print(m, file=sys.stderr),
     )
     print(format_table(result))

@@ -30,14 +30,18 @@ import json
 import os
 import random
 import re
-from collections.abc import Mapping
+import struct
+import zlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from nb_bids.carry import CARRIED_DIRS, carried_files
 from nb_bids.discovery import index, index_report
+from nb_bids.eeg_out import check_target, emit_eeg
 from nb_bids.readers import EEG_DATATYPES, EEG_EXTENSIONS, NIFTI_EXTENSIONS, check_nifti, dumps, read_eeg
 from nb_core.atomic import atomic_path, atomic_write_bytes, dumps_json, remove_path
 from nb_core.errors import CorruptDataError, NBError, OutputExistsError, UserError
@@ -259,6 +263,9 @@ def convert(
     max_workers: int | None = None,
     scheduler: str | None = None,
     name: str | None = None,
+    to: str = "hf",
+    format: str | None = None,
+    carry: Sequence[str] = CARRIED_DIRS,
 ) -> dict[str, Any]:
     """Convert a BIDS dataset into a directory that ``datasets.load_dataset`` reads with no script.
 
@@ -284,6 +291,17 @@ def convert(
         resume: continue an interrupted conversion into ``out_dir``, keeping finished units.
         max_workers: local processes (0: inline); ``scheduler``: a Dask scheduler address.
         name: dataset name (default: ``Name`` of ``dataset_description.json``).
+        to: where EEG/MEG/iEEG recordings go: ``"hf"`` (the ``eeg`` Parquet config),
+            ``"shards"`` (an nb-shards artifact in ``eeg/``: one sample per segment, entities in
+            its JSON; ``pip install "nb-bids[shards]"``) or ``"formats"`` (an nb-formats
+            artifact per split in ``eeg/<split>/``: one recording per BIDS recording, entities
+            in ``Recording.entities``; ``pip install "nb-bids[formats]"``).
+        format: with ``to="formats"``: ``"hdf5"``, ``"zarr"`` or ``"parquet"``.
+        carry: the top-level folders that BIDS leaves to the user (``code``, ``sourcedata``,
+            ``stimuli``; also ``models``) kept file by file in the ``files`` config, so that
+            ``export`` gives them back; default all three of the specification. The index does
+            not look into them. A folder present but not carried is listed under
+            ``carried[folder] = "not carried"`` in the report (and printed by the CLI).
 
     Returns:
         The validation report (also written as ``nb-bids-report.json``): counts of subjects,
@@ -295,12 +313,8 @@ def convert(
         ExpectationError: counts differ from ``expect``.
         CorruptDataError: ``strict`` and a file could not be read.
     """
-    if rows not in ("file", "session"):
-        raise UserError(f"rows must be 'file' or 'session'; got {rows!r}")
-    if segment_seconds <= 0:
-        raise UserError(f"segment_seconds must be positive; got {segment_seconds}")
-    if split is not None and split_column is not None:
-        raise UserError("give split= or split_column=, not both")
+    _check_options(rows, segment_seconds, split, split_column)
+    check_target(to, format)
     fractions = parse_split(split)
     src = Path(root).absolute()
     out = Path(out_dir)
@@ -317,28 +331,69 @@ def convert(
     from nb_core.validation import soft_import
 
     soft_import("datasets", "Converting BIDS to a Hugging Face dataset", extra="nb-bids[datasets]")
-    if any(d in EEG_DATATYPES for d in table["datatype"].to_pylist()):
+    eeg_types = {d for d in table["datatype"].to_pylist() if d in EEG_DATATYPES}
+    if eeg_types:
         soft_import("mne_bids", "Reading EEG/MEG/iEEG recordings", extra="nb-bids[mne]")
     _prepare_out(out, overwrite=overwrite, resume=resume)
     all_rows = table.to_pylist()
-    desc = _read_description(src)
     subjects = sorted({r["subject"] for r in all_rows if r.get("subject") and not r.get("derivative")})
     if split_column is not None:
         assign, fractions = _assign_from_column(all_rows, subjects, split_column, table.column_names)
     else:
         assign = _assign(subjects, fractions, seed)
-    first_split = next(iter(fractions))
+    units: dict[str, list[dict[str, Any]]] = {}
+    for r in sorted(all_rows, key=lambda r: (r.get("derivative") is not None, r["path"])):
+        units.setdefault(_unit_of(r), []).append(r)
+    carried_units, carried = carried_files(src, carry)
+    units.update(carried_units)
+    options = {"rows": rows, "segment_seconds": segment_seconds, "derivatives": derivatives}
+    tasks = _plan(table, src, out, units, assign, next(iter(fractions)), options)
+    from nb_core.executor import get_executor
+
+    with get_executor(scheduler=scheduler, max_workers=max_workers) as ex:
+        futs = [ex.submit(_run_unit, t) for t in tasks]
+        results = [f.result() for f in futs]
+    report = _report(rep, results, units, fractions, assign)
+    report["carried"] = carried
+    if strict and report["unreadable"]:
+        u = report["unreadable"][0]
+        raise CorruptDataError(
+            f"{src / u['path']}: {u['reason']} ({len(report['unreadable'])} unreadable files; strict=True)"
+        )
+    desc = _read_description(src)
+    title = name or str(desc.get("Name") or src.name)
+    extra_files: list[str] = []
+    if to != "hf":
+        ent_cols = tasks[0]["ent_cols"] if tasks else []
+        emitted = emit_eeg(
+            out, results, to=to, fmt=format, ent_cols=ent_cols, name=title, datatypes=eeg_types
+        )
+        extra_files = emitted.pop("files")
+        report["eeg"] = emitted
+        report["configs"].pop("eeg", None)
+        for res in results:
+            res["shards"] = [s for s in res["shards"] if not s.startswith("data/eeg/")]
+    _finish(out, src, report, results, desc, title, {**options, "to": to, "format": format}, extra_files)
+    return report
+
+
+def _plan(
+    table: pa.Table,
+    src: Path,
+    out: Path,
+    units: dict[str, list[dict[str, Any]]],
+    assign: dict[str, str],
+    first_split: str,
+    options: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """One task per unit (subject or subject-session), with what its worker needs."""
     ent_cols = [
         c
         for c in table.column_names[1 : table.column_names.index("datatype")]
         if table[c].null_count < table.num_rows
     ]
     extra_cols = [c for c in table.column_names if c.startswith(("participant_", "session_", "scan_"))]
-    units: dict[str, list[dict[str, Any]]] = {}
-    for r in sorted(all_rows, key=lambda r: (r.get("derivative") is not None, r["path"])):
-        units.setdefault(_unit_of(r), []).append(r)
-    session_kinds = _session_kinds(units) if rows == "session" else {}
-    options = {"rows": rows, "segment_seconds": segment_seconds, "derivatives": derivatives}
+    session_kinds = _session_kinds(units) if options["rows"] == "session" else {}
     tasks = []
     for unit, urows in sorted(units.items()):
         sub = urows[0].get("subject")
@@ -350,38 +405,33 @@ def convert(
                 "unit": unit,
                 "split": sp,
                 "rows": urows,
-                "mode": rows,
+                "mode": options["rows"],
                 "ent_cols": ent_cols,
                 "extra_cols": extra_cols,
                 "session_kinds": session_kinds,
-                "segment_seconds": segment_seconds,
+                "segment_seconds": options["segment_seconds"],
                 "signature": _signature(urows, {**options, "split": sp, "ents": ent_cols}),
             }
         )
     # Features are computed once here, so that workers never import `datasets`.
-    proto = tasks[0] if tasks else None
-    if proto is not None:
+    if tasks:
         hf_meta = {
-            "mri": _hf_metadata(_mri_kinds(proto)),
-            "eeg": _hf_metadata(_eeg_kinds(proto)),
+            "mri": _hf_metadata(_mri_kinds(tasks[0])),
+            "eeg": _hf_metadata(_eeg_kinds(tasks[0])),
             "files": _hf_metadata(FILES_KINDS),
         }
         for t in tasks:
             t["hf_meta"] = hf_meta
-    from nb_core.executor import get_executor
+    return tasks
 
-    results = []
-    with get_executor(scheduler=scheduler, max_workers=max_workers) as ex:
-        futs = [ex.submit(_run_unit, t) for t in tasks]
-        results = [f.result() for f in futs]
-    report = _report(rep, results, units, fractions, assign)
-    if strict and report["unreadable"]:
-        u = report["unreadable"][0]
-        raise CorruptDataError(
-            f"{src / u['path']}: {u['reason']} ({len(report['unreadable'])} unreadable files; strict=True)"
-        )
-    _finish(out, src, report, results, desc, name, all_rows, options)
-    return report
+
+def _check_options(rows: str, segment_seconds: float, split: Any, split_column: str | None) -> None:
+    if rows not in ("file", "session"):
+        raise UserError(f"rows must be 'file' or 'session'; got {rows!r}")
+    if segment_seconds <= 0:
+        raise UserError(f"segment_seconds must be positive; got {segment_seconds}")
+    if split is not None and split_column is not None:
+        raise UserError("give split= or split_column=, not both")
 
 
 def _check_expect(expect: Any, rep: dict[str, Any]) -> None:
@@ -458,24 +508,26 @@ def _session_kinds(units: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
 # -- one unit (subject or subject-session) --------------------------------------------------------
 
 
-def _run_unit(t: dict[str, Any]) -> dict[str, Any]:
-    out = Path(t["out"])
-    ledger = out / _LEDGER / f"{t['unit']}.json"
-    if ledger.is_file():
-        try:
-            prev = json.loads(ledger.read_text(encoding="utf-8"))
-            if prev.get("signature") == t["signature"] and all((out / s).is_file() for s in prev["shards"]):
-                prev["resumed"] = True
-                return dict(prev)
-        except (OSError, ValueError, KeyError):
-            pass
-    root = Path(t["root"])
-    rows: list[dict[str, Any]] = t["rows"]
-    unreadable: list[dict[str, str]] = []
+def _resumed(out: Path, ledger: Path, signature: str) -> dict[str, Any] | None:
+    """The ledger entry of a unit finished earlier with the same inputs and options, if any."""
+    if not ledger.is_file():
+        return None
+    try:
+        prev = json.loads(ledger.read_text(encoding="utf-8"))
+        if prev.get("signature") == signature and all((out / s).is_file() for s in prev["shards"]):
+            prev["resumed"] = True
+            return dict(prev)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # an unreadable ledger entry: the unit is converted again
+    return None
+
+
+def _classify(
+    root: Path, rows: list[dict[str, Any]], unreadable: list[dict[str, str]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The unit's readable NIfTI rows and its EEG/MEG/iEEG rows (bad NIfTIs go to ``unreadable``)."""
     nifti_rows: list[dict[str, Any]] = []
     eeg_rows: list[dict[str, Any]] = []
-    embedded: set[str] = set()
-    by_path = {r["path"]: r for r in rows}
     for r in rows:
         if _is_nifti(r):
             why = check_nifti(root / r["path"])
@@ -483,9 +535,86 @@ def _run_unit(t: dict[str, Any]) -> dict[str, Any]:
                 unreadable.append({"path": r["path"], "reason": why})
             else:
                 nifti_rows.append(r)
-                embedded.add(r["path"])
         elif _is_eeg(r):
             eeg_rows.append(r)
+    return nifti_rows, eeg_rows
+
+
+#: What mne / mne-bids raise on a bad or unsupported recording (they use many exception types).
+_EEG_ERRORS = (
+    ValueError,
+    RuntimeError,
+    OSError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    AssertionError,
+    EOFError,
+    ZeroDivisionError,
+    OverflowError,
+    struct.error,
+    zlib.error,
+    SystemExit,
+)
+
+
+def _eeg_segments(
+    root: Path,
+    eeg_rows: list[dict[str, Any]],
+    by_path: dict[str, dict[str, Any]],
+    t: dict[str, Any],
+    unreadable: list[dict[str, str]],
+) -> list[dict[str, Any]]:
+    seg_rows: list[dict[str, Any]] = []
+    for r in eeg_rows:
+        if r["size"] == 0:
+            unreadable.append({"path": r["path"], "reason": "0-byte file"})
+            continue
+        try:
+            seg_rows.extend(_eeg_rows(root, r, by_path, t))
+        except _EEG_ERRORS as err:
+            unreadable.append(
+                {"path": r["path"], "reason": f"unreadable recording: {type(err).__name__}: {err}"}
+            )
+    return seg_rows
+
+
+def _file_rows(
+    root: Path, rows: list[dict[str, Any]], embedded: set[str], unreadable: list[dict[str, str]], unit: str
+) -> list[dict[str, Any]]:
+    """Every file of the unit that is not embedded as an image, as bytes (directories file by file)."""
+    file_rows: list[dict[str, Any]] = []
+    for r in rows:
+        if r["path"] in embedded:
+            continue
+        p = root / r["path"]
+        try:
+            if p.is_dir():
+                for f in sorted(p.rglob("*")):
+                    if f.is_file():
+                        file_rows.append({"path": f.relative_to(root).as_posix(), "data": f.read_bytes()})
+                continue
+            file_rows.append({"path": r["path"], "data": p.read_bytes()})
+        except OSError as err:
+            unreadable.append({"path": r["path"], "reason": f"cannot read: {err.strerror}"})
+    for fr in file_rows:
+        fr["size"] = len(fr["data"])
+        fr["unit"] = unit
+    return file_rows
+
+
+def _run_unit(t: dict[str, Any]) -> dict[str, Any]:
+    out = Path(t["out"])
+    ledger = out / _LEDGER / f"{t['unit']}.json"
+    prev = _resumed(out, ledger, t["signature"])
+    if prev is not None:
+        return prev
+    root = Path(t["root"])
+    rows: list[dict[str, Any]] = t["rows"]
+    unreadable: list[dict[str, str]] = []
+    by_path = {r["path"]: r for r in rows}
+    nifti_rows, eeg_rows = _classify(root, rows, unreadable)
     shards: list[str] = []
     counts: dict[str, int] = {}
     unit, sp = t["unit"], t["split"]
@@ -501,43 +630,14 @@ def _run_unit(t: dict[str, Any]) -> dict[str, Any]:
         )
         shards.append(rel)
         counts["mri"] = len(mri_rows)
-    if eeg_rows:
-        seg_rows: list[dict[str, Any]] = []
-        for r in eeg_rows:
-            if r["size"] == 0:
-                unreadable.append({"path": r["path"], "reason": "0-byte file"})
-                continue
-            try:
-                seg_rows.extend(_eeg_rows(root, r, by_path, t))
-            except (Exception, SystemExit) as err:  # mne raises many types for bad headers
-                unreadable.append(
-                    {"path": r["path"], "reason": f"unreadable recording: {type(err).__name__}: {err}"}
-                )
-        if seg_rows:
-            rel = f"data/eeg/{sp}-{unit}.parquet"
-            _write_parquet(out / rel, _eeg_kinds(t), seg_rows, 1, hf_meta=t["hf_meta"]["eeg"])
-            shards.append(rel)
-            counts["eeg"] = len(seg_rows)
-    file_rows = []
-    for r in rows:
-        if r["path"] in embedded:
-            continue
-        p = root / r["path"]
-        if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                if f.is_file():
-                    file_rows.append({"path": f.relative_to(root).as_posix(), "data": f.read_bytes()})
-            continue
-        try:
-            data = p.read_bytes()
-        except OSError as err:
-            unreadable.append({"path": r["path"], "reason": f"cannot read: {err.strerror}"})
-            continue
-        file_rows.append({"path": r["path"], "data": data, "size": len(data)})
+    seg_rows = _eeg_segments(root, eeg_rows, by_path, t, unreadable)
+    if seg_rows:
+        rel = f"data/eeg/{sp}-{unit}.parquet"
+        _write_parquet(out / rel, _eeg_kinds(t), seg_rows, 1, hf_meta=t["hf_meta"]["eeg"])
+        shards.append(rel)
+        counts["eeg"] = len(seg_rows)
+    file_rows = _file_rows(root, rows, {r["path"] for r in nifti_rows}, unreadable, unit)
     if file_rows:
-        for fr in file_rows:
-            fr["size"] = len(fr["data"])
-            fr["unit"] = unit
         rel = f"data/files/{sp}-{unit}.parquet"
         _write_parquet(out / rel, FILES_KINDS, file_rows, 64, hf_meta=t["hf_meta"]["files"])
         shards.append(rel)
@@ -809,19 +909,59 @@ def _finish(
     report: dict[str, Any],
     results: list[dict[str, Any]],
     desc: dict[str, Any],
-    name: str | None,
-    all_rows: list[dict[str, Any]],
+    title: str,
     options: dict[str, Any],
+    extra_files: list[str],
 ) -> None:
-    import yaml
-
+    """Write the report and the card, drop what this run did not write, write the manifest last."""
     from nb_bids import __version__
     from nb_core.checksums import sha256_file
     from nb_core.manifest import FileEntry, Manifest, RecordingEntry
 
     configs = hf_configs(report)
-    title = name or str(desc.get("Name") or src.name)
     atomic_write_bytes(out / REPORT_NAME, dumps_json(report).encode("utf-8"))
+    _write_card(out, report, desc, title, configs)
+    lic = desc.get("License")
+    m = Manifest(
+        name=title,
+        layout="hf",
+        writer={"package": "nb-bids", "version": __version__},
+        recordings=[
+            RecordingEntry(id=r["id"], entities=r["entities"]) for res in results for r in res["recordings"]
+        ],
+        splits=dict(report["configs"].get(configs[0]["config_name"], {})) if configs else {},
+        provenance={"source": str(src), "bids_version": report["bids_version"], "options": options},
+        license=_spdx(lic) if isinstance(lic, str) and lic else None,
+        citation=str(desc["DatasetDOI"]) if desc.get("DatasetDOI") else None,
+        description=_card_text(title, desc, report),
+        extra={"hf_configs": configs, "nb_bids": {"rows": options["rows"], "dataset_description": desc}},
+    )
+    for rel in [*(rel for res in results for rel in res["shards"]), *extra_files]:
+        m.add_entry(FileEntry(rel, (out / rel).stat().st_size, sha256_file(out / rel)))
+    m.add_file(out, REPORT_NAME)
+    # A resumed conversion whose options changed leaves shards of the old plan: they would still
+    # match the card's globs, so everything under data/ that this conversion did not write goes
+    # (with to="shards"/"formats" also the EEG Parquet segments, now in eeg/).
+    written = {rel for res in results for rel in res["shards"]}
+    for p in sorted((out / "data").rglob("*"), reverse=True) if (out / "data").is_dir() else []:
+        rel = p.relative_to(out).as_posix()
+        if p.is_file() and rel not in written:
+            p.unlink()
+        elif p.is_dir() and not any(p.iterdir()):
+            p.rmdir()
+    if options.get("to", "hf") == "hf":
+        remove_path(out / "eeg")  # EEG of an earlier, resumed attempt with another target
+    remove_path(out / _LEDGER)
+    m.write(out)
+
+
+def _write_card(
+    out: Path, report: dict[str, Any], desc: dict[str, Any], title: str, configs: list[dict[str, Any]]
+) -> None:
+    import yaml
+
+    from nb_bids import __version__
+
     card: dict[str, Any] = {"configs": configs}
     lic = desc.get("License")
     if isinstance(lic, str) and lic:
@@ -845,35 +985,6 @@ def _finish(
     body += ["| datatype/suffix | files |", "|---|---|"]
     body += [f"| {k} | {v} |" for k, v in report["files_per_datatype_suffix"].items()]
     atomic_write_bytes(out / "README.md", ("\n".join(body) + "\n").encode("utf-8"))
-    m = Manifest(
-        name=title,
-        layout="hf",
-        writer={"package": "nb-bids", "version": __version__},
-        recordings=[
-            RecordingEntry(id=r["id"], entities=r["entities"]) for res in results for r in res["recordings"]
-        ],
-        splits=dict(report["configs"].get(configs[0]["config_name"], {})) if configs else {},
-        provenance={"source": str(src), "bids_version": report["bids_version"], "options": options},
-        license=_spdx(lic) if isinstance(lic, str) and lic else None,
-        citation=str(desc["DatasetDOI"]) if desc.get("DatasetDOI") else None,
-        description=_card_text(title, desc, report),
-        extra={"hf_configs": configs, "nb_bids": {"rows": options["rows"], "dataset_description": desc}},
-    )
-    for res in results:
-        for rel in res["shards"]:
-            m.add_entry(FileEntry(rel, (out / rel).stat().st_size, sha256_file(out / rel)))
-    m.add_file(out, REPORT_NAME)
-    # A resumed conversion whose options changed leaves shards of the old plan: they would still
-    # match the card's globs, so everything under data/ that this conversion did not write goes.
-    written = {rel for res in results for rel in res["shards"]}
-    for p in sorted((out / "data").rglob("*"), reverse=True) if (out / "data").is_dir() else []:
-        rel = p.relative_to(out).as_posix()
-        if p.is_file() and rel not in written:
-            p.unlink()
-        elif p.is_dir() and not any(p.iterdir()):
-            p.rmdir()
-    remove_path(out / _LEDGER)
-    m.write(out)
 
 
 def _card_text(title: str, desc: dict[str, Any], report: dict[str, Any]) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import functools
+import gc
 import hashlib
 import itertools
 import json
@@ -81,7 +82,7 @@ class NotBidsDatasetError(NBError, FileNotFoundError):
     """The directory is not a BIDS dataset (missing, or no ``dataset_description.json``)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     rel: str  # POSIX path relative to the dataset root
     size: int
@@ -113,7 +114,8 @@ def parse_name(name: str) -> tuple[dict[str, str], str | None, str, list[str]]:
         >>> parse_name("sub-01_foo-x_T1w.nii")[3]
         ["unknown entity 'foo'"]
     """
-    # Names repeat across subjects and sessions: the part after sub-X[_ses-Y] is parsed once.
+    # Names repeat across subjects and sessions: the part after sub-X[_ses-Y] is parsed once,
+    # and each sub-X[_ses-Y] prefix is checked once.
     if name[:4] == "sub-":
         head, sep, rest = name.partition("_")
         ses = None
@@ -121,20 +123,23 @@ def parse_name(name: str) -> tuple[dict[str, str], str | None, str, list[str]]:
             ses, sep, rest = rest.partition("_")
         if sep and "-" not in rest.partition(".")[0].rpartition("_")[2] and not _EARLY.search(rest):
             ents, suffix, ext, probs = _parse_rest(rest)
-            out = {"sub": head[4:]}
-            problems = []
-            if ses is not None:
-                out["ses"] = ses[4:]
-            for k, v in out.items():
-                if (k, v) in _VALID:
-                    continue
-                if not v or not bids_schema().patterns[k].fullmatch(v):
-                    problems.append(f"entity {k}-{v}: value does not match the BIDS format")
-                elif len(_VALID) < 1_000_000:
-                    _VALID.add((k, v))
-            out.update(ents)
-            return out, suffix, ext, problems + list(probs)
+            out, head_probs = _parse_head(head, ses)
+            out = {**out, **ents}
+            return out, suffix, ext, [*head_probs, *probs]
     return _parse_full(name)
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_head(head: str, ses: str | None) -> tuple[dict[str, str], tuple[str, ...]]:
+    out = {"sub": head[4:]}
+    if ses is not None:
+        out["ses"] = ses[4:]
+    problems = []
+    patterns = bids_schema().patterns
+    for k, v in out.items():
+        if not v or not patterns[k].fullmatch(v):
+            problems.append(f"entity {k}-{v}: value does not match the BIDS format")
+    return out, tuple(problems)
 
 
 _EARLY = re.compile(r"(^|_)(sub|ses|tpl)-")
@@ -205,7 +210,7 @@ def _walk(
         out.problems.append({"path": rel or ".", "problem": f"cannot list directory: {err.strerror}"})
         return
     with it:
-        entries = sorted(it, key=lambda e: e.name)
+        entries = sorted(it, key=lambda e: e.name)  # problems in a stable order
     for e in entries:
         name = e.name
         if name.startswith("."):
@@ -245,6 +250,38 @@ def _dir_size(path: str) -> int:
     return total
 
 
+def _scan_top(
+    directory: Path, rel: str, derivative: str | None, out: _Scan, jobs: list[tuple[str, str, str | None]]
+) -> None:
+    """The files of a dataset root into ``out``; its subdirectories (but the skipped ones) into ``jobs``."""
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError as err:
+        out.problems.append({"path": rel or ".", "problem": f"cannot list directory: {err.strerror}"})
+        return
+    for e in entries:
+        if e.name.startswith("."):
+            continue
+        r = f"{rel}/{e.name}" if rel else e.name
+        try:
+            st = e.stat()
+        except OSError as err:
+            out.problems.append({"path": r, "problem": f"cannot stat (broken link?): {err.strerror}"})
+            continue
+        if stat_mod.S_ISDIR(st.st_mode):
+            if e.name not in SKIP_DIRS:
+                jobs.append((e.path, r, derivative))
+        elif stat_mod.S_ISREG(st.st_mode):
+            out.entries.append(_Entry(r, st.st_size, st.st_mtime_ns, derivative=derivative))
+
+
+def _default_scan_workers() -> int:
+    """Scanning threads: one (no pool) on a machine with two CPUs or fewer, where threads only add
+    hand-offs of the interpreter lock; else four per CPU (stat calls release the lock)."""
+    n = os.cpu_count() or 1
+    return 1 if n <= 2 else min(32, n * 4)
+
+
 def _scan(
     root: Path, *, derivatives: bool, max_workers: int | None
 ) -> tuple[_Scan, list[tuple[str, str | None]]]:
@@ -252,45 +289,28 @@ def _scan(
     out = _Scan()
     roots: list[tuple[str, str | None]] = [("", None)]
     jobs: list[tuple[str, str, str | None]] = []  # (abs dir, rel, derivative)
-
-    def top(directory: Path, rel: str, derivative: str | None) -> None:
-        try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError as err:
-            out.problems.append({"path": rel or ".", "problem": f"cannot list directory: {err.strerror}"})
-            return
-        for e in entries:
-            if e.name.startswith("."):
-                continue
-            r = f"{rel}/{e.name}" if rel else e.name
-            try:
-                st = e.stat()
-            except OSError as err:
-                out.problems.append({"path": r, "problem": f"cannot stat (broken link?): {err.strerror}"})
-                continue
-            if stat_mod.S_ISDIR(st.st_mode):
-                if e.name in SKIP_DIRS:
-                    continue
-                jobs.append((e.path, r, derivative))
-            elif stat_mod.S_ISREG(st.st_mode):
-                out.entries.append(_Entry(r, st.st_size, st.st_mtime_ns, derivative=derivative))
-
-    top(root, "", None)
+    _scan_top(root, "", None, out, jobs)
     if derivatives and (root / "derivatives").is_dir():
         for d in sorted(os.scandir(root / "derivatives"), key=lambda e: e.name):
             if d.name.startswith(".") or not d.is_dir():
                 continue
             rel = f"derivatives/{d.name}"
             roots.append((rel, d.name))
-            top(Path(d.path), rel, d.name)
+            _scan_top(Path(d.path), rel, d.name, out, jobs)
     parts: list[_Scan] = []
-    with cf.ThreadPoolExecutor(max_workers=max_workers or min(32, (os.cpu_count() or 1) * 4)) as ex:
+    workers = max_workers if max_workers is not None else _default_scan_workers()
+    with contextlib.ExitStack() as stack:
+        ex = stack.enter_context(cf.ThreadPoolExecutor(max_workers=workers)) if workers > 1 else None
         futs = []
         for path, rel, der in jobs:
             sub = _Scan()
             parts.append(sub)
             st = os.stat(path)
-            futs.append(ex.submit(_walk, path, rel, sub, der, frozenset({(st.st_dev, st.st_ino)})))
+            args = (path, rel, sub, der, frozenset({(st.st_dev, st.st_ino)}))
+            if ex is None:
+                _walk(*args)
+            else:
+                futs.append(ex.submit(_walk, *args))
         for f in futs:
             f.result()
     for p in parts:
@@ -317,36 +337,59 @@ def read_tsv(
         >>> read_tsv(p)
         [{'participant_id': 'sub-01', 'age': '31'}, {'participant_id': 'sub-02', 'age': None}]
     """
-    raw = Path(path).read_bytes()
+    return _tsv_rows(Path(path).read_bytes(), str(path), problems)
+
+
+def _tsv_rows(raw: bytes, where: str, problems: list[dict[str, str]] | None) -> list[dict[str, Any]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         if problems is not None:
-            problems.append(
-                {"path": str(path), "problem": f"not UTF-8 text (byte {err.start}); read as Latin-1"}
-            )
+            problems.append({"path": where, "problem": f"not UTF-8 text (byte {err.start}); read as Latin-1"})
         text = raw.decode("latin-1")
-    lines = [ln.rstrip("\r") for ln in text.split("\n")]
-    lines = [ln for ln in lines if ln.strip()]
+    lines = [ln for ln in text.replace("\r", "").split("\n") if ln.strip()]
     if not lines:
         return []
     header = lines[0].split("\t")
     rows = []
     for ln in lines[1:]:
         vals = ln.split("\t")
-        rows.append(
-            {h: (None if i >= len(vals) or vals[i] == "n/a" else vals[i]) for i, h in enumerate(header)}
-        )
+        if len(vals) < len(header):
+            rows.append(
+                {h: (None if i >= len(vals) or vals[i] == "n/a" else vals[i]) for i, h in enumerate(header)}
+            )
+        else:
+            rows.append({h: (None if v == "n/a" else v) for h, v in zip(header, vals)})
     return rows
+
+
+def _read_bytes(path: str) -> bytes:
+    """The whole file (``os.open``/``os.read``: cheaper than a buffered ``open`` for small files)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        # 64 KiB reads: a larger buffer is allocated with mmap (and page-faulted) on every call
+        chunks = []
+        while True:
+            b = os.read(fd, 1 << 16)
+            if not b:
+                break
+            chunks.append(b)
+            if len(b) < 1 << 16:
+                break
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _load_json(path: str, rel: str, problems: list[dict[str, str]]) -> dict[str, Any]:
     try:
-        with open(path, "rb") as f:
-            obj = json.loads(f.read())
+        raw = _read_bytes(path)
+        obj = json.loads(raw.decode("utf-8-sig")) if raw else None
     except (OSError, ValueError) as err:
-        why = "empty file" if os.path.isfile(path) and os.path.getsize(path) == 0 else str(err)
-        problems.append({"path": rel, "problem": f"invalid JSON sidecar ({why}); ignored"})
+        problems.append({"path": rel, "problem": f"invalid JSON sidecar ({err}); ignored"})
+        return {}
+    if obj is None:
+        problems.append({"path": rel, "problem": "invalid JSON sidecar (empty file); ignored"})
         return {}
     if not isinstance(obj, dict):
         problems.append({"path": rel, "problem": "JSON sidecar is not an object; ignored"})
@@ -428,8 +471,10 @@ def index(
         raise UserError(f"engine must be 'nb' or 'pybids'; got {engine!r}")
     scan, roots = _scan(base, derivatives=derivatives, max_workers=max_workers)
     cfile = _cache_file(base, cache)
+    if cfile is None:
+        return _build_no_gc(base, scan, roots)
     sig = _signature(scan, derivatives)
-    if cfile is not None and cfile.is_file():
+    if cfile.is_file():
         try:
             cached = pq.read_table(cfile)
             meta = cached.schema.metadata or {}
@@ -437,16 +482,15 @@ def index(
                 return cached
         except (OSError, pa.ArrowInvalid):
             pass
-    table = _build(base, scan, roots)
-    if cfile is not None:
-        meta = dict(table.schema.metadata or {})
-        meta[b"nb_bids.signature"] = sig.encode()
-        table = table.replace_schema_metadata(meta)
-        try:
-            with atomic_path(cfile, fsync=False) as tmp:
-                pq.write_table(table, tmp)
-        except OSError:
-            pass  # a cache that cannot be written only costs speed
+    table = _build_no_gc(base, scan, roots)
+    meta = dict(table.schema.metadata or {})
+    meta[b"nb_bids.signature"] = sig.encode()
+    table = table.replace_schema_metadata(meta)
+    try:
+        with atomic_path(cfile, fsync=False) as tmp:
+            pq.write_table(table, tmp)
+    except OSError:
+        pass  # a cache that cannot be written only costs speed
     return table
 
 
@@ -458,77 +502,154 @@ def _dataset_root(rel: str, roots: list[tuple[str, str | None]]) -> str:
     return best
 
 
-def _build(base: Path, scan: _Scan, roots: list[tuple[str, str | None]]) -> pa.Table:
+_Parsed = tuple[_Entry, str, dict[str, str], str | None, str, list[str], str | None]
+_Sidecars = dict[tuple[str, str], list[tuple[frozenset[tuple[str, str]], str]]]
+
+
+def _parse_one(e: _Entry, droot: str, datatypes: frozenset[str], suffixes: frozenset[str]) -> _Parsed:
+    """Entities, suffix, extension, problems and datatype of one file."""
+    inner = e.rel[len(droot) + 1 :] if droot else e.rel
+    parts = inner.split("/")
+    name = parts[-1]
+    if len(parts) == 1 and name in TOP_LEVEL_FILES:
+        return (e, droot, {}, None, "", [], None)
+    ents, suffix, ext, probs = parse_name(name)
+    if e.is_dir:
+        ext += "/"
+    datatype: str | None = None
+    top = parts[0]
+    in_sub = top[:4] == "sub-"
+    if len(parts) >= 3 and in_sub and parts[-2][:4] not in ("sub-", "ses-"):
+        datatype = parts[-2]
+        if datatype not in datatypes:
+            probs.append(f"unknown datatype {datatype!r}")
+    elif top == "phenotype":
+        datatype = "phenotype"
+    if in_sub and ents.get("sub", top[4:]) != top[4:]:
+        probs.append(f"sub-{ents.get('sub')} in the name but the file is under {top}/")
+    if len(parts) >= 3 and parts[1][:4] == "ses-" and ents.get("ses", parts[1][4:]) != parts[1][4:]:
+        probs.append(f"ses-{ents.get('ses')} in the name but the file is under {parts[1]}/")
+    if suffix is not None and suffix not in suffixes:
+        probs.append(f"unknown suffix {suffix!r}")
+    return (e, droot, ents, suffix, ext, probs, datatype)
+
+
+def _parse_entries(scan: _Scan, roots: list[tuple[str, str | None]]) -> tuple[list[_Parsed], _Sidecars]:
+    """Every entry parsed, and the JSON sidecars by (directory, suffix)."""
     s = bids_schema()
-    problems = list(scan.problems)
-    # (dir, suffix) → [(entity items, rel)] of the JSON sidecars there
-    sidecars: dict[tuple[str, str], list[tuple[frozenset[tuple[str, str]], str]]] = {}
-    parsed: list[tuple[_Entry, str, dict[str, str], str | None, str, list[str], str | None]] = []
-    datatypes, suffixes, key_to_name = s.datatypes, s.suffixes, s.key_to_name
+    sidecars: _Sidecars = {}
+    parsed: list[_Parsed] = []
     multi_root = len(roots) > 1
     for e in scan.entries:
         droot = _dataset_root(e.rel, roots) if multi_root and e.derivative else ""
-        inner = e.rel[len(droot) + 1 :] if droot else e.rel
-        parts = inner.split("/")
-        name = parts[-1]
-        if len(parts) == 1 and name in TOP_LEVEL_FILES:
-            parsed.append((e, droot, {}, None, "", [], None))
-            continue
-        ents, suffix, ext, probs = parse_name(name)
-        if e.is_dir:
-            ext += "/"
-        datatype: str | None = None
-        top = parts[0]
-        in_sub = top[:4] == "sub-"
-        if len(parts) >= 3 and in_sub and parts[-2][:4] not in ("sub-", "ses-"):
-            datatype = parts[-2]
-            if datatype not in datatypes:
-                probs.append(f"unknown datatype {datatype!r}")
-        elif top == "phenotype":
-            datatype = "phenotype"
-        if in_sub and ents.get("sub", top[4:]) != top[4:]:
-            probs.append(f"sub-{ents.get('sub')} in the name but the file is under {top}/")
-        if len(parts) >= 3 and parts[1][:4] == "ses-" and ents.get("ses", parts[1][4:]) != parts[1][4:]:
-            probs.append(f"ses-{ents.get('ses')} in the name but the file is under {parts[1]}/")
-        if suffix is not None and suffix not in suffixes:
-            probs.append(f"unknown suffix {suffix!r}")
-        if suffix is not None and ext == ".json":
+        p = _parse_one(e, droot, s.datatypes, s.suffixes)
+        if p[3] is not None and p[4] == ".json":
             d = e.rel.rpartition("/")[0]
-            sidecars.setdefault((d, suffix), []).append((frozenset(ents.items()), e.rel))
-        parsed.append((e, droot, ents, suffix, ext, probs, datatype))
+            sidecars.setdefault((d, p[3]), []).append((frozenset(p[2].items()), e.rel))
+        parsed.append(p)
+    return parsed, sidecars
 
-    base_s = str(base)
-    json_cache: dict[str, dict[str, Any]] = {}
-    text_cache: dict[tuple[str, ...], str] = {}
-    chains: dict[tuple[str, str], list[str]] = {}
 
-    def load(rel: str) -> dict[str, Any]:
-        obj = json_cache.get(rel)
+#: ``json.dumps(obj, sort_keys=True, ensure_ascii=False)`` without a new encoder per call.
+_ENCODE = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
+
+
+class _Metadata:
+    """Merged sidecar metadata (JSON text) per file, with every sidecar read and parsed once."""
+
+    def __init__(self, base: Path, sidecars: _Sidecars, problems: list[dict[str, str]]) -> None:
+        self.base = str(base)
+        self.sidecars = sidecars
+        self.problems = problems
+        self.json_cache: dict[str, dict[str, Any]] = {}
+        self.text_cache: dict[tuple[str, ...], str] = {}
+        self.chains: dict[tuple[str, str], list[str]] = {}
+
+    def load(self, rel: str) -> dict[str, Any]:
+        obj = self.json_cache.get(rel)
         if obj is None:
-            obj = json_cache[rel] = _load_json(os.path.join(base_s, rel), rel, problems)
+            obj = self.json_cache[rel] = _load_json(f"{self.base}/{rel}", rel, self.problems)
         return obj
 
+    def text(self, rel: str, droot: str, suffix: str, ents: dict[str, str], probs: list[str]) -> str | None:
+        d = rel.rpartition("/")[0]
+        chain = self.chains.get((d, droot))
+        if chain is None:
+            chain = self.chains[(d, droot)] = _chain(d, droot)
+        applicable, conflict = _applicable(chain, suffix, ents, self.sidecars)
+        if conflict:
+            probs.append(conflict)
+        if not applicable:
+            return None
+        text = self.text_cache.get(applicable)
+        if text is None:
+            if len(applicable) == 1:
+                merged = self.load(applicable[0])
+            else:
+                merged = {}
+                for r in applicable:
+                    merged.update(self.load(r))
+            text = self.text_cache[applicable] = _ENCODE(merged)
+        return text
+
+
+class _Columns:
+    """The index's columns, filled row by row."""
+
+    def __init__(self, n: int, entity_names: tuple[str, ...], key_to_name: dict[str, str]) -> None:
+        self.n = n
+        names = ["path", *entity_names, "datatype", "suffix", "extension", "size", "derivative", "metadata"]
+        self.cols: dict[str, list[Any]] = {c: [None] * n for c in names}
+        self.ent_cols = {k: self.cols[v] for k, v in key_to_name.items()}
+        self.extra: dict[str, list[Any]] = {}
+        self.problems: list[Any] = [None] * n
+
+    def put_all(self, prefix: str, j: int, values: dict[str, Any]) -> None:
+        extra = self.extra
+        for k, v in values.items():
+            col = extra.get(prefix + k)
+            if col is None:
+                col = extra[prefix + k] = [None] * self.n
+            col[j] = v
+
+    def table(self) -> pa.Table:
+        cols = dict(self.cols)
+        for k in sorted(self.extra):
+            cols[k] = self.extra[k]
+        cols["problems"] = self.problems
+        arrays = [pa.array(v, type=pa.int64() if c == "size" else pa.string()) for c, v in cols.items()]
+        return pa.Table.from_arrays(arrays, names=list(cols))
+
+
+def _build_no_gc(base: Path, scan: _Scan, roots: list[tuple[str, str | None]]) -> pa.Table:
+    """:func:`_build` with the cyclic garbage collector paused: the index makes a few hundred
+    thousand small dicts, lists and tuples and no reference cycles, and the collector's passes over
+    them (and over whatever else the process holds) cost time for nothing."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(base, scan, roots)
+    finally:
+        if was:
+            gc.enable()
+
+
+def _build(base: Path, scan: _Scan, roots: list[tuple[str, str | None]]) -> pa.Table:
+    s = bids_schema()
+    problems = list(scan.problems)
+    parsed, sidecars = _parse_entries(scan, roots)
+    meta = _Metadata(base, sidecars, problems)
     joins = _tables(base, scan, roots, problems)
     participants, sessions, scans = joins["participants"], joins["sessions"], joins["scans"]
-    n = len(parsed)
-    names = ["path", *s.entity_names, "datatype", "suffix", "extension", "size", "derivative", "metadata"]
-    cols: dict[str, list[Any]] = {c: [None] * n for c in names}
-    extra: dict[str, list[Any]] = {}
-    prob_col: list[Any] = [None] * n
+    cols = _Columns(len(parsed), s.entity_names, s.key_to_name)
+    c = cols.cols
     c_path, c_dt, c_suffix, c_ext, c_size, c_der, c_meta = (
-        cols[c] for c in ("path", "datatype", "suffix", "extension", "size", "derivative", "metadata")
+        c[k] for k in ("path", "datatype", "suffix", "extension", "size", "derivative", "metadata")
     )
-    ent_cols = {k: cols[v] for k, v in key_to_name.items()}
+    ent_cols = cols.ent_cols
     subjects: set[str] = set()
     sess_seen: set[tuple[str, str]] = set()
     per: dict[str, int] = {}
-
-    def put(name: str, j: int, v: Any) -> None:
-        col = extra.get(name)
-        if col is None:
-            col = extra[name] = [None] * n
-        col[j] = v
-
     for j, (e, droot, ents, suffix, ext, probs, datatype) in enumerate(parsed):
         c_path[j] = e.rel
         c_dt[j] = datatype
@@ -544,21 +665,7 @@ def _build(base: Path, scan: _Scan, roots: list[tuple[str, str | None]]) -> pa.T
             if e.derivative is None:
                 key = f"{datatype or '-'}/{suffix}"
                 per[key] = per.get(key, 0) + 1
-            d = e.rel.rpartition("/")[0]
-            chain = chains.get((d, droot))
-            if chain is None:
-                chain = chains[(d, droot)] = _chain(d, droot)
-            applicable, conflict = _applicable(chain, suffix, ents, sidecars)
-            if conflict:
-                probs.append(conflict)
-            if applicable:
-                text = text_cache.get(applicable)
-                if text is None:
-                    merged: dict[str, Any] = {}
-                    for rel in applicable:
-                        merged.update(load(rel))
-                    text = text_cache[applicable] = json.dumps(merged, sort_keys=True, ensure_ascii=False)
-                c_meta[j] = text
+            c_meta[j] = meta.text(e.rel, droot, suffix, ents, probs)
         sub = ents.get("sub")
         if sub is not None:
             ses = ents.get("ses")
@@ -566,26 +673,46 @@ def _build(base: Path, scan: _Scan, roots: list[tuple[str, str | None]]) -> pa.T
                 subjects.add(sub)
                 if ses is not None:
                     sess_seen.add((sub, ses))
-            part = participants.get((droot, sub)) or participants.get(("", sub))
-            if part:
-                for k, v in part.items():
-                    put("participant_" + k, j, v)
-            if ses is not None:
-                srow = sessions.get((droot, sub, ses)) or sessions.get(("", sub, ses))
-                if srow:
-                    for k, v in srow.items():
-                        put("session_" + k, j, v)
+            _join_subject(cols, j, droot, sub, ses, participants, sessions)
         sc = scans.get(e.rel)
         if sc:
-            for k, v in sc.items():
-                put("scan_" + k, j, v)
+            cols.put_all("scan_", j, sc)
         if probs:
-            prob_col[j] = "; ".join(probs)
+            cols.problems[j] = "; ".join(probs)
             problems.extend({"path": e.rel, "problem": p} for p in probs)
-    for k in sorted(extra):
-        cols[k] = extra[k]
-    cols["problems"] = prob_col
-    arrays = [pa.array(v, type=pa.int64() if c == "size" else pa.string()) for c, v in cols.items()]
+    report = {
+        "root": str(base),
+        "bids_version": s.bids_version,
+        "n_files": len(parsed),
+        "n_subjects": len(subjects),
+        "n_sessions": len(sess_seen),
+        "files_per_datatype_suffix": dict(sorted(per.items())),
+        "problems": _unique(problems),
+    }
+    table = cols.table()
+    return table.replace_schema_metadata({_REPORT_KEY: json.dumps(report, sort_keys=True).encode()})
+
+
+def _join_subject(
+    cols: _Columns,
+    j: int,
+    droot: str,
+    sub: str,
+    ses: str | None,
+    participants: dict[Any, dict[str, Any]],
+    sessions: dict[Any, dict[str, Any]],
+) -> None:
+    """``participants.tsv`` and ``sessions.tsv`` columns of row ``j`` (the derivative's own first)."""
+    part = participants.get((droot, sub)) or participants.get(("", sub))
+    if part:
+        cols.put_all("participant_", j, part)
+    if ses is not None:
+        srow = sessions.get((droot, sub, ses)) or sessions.get(("", sub, ses))
+        if srow:
+            cols.put_all("session_", j, srow)
+
+
+def _unique(problems: list[dict[str, str]]) -> list[dict[str, str]]:
     seen: set[tuple[str, str]] = set()
     uniq = []
     for p in problems:
@@ -593,17 +720,7 @@ def _build(base: Path, scan: _Scan, roots: list[tuple[str, str | None]]) -> pa.T
         if pk not in seen:
             seen.add(pk)
             uniq.append(p)
-    report = {
-        "root": str(base),
-        "bids_version": s.bids_version,
-        "n_files": n,
-        "n_subjects": len(subjects),
-        "n_sessions": len(sess_seen),
-        "files_per_datatype_suffix": dict(sorted(per.items())),
-        "problems": uniq,
-    }
-    table = pa.Table.from_arrays(arrays, names=list(cols))
-    return table.replace_schema_metadata({_REPORT_KEY: json.dumps(report, sort_keys=True).encode()})
+    return uniq
 
 
 def _chain(d: str, droot: str) -> list[str]:
@@ -681,7 +798,7 @@ def _tables(
 def _safe_tsv(path: Path, rel: str, problems: list[dict[str, str]]) -> list[dict[str, Any]]:
     mine: list[dict[str, str]] = []
     try:
-        rows = read_tsv(path, mine)
+        rows = _tsv_rows(_read_bytes(str(path)), str(path), mine)
     except OSError as err:
         problems.append({"path": rel, "problem": f"cannot read: {err.strerror}"})
         return []

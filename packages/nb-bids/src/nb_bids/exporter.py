@@ -69,8 +69,8 @@ def export(
         tmp.mkdir(parents=True)
         seen: set[str] = set()
         for f in sorted(m.files, key=lambda e: e.path):
-            if not f.path.endswith(".parquet"):
-                continue
+            if not (f.path.startswith("data/") and f.path.endswith(".parquet")):
+                continue  # eeg/ (to="shards"/"formats") holds copies of recordings kept in `files`
             cfg = f.path.split("/")[1]
             table = pq.read_table(art / f.path)
             if cfg == "files":
@@ -142,7 +142,7 @@ def verify(artifact: str | os.PathLike[str]) -> dict[str, int]:
     m.verify(art)
     counts: dict[str, dict[str, int]] = {}
     for f in m.files:
-        if not f.path.endswith(".parquet"):
+        if not (f.path.startswith("data/") and f.path.endswith(".parquet")):
             continue
         try:
             n = pq.ParquetFile(art / f.path).metadata.num_rows

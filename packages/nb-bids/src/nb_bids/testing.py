@@ -132,31 +132,18 @@ def make_bids_tree(
             last = missing_modality and si == n_subjects - 1 and ji == len(ses_list) - 1 and n_subjects > 1
             sdir = base / f"sub-{sub}" / (f"ses-{ses}" if ses else "")
             pre = f"sub-{sub}" + (f"_ses-{ses}" if ses else "")
-            if anat:
-                write_nifti(sdir / "anat" / f"{pre}_T1w.nii.gz", shape, seed=seed + k)
-                _json(sdir / "anat" / f"{pre}_T1w.json", {"EchoTime": 0.0029, "FlipAngle": 9})
-            if func:
-                if ses:
-                    # session-level sidecar: overrides the dataset-level EchoTime
-                    _json(sdir / f"{pre}_task-rest_bold.json", {"EchoTime": 0.035})
-                for run in (1, 2):
-                    p = sdir / "func" / f"{pre}_task-rest_run-{run}_bold.nii.gz"
-                    write_nifti(p, (*shape, n_volumes), seed=seed + 100 * k + run)
-                    _tsv(
-                        sdir / "func" / f"{pre}_task-rest_run-{run}_events.tsv",
-                        ["onset", "duration", "trial_type"],
-                        [[1.0, 0.5, "go"], [3.0, 0.5, "stop"]],
-                    )
-                _json(sdir / "func" / f"{pre}_task-rest_run-1_bold.json", {"SliceTiming": [0.0, 0.5, 1.0]})
-            if dwi and not last:
-                p = sdir / "dwi" / f"{pre}_dwi.nii.gz"
-                write_nifti(p, (*shape, 4), seed=seed + 1000 + k)
-                (sdir / "dwi" / f"{pre}_dwi.bval").write_text("0 1000 1000 1000\n")
-                vec = np.round(np.random.default_rng(seed + k).normal(size=(3, 4)), 4)
-                (sdir / "dwi" / f"{pre}_dwi.bvec").write_text(
-                    "\n".join(" ".join(str(v) for v in row) for row in vec) + "\n"
-                )
-                _json(sdir / "dwi" / f"{pre}_dwi.json", {"EchoTime": 0.08})
+            _write_session_mri(
+                sdir,
+                pre,
+                ses,
+                k,
+                anat=anat,
+                func=func,
+                dwi=dwi and not last,
+                shape=shape,
+                n_volumes=n_volumes,
+                seed=seed,
+            )
             if derivatives and anat:
                 ddir = base / "derivatives" / "masks" / f"sub-{sub}" / (f"ses-{ses}" if ses else "") / "anat"
                 write_nifti(ddir / f"{pre}_space-orig_desc-lesion_mask.nii.gz", shape, dtype=np.uint8, seed=k)
@@ -175,6 +162,49 @@ def make_bids_tree(
             },
         )
     return base
+
+
+def _write_session_mri(
+    sdir: Path,
+    pre: str,
+    ses: str | None,
+    k: int,
+    *,
+    anat: bool,
+    func: bool,
+    dwi: bool,
+    shape: tuple[int, int, int],
+    n_volumes: int,
+    seed: int,
+) -> None:
+    """One session's T1w, two bold runs (events, session- and file-level sidecars) and dwi."""
+    from nb_core.testing import write_nifti
+
+    if anat:
+        write_nifti(sdir / "anat" / f"{pre}_T1w.nii.gz", shape, seed=seed + k)
+        _json(sdir / "anat" / f"{pre}_T1w.json", {"EchoTime": 0.0029, "FlipAngle": 9})
+    if func:
+        if ses:
+            # session-level sidecar: overrides the dataset-level EchoTime
+            _json(sdir / f"{pre}_task-rest_bold.json", {"EchoTime": 0.035})
+        for run in (1, 2):
+            p = sdir / "func" / f"{pre}_task-rest_run-{run}_bold.nii.gz"
+            write_nifti(p, (*shape, n_volumes), seed=seed + 100 * k + run)
+            _tsv(
+                sdir / "func" / f"{pre}_task-rest_run-{run}_events.tsv",
+                ["onset", "duration", "trial_type"],
+                [[1.0, 0.5, "go"], [3.0, 0.5, "stop"]],
+            )
+        _json(sdir / "func" / f"{pre}_task-rest_run-1_bold.json", {"SliceTiming": [0.0, 0.5, 1.0]})
+    if dwi:
+        p = sdir / "dwi" / f"{pre}_dwi.nii.gz"
+        write_nifti(p, (*shape, 4), seed=seed + 1000 + k)
+        (sdir / "dwi" / f"{pre}_dwi.bval").write_text("0 1000 1000 1000\n")
+        vec = np.round(np.random.default_rng(seed + k).normal(size=(3, 4)), 4)
+        (sdir / "dwi" / f"{pre}_dwi.bvec").write_text(
+            "\n".join(" ".join(str(v) for v in row) for row in vec) + "\n"
+        )
+        _json(sdir / "dwi" / f"{pre}_dwi.json", {"EchoTime": 0.08})
 
 
 def _write_more_datatypes(
