@@ -520,7 +520,7 @@ class Mixture:
         """This mixture as a `torch.utils.data.IterableDataset` (for a plain ``DataLoader``)."""
         from nb_shards.torchdata import torch_iterable
 
-        return torch_iterable(self)  # type: ignore[arg-type]
+        return torch_iterable(self)
 
     # -- the plan -----------------------------------------------------------------------------------
     def plan(self) -> list[dict[str, Any]]:
