@@ -201,3 +201,16 @@ def test_verify_refuses_changed_bytes_on_the_batch_path(shards: Path) -> None:
     first.write_bytes(bytes(data))
     with pytest.raises(IntegrityError):
         list(ShardDataset(shards, batch_size=8, verify=True))
+
+
+def test_compressed_shards_take_the_batch_path(
+    tmp_path: Path, eeg_samples: list[Any], write: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = write(tmp_path / "gz", eeg_samples[:40], max_count=16, compression="gz")
+    count = _Count(monkeypatch)
+    ds = ShardDataset(src, batch_size=8, shuffle=True)
+    assert ds.source.open(0).fd is None  # held decompressed in memory: copied from there
+    fast = list(ds)
+    assert count.n == 0
+    ds.batch_path = False
+    _same(fast, list(ds))
