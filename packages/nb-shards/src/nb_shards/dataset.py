@@ -164,6 +164,9 @@ class ShardDataset:
     (``uneven="pad"`` wraps around, ``"drop"`` drops the remainder). Call :meth:`set_epoch`
     each epoch (`ShardLoader` does it for you). Works without torch; inside a torch
     DataLoader worker the rank's samples (or batches) are dealt round-robin to workers.
+    Batches of uniform samples (default collate) are read through the batch path
+    (`nb_shards.fastbatch`: byte-identical, faster); set :attr:`batch_path` to `False` to decode
+    every sample and collate instead.
 
     Args:
         source: artifact directory, shard path(s) or URL(s) (``hf://``, ``s3://``, ``https://``).
