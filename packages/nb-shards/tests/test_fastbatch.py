@@ -214,3 +214,18 @@ def test_compressed_shards_take_the_batch_path(
     assert count.n == 0
     ds.batch_path = False
     _same(fast, list(ds))
+
+
+def test_no_descriptor_kept_for_an_index_scan(tmp_path: Path, eeg_samples: list[Any], write: Any) -> None:
+    src = write(tmp_path / "ds", eeg_samples[:30], max_count=10)
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    tars = []
+    for t in sorted(src.glob("*.tar")):  # shards without index sidecars: indexes built by scanning
+        tars.append(bare / t.name)
+        tars[-1].write_bytes(t.read_bytes())
+    ds = ShardDataset(tars, batch_size=8)
+    ds.prepare_workers()
+    assert ds.source._fds == {}
+    batches = list(ds)
+    assert sum(len(b["__key__"]) for b in batches) == 30

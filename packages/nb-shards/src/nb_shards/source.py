@@ -261,6 +261,8 @@ class ShardSource:
             idx = ShardIndex.from_bytes(data, where=s.index_url)
         else:
             idx = build_index(memoryview(self._read_bytes(i) if buf is None else buf), where=s.url)
+            if buf is None:
+                self._keep_fd(i, None)  # read for its index only: no descriptor kept per shard
         if s.n_samples is not None and s.n_samples != len(idx):
             raise CorruptDataError(
                 f"{s.url}: the manifest says {s.n_samples} samples, the shard index has {len(idx)}"
