@@ -8,6 +8,8 @@ On the same generated samples (default 20,000 × 64×1000 float32 + JSON, ≈5 G
 - read: nb-shards (`ShardDataset` samples and `ShardLoader` batches; sequential and shuffled)
   vs ``webdataset.WebDataset(...).decode()`` with the same shuffle (shard shuffle + a 1,000-sample
   buffer for webdataset; shard shuffle + a 4-shard window for nb-shards);
+- the 0-worker `ShardLoader` once more with its batch read path off (decode each sample, then
+  collate: the path before the batch path, still taken by batches it does not apply to);
 - workers: `ShardLoader` (shuffled) with ``num_workers`` 0/1/2/4, plain and with a per-sample
   transform of ~100 µs (a busy loop holding the GIL, in the ``collate_fn``);
 - peers, when installed: MosaicML streaming (``MDSWriter`` shards, ``StreamingDataset`` + torch
@@ -273,20 +275,24 @@ class _Bench:
             ShardDataset(self.nb_dir, shuffle=shuffle, seed=0), "eeg", self.shape, self.batch_size
         )
 
-    def nb_loader(self, shuffle: bool, nw: int, transform: bool = False) -> Callable[[], int]:
+    def nb_loader(
+        self, shuffle: bool, nw: int, transform: bool = False, batch_path: bool = True
+    ) -> Callable[[], int]:
         from nb_shards.loader import ShardLoader
 
-        return lambda: _consume_batches(
-            ShardLoader(
+        def run() -> int:
+            loader = ShardLoader(
                 self.nb_dir,
                 batch_size=self.batch_size,
                 shuffle=shuffle,
                 seed=0,
                 num_workers=nw,
                 collate_fn=transform_collate if transform else None,
-            ),
-            "eeg",
-        )
+            )
+            loader.dataset.batch_path = batch_path
+            return _consume_batches(loader, "eeg")
+
+        return run
 
     def _wds(self, shuffle: bool) -> Any:
         urls = sorted(glob.glob(str(self.wds_dir / "*.tar")))
@@ -320,6 +326,7 @@ def _litdata(nw: int) -> str:
     return f"read: litdata StreamingDataset + StreamingDataLoader, shuffled, workers {nw}"
 
 
+_PER_SAMPLE = "read: nb-shards ShardLoader, shuffled, workers 0, per-sample path (batch path off)"
 _FLOOR = "read floor: raw readinto of the shard bytes"
 _WRITE_NB = "write: nb-shards ShardWriter (default: fsync each shard)"
 _WRITE_WDS = "write: webdataset.ShardWriter (no fsync)"
@@ -352,6 +359,7 @@ def _read_cases(
         ("read: webdataset .decode(), shuffled", b.wds_samples(True)),
     ]
     cases += [(_loader(nw), b.nb_loader(True, nw)) for nw in counts]
+    cases.append((_PER_SAMPLE, b.nb_loader(True, 0, batch_path=False)))
     for nw in (0, workers):
         cases.append((f"read: webdataset + DataLoader, shuffled, workers {nw}", b.wds_loader(True, nw)))
         if b.streaming is not None:
@@ -447,6 +455,7 @@ def _ratios(rows: list[dict[str, Any]], workers: int) -> dict[str, float]:
         "read sequential nb/floor": seq / floor,
         "read shuffled nb/floor": shuf / floor,
         "loader workers 0 / floor": by[_loader(0)] / floor,
+        "loader workers 0 per-sample path / floor": by[_PER_SAMPLE] / floor,
         f"loader workers {workers} / workers 0": by[_loader(workers)] / by[_loader(0)],
     }
     for nw in (0, workers):

@@ -36,9 +36,9 @@ from nb_core.errors import (
 )
 from nb_core.schema import Sample
 from nb_core.validation import check_index, check_option, soft_import
+from nb_shards.fastbatch import empty_batch, read_batch
 from nb_shards.order import EpochOrder, epoch_order, n_rank_samples, rank_positions
 from nb_shards.source import DEFAULT_CACHE_SIZE, ShardSource, resolve_source
-from nb_shards.torchdata import batch_allocator, shared_empty
 
 __all__ = ["DECODES", "IndexedShards", "ShardDataset", "SkippedSampleWarning", "collate", "to_sample"]
 
@@ -83,21 +83,10 @@ def collate(samples: list[dict[str, Any]], *, to_torch: bool = False) -> dict[st
 def _stack(vals: list[Any], *, to_torch: bool) -> Any:
     if not to_torch:
         return np.stack(vals)
-    torch = soft_import("torch", "torch tensors")
-    shape = (len(vals), *vals[0].shape)
-    try:
-        tdtype = torch.from_numpy(np.empty(0, vals[0].dtype)).dtype
-    except TypeError:  # a dtype torch does not have (e.g. uint32 on old torch)
-        return torch.from_numpy(np.stack(vals))
-    alloc = batch_allocator()  # a ShardLoader worker's batch ring, or pinned memory
-    t = alloc(shape, tdtype) if alloc is not None else None
-    if t is None:
-        # In a DataLoader worker: build the batch in shared memory, so that handing it to the
-        # main process does not copy it again.
-        in_worker = torch.utils.data.get_worker_info() is not None
-        t = shared_empty(shape, tdtype) if in_worker else torch.empty(shape, dtype=tdtype)
-    np.stack(vals, out=t.numpy())
-    return t
+    soft_import("torch", "torch tensors")
+    out, arr = empty_batch((len(vals), *vals[0].shape), vals[0].dtype, to_torch=True)
+    np.stack(vals, out=arr)
+    return out
 
 
 def _to_torch_sample(sample: dict[str, Any]) -> dict[str, Any]:
@@ -175,6 +164,9 @@ class ShardDataset:
     (``uneven="pad"`` wraps around, ``"drop"`` drops the remainder). Call :meth:`set_epoch`
     each epoch (`ShardLoader` does it for you). Works without torch; inside a torch
     DataLoader worker the rank's samples (or batches) are dealt round-robin to workers.
+    Batches of uniform samples (default collate) are read through the batch path
+    (`nb_shards.fastbatch`: byte-identical, faster); set :attr:`batch_path` to `False` to decode
+    every sample and collate instead.
 
     Args:
         source: artifact directory, shard path(s) or URL(s) (``hf://``, ``s3://``, ``https://``).
@@ -259,6 +251,8 @@ class ShardDataset:
         self.on_error = on_error
         self.start = int(start)
         self.skipped = 0
+        #: Read uniform batches through `nb_shards.fastbatch` (`False`: always sample by sample).
+        self.batch_path = True
         self.skipped_samples: list[str] = []
         self._counts = self.source.counts()
         self._order: tuple[int, EpochOrder] | None = None
@@ -355,8 +349,16 @@ class ShardDataset:
             return
         b = self.batch_size
         for t in range(wid, self.n_batches(start), k):
-            samples = [s for g in positions[t * b : (t + 1) * b] if (s := self._sample(order, g)) is not None]
-            yield self._batch(samples)
+            yield self._read(order, positions[t * b : (t + 1) * b])
+
+    def _read(self, order: EpochOrder, gs: list[int]) -> Any:
+        """The batch of global positions ``gs``: the batch path (`nb_shards.fastbatch`) when it
+        applies, else each sample decoded and collated (the same batch, byte for byte)."""
+        if self.collate_fn is None and self.decode != "sample" and self.batch_path:
+            batch = read_batch(self.source, order, gs, to_torch=self.decode == "torch")
+            if batch is not None:
+                return batch
+        return self._batch([s for g in gs if (s := self._sample(order, g)) is not None])
 
     def __iter__(self) -> Iterator[Any]:
         return self.iter_from(self.start)

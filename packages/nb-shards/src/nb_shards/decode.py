@@ -148,13 +148,15 @@ def _sample_json(view: Any, shard: str, key: str, off: int) -> Any:
 
 @dataclass
 class OpenShard:
-    """A shard ready for reading: its bytes (memory map) and index."""
+    """A shard ready for reading: its bytes (memory map) and index; ``fd``: a descriptor of the
+    mapped file (an uncompressed local shard), which the batch path reads with ``preadv``."""
 
     name: str
     buf: Any
     index: ShardIndex
     modalities: dict[str, ModalitySpec] | None = None
     _specs: list[tuple[str, Any, tuple[Any, ...], ModalitySpec]] | None = None
+    fd: int | None = None
 
     def __len__(self) -> int:
         return len(self.index)

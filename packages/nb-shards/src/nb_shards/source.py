@@ -26,6 +26,7 @@ import hashlib
 import json
 import mmap
 import os
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -163,11 +164,20 @@ class ShardSource:
         self._open: OrderedDict[int, OpenShard] = OrderedDict()
         self._indexes: dict[int, ShardIndex] = {}
         self._failed: dict[int, NBError] = {}
+        self._fds: dict[int, int] = {}  # descriptor of a just-mapped shard, until open() takes it
 
     def __getstate__(self) -> dict[str, Any]:  # sent to DataLoader workers: no open maps
         d = self.__dict__.copy()
         d["_open"] = OrderedDict()
+        d["_fds"] = {}
         return d
+
+    def _keep_fd(self, i: int, fd: int | None) -> None:
+        old = self._fds.pop(i, None)
+        if old is not None:
+            os.close(old)
+        if fd is not None:
+            self._fds[i] = os.dup(fd)
 
     def counts(self) -> list[int]:
         """Samples per shard (from the manifest; otherwise from each shard's index)."""
@@ -201,6 +211,7 @@ class ShardSource:
                     if os.fstat(f.fileno()).st_size == 0:
                         return memoryview(b"")
                     mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                    self._keep_fd(i, f.fileno())  # the batch path reads the mapped file with preadv
                     if hasattr(mm, "madvise") and hasattr(mmap, "MADV_WILLNEED"):
                         # The whole shard will be read (in order or shuffled within the window):
                         # ask the kernel to read it ahead now rather than fault page by page.
@@ -250,6 +261,8 @@ class ShardSource:
             idx = ShardIndex.from_bytes(data, where=s.index_url)
         else:
             idx = build_index(memoryview(self._read_bytes(i) if buf is None else buf), where=s.url)
+            if buf is None:
+                self._keep_fd(i, None)  # read for its index only: no descriptor kept per shard
         if s.n_samples is not None and s.n_samples != len(idx):
             raise CorruptDataError(
                 f"{s.url}: the manifest says {s.n_samples} samples, the shard index has {len(idx)}"
@@ -288,9 +301,12 @@ class ShardSource:
         try:
             buf, idx = self.read_shard(i)
         except NBError as err:
+            self._keep_fd(i, None)
             self._failed[i] = err
             raise
-        sh = OpenShard(self.shards[i].url, buf, idx, self.modalities)
+        sh = OpenShard(self.shards[i].url, buf, idx, self.modalities, fd=self._fds.pop(i, None))
+        if sh.fd is not None:
+            weakref.finalize(sh, os.close, sh.fd)
         self._open[i] = sh
         while len(self._open) > self.max_open:
             self._open.popitem(last=False)  # the map closes when no array uses it any more
