@@ -11,7 +11,7 @@ import nb_core.hubspec
 from nb_core.hubspec import SIZE_CATEGORIES, git_blob_sha1, git_blob_sha1_file, size_category
 
 
-@pytest.mark.parametrize("data", [b"", b"hello\n", bytes(range(256)) * 9000])
+@pytest.mark.parametrize("data", [b"", b"hello\n", bytes(range(256)) * 9000], ids=["empty", "hello", "2.3MB"])
 def test_git_blob_sha1_matches_git(tmp_path: Path, data: bytes) -> None:
     p = tmp_path / "blob"
     p.write_bytes(data)
