@@ -155,7 +155,11 @@ def _add_mix(sub: Any) -> None:
         "nb shards mix mix.yaml --n-samples 50     # read 50 samples: realised share of each source",
     )
     m.add_argument("spec", help="mixture spec (YAML: seed, epoch, sources with path/weight/filter/columns)")
-    m.add_argument("--dry-run", action="store_true", help="only print the plan (reads metadata, no arrays)")
+    m.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="only print the plan (reads the metadata index and one sample per source for the column check)",
+    )
     m.add_argument("--n-samples", type=int, default=None, help="samples to read (default: one epoch)")
     m.add_argument("--json", action="store_true", help="print JSON")
     m.add_argument("--cache-dir", default=None, help="cache of remote shards and of the metadata index")
