@@ -4,7 +4,7 @@ Heavy libraries are imported inside the handlers, so ``nb --help`` stays fast.
 
 Example:
     $ nb bids index bids-ds/
-    $ nb bids convert bids-ds/ bids-hf/ --split train=0.8,test=0.2 --seed 0
+    $ nb bids convert bids-ds/ -o bids-hf/ --split train=0.8,test=0.2 --seed 0
     $ nb bids export bids-hf/ rebuilt/
     $ nb bids verify bids-hf/
     $ nb bids bench --sizes 1000
@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
         "bids",
         help="fast BIDS indexing and BIDS → Hugging Face conversion",
         description="Index BIDS datasets, convert them to Hugging Face datasets and back.",
-        examples="nb bids index bids-ds/\nnb bids convert bids-ds/ bids-hf/",
+        examples="nb bids index bids-ds/\nnb bids convert bids-ds/ -o bids-hf/",
     )
     i = add_command(
         sub,
@@ -42,69 +42,15 @@ def register(subparsers: Any) -> None:
         """,
     )
     i.add_argument("root", help="BIDS dataset root (with dataset_description.json)")
-    i.add_argument("-o", "--out", default=None, help="write the table as Parquet (or .csv) here")
+    i.add_argument("-o", "--output", default=None, help="write the table as Parquet (or .csv) here")
+    # the former spelling, kept working for existing scripts; not shown in --help
+    i.add_argument("--out", dest="deprecated_out", default=None, help=argparse.SUPPRESS)
     i.add_argument("--derivatives", action="store_true", help="also index derivatives/*")
     i.add_argument("--no-cache", action="store_true", help="do not use or write the index cache")
     i.add_argument("--json", action="store_true", help="print the report as JSON")
     i.set_defaults(func=_index)
 
-    c = add_command(
-        sub,
-        "convert",
-        "convert a BIDS dataset into a Hugging Face dataset directory (Parquet, no loading script)",
-        """
-        nb bids convert bids-ds/ bids-hf/
-        nb bids convert bids-ds/ bids-hf/ --rows session --derivatives
-        nb bids convert bids-ds/ bids-hf/ --split train=0.5,test=0.5 --seed 1 --expect bids-counts.json
-        nb bids convert bids-ds/ bids-hf/ --resume --workers 2
-        nb bids convert bids-ds/ bids-hf/ --split-column participant_group
-        nb bids convert bids-ds/ bids-shards/ --to shards
-        nb bids convert bids-ds/ bids-h5/ --to formats --format hdf5
-        """,
-    )
-    c.add_argument("root", help="BIDS dataset root")
-    c.add_argument("out", help="output directory")
-    c.add_argument(
-        "--rows", choices=["file", "session"], default="file", help="MRI rows per file or per session"
-    )
-    c.add_argument(
-        "--derivatives", action="store_true", help="also convert derivatives/* (joined to sources)"
-    )
-    c.add_argument(
-        "--split", default=None, help="subject splits, e.g. train=0.8,test=0.2 (default: all train)"
-    )
-    c.add_argument(
-        "--split-column", default=None, help="take each subject's split from this column (participant_split)"
-    )
-    c.add_argument("--seed", type=int, default=0, help="seed of the subject split (default 0)")
-    c.add_argument(
-        "--segment-seconds", type=float, default=60.0, help="EEG seconds per row at most (default 60)"
-    )
-    c.add_argument("--expect", default=None, help="JSON file of counts the dataset must have")
-    c.add_argument("--strict", action="store_true", help="fail on any naming problem or unreadable file")
-    c.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
-    c.add_argument("--resume", action="store_true", help="continue an interrupted conversion")
-    c.add_argument("--workers", type=int, default=None, help="local processes (0: inline; default: CPUs)")
-    c.add_argument("--scheduler", default=None, help="Dask scheduler address instead of local processes")
-    c.add_argument("--name", default=None, help="dataset name (default: from dataset_description.json)")
-    c.add_argument(
-        "--carry",
-        default="code,sourcedata,stimuli",
-        help="free-content folders kept as files, comma-separated, or 'none' (default code,sourcedata,stimuli)",
-    )
-    c.add_argument(
-        "--to",
-        choices=["hf", "shards", "formats"],
-        default="hf",
-        help="EEG/MEG/iEEG as Parquet rows (hf, default), nb-shards (eeg/) or nb-formats files (eeg/<split>/)",
-    )
-    c.add_argument(
-        "--format",
-        choices=["hdf5", "zarr", "parquet"],
-        default=None,
-        help="nb-formats layout with --to formats",
-    )
-    c.set_defaults(func=_convert)
+    _add_convert(sub)
 
     e = add_command(
         sub,
@@ -158,16 +104,118 @@ def register(subparsers: Any) -> None:
     b.set_defaults(func=_bench)
 
 
+def _add_convert(sub: Any) -> None:
+    """Add ``nb bids convert``."""
+    c = add_command(
+        sub,
+        "convert",
+        "convert a BIDS dataset into a Hugging Face dataset directory (Parquet, no loading script)",
+        """
+        nb bids convert bids-ds/ -o bids-hf/
+        nb bids convert bids-ds/ -o bids-hf/ --rows session --derivatives
+        nb bids convert bids-ds/ -o bids-hf/ --split train=0.5,test=0.5 --seed 1 --expect bids-counts.json
+        nb bids convert bids-ds/ -o bids-hf/ --resume --workers 2
+        nb bids convert bids-ds/ -o bids-hf/ --split-column participant_group
+        nb bids convert bids-ds/ -o bids-shards/ --to shards
+        nb bids convert bids-ds/ -o bids-h5/ --to formats --format hdf5
+        """,
+    )
+    c.add_argument("root", help="BIDS dataset root")
+    c.add_argument("-o", "--output", metavar="OUT", default=None, help="output directory")
+    # the former positional form (nb bids convert ROOT OUT), kept working for existing scripts
+    c.add_argument(
+        "legacy_out",
+        nargs="?",
+        default=None,
+        metavar="OUT",
+        help="output directory (older form of -o/--output)",
+    )
+    c.add_argument(
+        "--rows", choices=["file", "session"], default="file", help="MRI rows per file or per session"
+    )
+    c.add_argument(
+        "--derivatives", action="store_true", help="also convert derivatives/* (joined to sources)"
+    )
+    c.add_argument(
+        "--split", default=None, help="subject splits, e.g. train=0.8,test=0.2 (default: all train)"
+    )
+    c.add_argument(
+        "--split-column", default=None, help="take each subject's split from this column (participant_split)"
+    )
+    c.add_argument("--seed", type=int, default=0, help="seed of the subject split (default 0)")
+    c.add_argument(
+        "--segment-seconds", type=float, default=60.0, help="EEG seconds per row at most (default 60)"
+    )
+    c.add_argument("--expect", default=None, help="JSON file of counts the dataset must have")
+    c.add_argument("--strict", action="store_true", help="fail on any naming problem or unreadable file")
+    c.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    c.add_argument("--resume", action="store_true", help="continue an interrupted conversion")
+    c.add_argument("--workers", type=int, default=None, help="local processes (0: inline; default: CPUs)")
+    c.add_argument("--scheduler", default=None, help="Dask scheduler address instead of local processes")
+    c.add_argument("--name", default=None, help="dataset name (default: from dataset_description.json)")
+    c.add_argument(
+        "--carry",
+        default="code,sourcedata,stimuli",
+        help="free-content folders kept as files, comma-separated, or 'none' (default code,sourcedata,stimuli)",
+    )
+    c.add_argument(
+        "--to",
+        choices=["hf", "shards", "formats"],
+        default="hf",
+        help="EEG/MEG/iEEG as Parquet rows (hf, default), nb-shards (eeg/) or nb-formats files (eeg/<split>/)",
+    )
+    c.add_argument(
+        "--format",
+        choices=["hdf5", "zarr", "parquet"],
+        default=None,
+        help="nb-formats layout with --to formats",
+    )
+    c.set_defaults(func=_convert)
+
+
+def _index_output(args: argparse.Namespace) -> str | None:
+    """The table file: ``-o/--output``, or the deprecated ``--out`` (with a note on stderr)."""
+    if args.deprecated_out is None:
+        return args.output
+    if args.output is not None and args.output != args.deprecated_out:
+        from nb_core.errors import UserError
+
+        raise UserError(
+            f"nb bids index: both -o/--output ({args.output}) and the deprecated --out "
+            f"({args.deprecated_out}) were given; pass only -o/--output"
+        )
+    print("nb: warning: `nb bids index --out` is deprecated; use -o/--output", file=sys.stderr)
+    return str(args.deprecated_out)
+
+
+def _convert_output(args: argparse.Namespace) -> str:
+    """The output directory: ``-o/--output``, or the positional OUT of the older form."""
+    from nb_core.errors import UserError
+
+    if args.output is None and args.legacy_out is None:
+        raise UserError(
+            "nb bids convert: no output directory; give it with -o/--output, "
+            "e.g. nb bids convert bids-ds/ -o bids-hf/"
+        )
+    if args.output is not None and args.legacy_out is not None and args.output != args.legacy_out:
+        raise UserError(
+            f"nb bids convert: two different output directories: -o/--output {args.output} and "
+            f"the positional {args.legacy_out}; pass only -o/--output"
+        )
+    return str(args.output if args.output is not None else args.legacy_out)
+
+
 def _index(args: argparse.Namespace) -> int:
     from nb_bids.discovery import index, index_report
 
+    out = _index_output(args)
     t = index(args.root, derivatives=args.derivatives, cache=not args.no_cache)
     rep = index_report(t)
-    if args.out:
+    if out:
         from nb_core.atomic import atomic_path
 
-        with atomic_path(args.out) as tmp:
-            if str(args.out).endswith(".csv"):
+        with atomic_path(out) as tmp:
+            if str(out).endswith(".csv"):
                 import pyarrow.csv as pcsv
 
                 pcsv.write_csv(t, tmp)
@@ -191,9 +239,10 @@ def _index(args: argparse.Namespace) -> int:
 def _convert(args: argparse.Namespace) -> int:
     from nb_bids.converter import convert
 
+    out = _convert_output(args)
     rep = convert(
         args.root,
-        args.out,
+        out,
         rows=args.rows,
         derivatives=args.derivatives,
         split=args.split,
@@ -214,7 +263,7 @@ def _convert(args: argparse.Namespace) -> int:
         else tuple(d.strip() for d in args.carry.split(",") if d.strip()),
     )
     rows = ", ".join(f"{cfg}: {sum(v.values())}" for cfg, v in rep["configs"].items())
-    print(f"wrote {args.out} ({rows} rows; {rep['n_subjects']} subjects, {rep['n_sessions']} sessions)")
+    print(f"wrote {out} ({rows} rows; {rep['n_subjects']} subjects, {rep['n_sessions']} sessions)")
     if rep.get("eeg", {}).get("path"):
         e = rep["eeg"]
         print(

@@ -308,6 +308,18 @@ def convert(
         sessions and files per datatype/suffix, missing modalities per session, unreadable
         files with reasons, naming problems, rows per config and split.
 
+    Example:
+        >>> import tempfile, pathlib
+        >>> from nb_bids.testing import make_bids_tree
+        >>> src = make_bids_tree(
+        ...     tempfile.mkdtemp(), n_subjects=1, sessions=None, eeg=False, func=False, dwi=False,
+        ...     derivatives=False, missing_modality=False,
+        ... )
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "hf"
+        >>> report = convert(src, out, max_workers=0)
+        >>> report["n_subjects"], report["configs"]["mri"]  # one T1w row
+        (1, {'train': 1})
+
     Raises:
         OutputExistsError: ``out_dir`` exists and neither ``overwrite`` nor ``resume`` is set.
         ExpectationError: counts differ from ``expect``.

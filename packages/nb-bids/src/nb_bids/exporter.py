@@ -50,6 +50,22 @@ def export(
         overwrite: replace an existing ``bids_root``.
         verify: check every shard's sha256 against the manifest first.
 
+    Example:
+        >>> import tempfile, pathlib
+        >>> from nb_bids import convert
+        >>> from nb_bids.testing import make_bids_tree
+        >>> src = make_bids_tree(
+        ...     tempfile.mkdtemp(), n_subjects=1, sessions=None, eeg=False, func=False, dwi=False,
+        ...     derivatives=False, missing_modality=False,
+        ... )
+        >>> tmp = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = convert(src, tmp / "hf", max_workers=0)
+        >>> n = export(tmp / "hf", tmp / "rebuilt")
+        >>> (tmp / "rebuilt" / "sub-01" / "anat" / "sub-01_T1w.nii.gz").read_bytes() == (
+        ...     src / "sub-01" / "anat" / "sub-01_T1w.nii.gz"
+        ... ).read_bytes()
+        True
+
     Raises:
         OutputExistsError: ``bids_root`` exists and ``overwrite`` is `False`.
         UnsupportedFormatError: ``artifact`` was not written by nb-bids.
