@@ -113,16 +113,11 @@ KNOWN: dict[str, str] = {
     # nb-bids (another helper's area): the output of `index` is -o/--out, of `convert` a positional.
     "option: `nb bids index` spells its output option -o/--out (convention: -o/--output)": "nb-bids",
     "option: `nb bids convert` takes its output as a positional argument OUT (convention: -o/--output)": "nb-bids",
-    # nb-hub (another helper's area)
-    "option: `nb hub card` spells its output option --output (convention: -o/--output)": "nb-hub",
     # nb-demo (another helper's area)
     "option: `nb demo` spells its output option --out (convention: -o/--output)": "nb-demo",
-    # `inspect` shadows the standard-library module: package source (nb-formats, nb-shards).
-    "stdlib: nb_formats.inspect has the name of a standard-library module (use inspect_artifact)": "nb-formats",
+    # `inspect` shadows the standard-library module (nb-shards).
     "stdlib: nb_shards.inspect has the name of a standard-library module (use inspect_artifact)": "nb-shards",
-    # What the verbs return: package source of other helpers (nb-formats has no owner today).
-    "return: nb_formats.write returns Path (convention: Manifest)": "nb-formats",
-    "return: nb_formats.convert returns Path (convention: Manifest)": "nb-formats",
+    # What the verbs return (packages other helpers are editing now).
     "return: nb_shards.verify returns dict[str, Any] (convention: Manifest)": "nb-shards",
     "return: nb_bids.convert returns dict[str, Any] (convention: Manifest)": "nb-bids",
     "return: nb_bids.verify returns dict[str, int] (convention: Manifest)": "nb-bids",
@@ -134,13 +129,6 @@ KNOWN: dict[str, str] = {
     "example: nb_shards.write has no docstring example (>>>)": "nb-shards",
     "example: nb_bids.convert has no docstring example (>>>)": "nb-bids",
     "example: nb_bids.export has no docstring example (>>>)": "nb-bids",
-    "example: nb_hub.HubMixin has no docstring example (>>>)": "nb-hub",
-    "example: nb_hub.RepoLimits has no docstring example (>>>)": "nb-hub",
-    "example: nb_hub.card has no docstring example (>>>)": "nb-hub",
-    "example: nb_hub.check_limits has no docstring example (>>>)": "nb-hub",
-    "example: nb_hub.open has no docstring example (>>>)": "nb-hub",
-    "example: nb_hub.pull has no docstring example (>>>)": "nb-hub",
-    "example: nb_hub.push has no docstring example (>>>)": "nb-hub",
     "example: nb_demo.DemoReport has no docstring example (>>>)": "nb-demo",
     "example: nb_demo.StepResult has no docstring example (>>>)": "nb-demo",
     "example: nb_demo.run_demo has no docstring example (>>>)": "nb-demo",

@@ -323,6 +323,16 @@ def card(
 
     Raises:
         DependencyMissingError: ``huggingface_hub`` or ``pyyaml`` is missing.
+
+    Example:
+        >>> from nb_core import FileEntry, Manifest
+        >>> m = Manifest(name="eeg-demo", layout="shards", license="cc-by-4.0",
+        ...              files=[FileEntry("train-000000.tar", 1_000_000, "0" * 64)])
+        >>> c = card(m, repo_id="me/eeg-demo")
+        >>> c.data.license, c.data.pretty_name
+        ('cc-by-4.0', 'eeg-demo')
+        >>> 'nb_hub.open("me/eeg-demo")' in str(c)  # the README text, with how to load it
+        True
     """
     from nb_core.validation import soft_import
 
