@@ -241,7 +241,7 @@ def test_hdf5_configs_through_the_hub(request: pytest.FixtureRequest, tmp_path: 
     x = np.random.default_rng(1).normal(size=(6, 2, 20)).astype(np.float32)
     out = tmp_path / "h5"
     nb_formats.write((x, ["l", "r"] * 3), out, format="hdf5", compression="gzip", sfreq=50.0)
-    nb_hub.push(out, "me/h5", endpoint=hub_emulator.endpoint)
+    nb_hub.push(out, "me/h5", endpoint=hub_emulator.endpoint, license="cc0-1.0")
     d = datasets.load_dataset("me/h5", "windows_with_signals", split="train", cache_dir=str(tmp_path / "c"))
     assert d.features["target"].names == ["l", "r"] and list(d["target"]) == [0, 1] * 3
     np.testing.assert_array_equal(np.asarray(d.with_format("numpy")["windows"]), x)

@@ -75,3 +75,10 @@ def test_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_card_names_the_writer_only_when_the_manifest_has_one():
+    bare = str(card(Manifest(name="x", layout="shards")))
+    assert "(layout `shards`): 0 data files" in bare and "written by" not in bare
+    m = Manifest(name="x", layout="shards", writer={"package": "nb-shards", "version": "0.1.0"})
+    assert "(layout `shards`, written by nb-shards 0.1.0): 0 data files" in str(card(m))

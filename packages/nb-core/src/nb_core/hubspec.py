@@ -57,6 +57,7 @@ def is_repo_side_file(relpath: str) -> bool:
     """
     return relpath in REPO_SIDE_FILES or relpath.startswith(_LOCAL_DIR_CACHE)
 
+
 #: The Hub's ``size_categories`` values, smallest first (each bound is ten times the last).
 SIZE_CATEGORIES: tuple[str, ...] = (
     "n<1K",

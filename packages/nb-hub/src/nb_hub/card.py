@@ -160,10 +160,10 @@ def _intro(manifest: Manifest) -> list[str]:
     out: list[str] = [f"# {manifest.name}", ""]
     if manifest.description:
         out += [manifest.description.strip(), ""]
-    writer = manifest.writer.get("package", "?")
+    writer = " ".join(str(manifest.writer[k]) for k in ("package", "version") if manifest.writer.get(k))
+    by = f", written by {writer}" if writer else ""
     out += [
-        f"A neurobridge artifact (layout `{manifest.layout}`, written by {writer} "
-        f"{manifest.writer.get('version', '')}): {len(manifest.files)} data files, "
+        f"A neurobridge artifact (layout `{manifest.layout}`{by}): {len(manifest.files)} data files, "
         f"{_human(manifest.total_size)}, every file listed with its sha256 in `{MANIFEST_NAME}`.",
         "",
     ]
