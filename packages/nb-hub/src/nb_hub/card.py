@@ -287,7 +287,9 @@ def merge_card_text(generated_meta: dict[str, Any], generated_body: str, existin
     for k in GENERATED_KEYS:
         if k in generated_meta:
             meta[k] = generated_meta[k]
-    front_text = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    front_text = yaml.dump(
+        meta, Dumper=_plain_dumper(yaml), sort_keys=False, allow_unicode=True, default_flow_style=False
+    )
     parts = [f"---\n{front_text}---\n"]
     if before:
         parts.append(before + "\n\n")
@@ -295,6 +297,17 @@ def merge_card_text(generated_meta: dict[str, Any], generated_body: str, existin
     if after:
         parts.append("\n" + after + "\n")
     return "".join(parts)
+
+
+def _plain_dumper(yaml: Any) -> Any:
+    """``yaml.SafeDumper`` that writes a repeated object out again instead of ``&id001``/``*id001``
+    anchors (configs share their feature lists; readers of the card expect plain YAML)."""
+
+    class PlainDumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return PlainDumper
 
 
 def card(
