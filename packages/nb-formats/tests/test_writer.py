@@ -303,5 +303,8 @@ def test_inspect_is_inspect_artifact_and_the_old_name_warns(tmp_path: Path, wind
     with pytest.warns(DeprecationWarning, match="inspect_artifact"):
         old = nb_formats.inspect
     assert old is nb_formats.inspect_artifact
+    with pytest.warns(DeprecationWarning, match="inspect_artifact"):
+        from nb_formats.verify import inspect as old_from_module
+    assert old_from_module is nb_formats.inspect_artifact
     with pytest.raises(AttributeError):
         _ = nb_formats.no_such_name  # type: ignore[attr-defined]

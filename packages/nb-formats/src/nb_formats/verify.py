@@ -162,3 +162,18 @@ def _verify_rest(root: Path, m: Manifest) -> Manifest:
     m.verify(root)
     LazyDataset(root).close()
     return m
+
+
+def __getattr__(name: str) -> Any:
+    """``nb_formats.verify.inspect``: the former name of :func:`inspect_artifact` (deprecated)."""
+    if name == "inspect":
+        import warnings
+
+        warnings.warn(
+            "nb_formats.verify.inspect is deprecated (its name is the standard-library module's); "
+            "use nb_formats.inspect_artifact",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return inspect_artifact
+    raise AttributeError(f"module 'nb_formats.verify' has no attribute {name!r}")
