@@ -97,3 +97,9 @@ def test_simulate_raw_prints_nothing_at_mne_s_default_log_level(capfd: pytest.Ca
     assert out == ""
     assert "average EEG reference" not in err
     assert not [w for w in caught if "average EEG reference" in str(w.message)]
+
+    # Not even when the caller asks for MNE's log and has a log handler of its own (MNE then
+    # prints warnings through its logger too): the condition is gone, not just silenced.
+    with mne.utils.catch_logging(verbose="warning") as log:
+        simulate_raw(n_channels=4, duration=1.0, verbose="warning")
+    assert "average EEG reference" not in log.getvalue()
