@@ -45,3 +45,22 @@ def test_size_category_bounds() -> None:
 
 def test_doctests() -> None:
     assert doctest.testmod(nb_core.hubspec).failed == 0
+
+
+@pytest.mark.parametrize(
+    ("relpath", "side"),
+    [
+        ("README.md", True),
+        (".gitattributes", True),
+        ("nb-preview.png", True),
+        (".cache/huggingface/download/data.h5.metadata", True),
+        ("data.h5", False),
+        ("nb-manifest.json", False),
+        ("sub/README.md", False),
+        (".cache/other/file", False),
+    ],
+)
+def test_repo_side_files(relpath: str, side: bool) -> None:
+    from nb_core.hubspec import is_repo_side_file
+
+    assert is_repo_side_file(relpath) is side

@@ -78,3 +78,28 @@ def test_nifti(tmp_path: Path, shape: tuple[int, ...], suffix: str) -> None:
     assert isinstance(make_nifti(shape, nifti2=True), nib.Nifti2Image)
     with pytest.raises(ValueError, match="3-D or 4-D"):
         make_nifti((4, 4))
+
+
+def test_simulate_raw_prints_nothing_at_mne_s_default_log_level(capfd: pytest.CaptureFixture[str]) -> None:
+    """Doctests read standard output: MNE's "No average EEG reference" advice must not reach it."""
+    import warnings
+
+    mne = pytest.importorskip("mne")
+    before = mne.set_log_level("INFO", return_old_level=True)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            simulate_raw(n_channels=4, duration=1.0)
+            simulate_recordings(1, n_channels=4, duration=1.0)
+    finally:
+        mne.set_log_level(before)
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert "average EEG reference" not in err
+    assert not [w for w in caught if "average EEG reference" in str(w.message)]
+
+    # Not even when the caller asks for MNE's log and has a log handler of its own (MNE then
+    # prints warnings through its logger too): the condition is gone, not just silenced.
+    with mne.utils.catch_logging(verbose="warning") as log:
+        simulate_raw(n_channels=4, duration=1.0, verbose="warning")
+    assert "average EEG reference" not in log.getvalue()

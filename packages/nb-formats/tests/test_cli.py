@@ -35,7 +35,8 @@ def test_write_info_open_convert(tmp_path: Path, raws: list[Any], capsys: pytest
 
 
 def test_errors_are_one_line(tmp_path: Path, windowed: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    out = nb_formats.write(windowed, tmp_path / "ds", format="hdf5")
+    out = tmp_path / "ds"
+    nb_formats.write(windowed, out, format="hdf5")
     data = out / "data.h5"
     data.write_bytes(data.read_bytes()[:-100])
     assert main(["formats", "verify", str(out)]) == 2
@@ -102,7 +103,8 @@ def test_write_input_errors_are_one_line(
         ([str(tmp_path / "notes.docx"), "-o", out], "notes.docx: not a recording MNE reads"),
     ]
     (tmp_path / "notes.docx").write_text("hello")
-    art = nb_formats.write(windowed, tmp_path / "art", format="hdf5")
+    art = tmp_path / "art"
+    nb_formats.write(windowed, art, format="hdf5")
     cases.append(([str(art), "-o", out], "a neurobridge artifact, not a recording; .*nb formats convert"))
     (tmp_path / "broken.edf").write_bytes(b"0       not an edf header" * 20)
     cases.append(([str(tmp_path / "broken.edf"), "-o", out], "broken.edf: cannot be read"))

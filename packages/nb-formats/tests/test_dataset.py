@@ -16,12 +16,15 @@ from nb_core.errors import IndexOutOfRangeError, UserError
 
 @pytest.fixture(scope="module")
 def windows_hdf5(tmp_path_factory: pytest.TempPathFactory, windowed: Any) -> Path:
-    return nb_formats.write(windowed, tmp_path_factory.mktemp("w") / "ds", format="hdf5")
+    out = tmp_path_factory.mktemp("w") / "ds"
+    nb_formats.write(windowed, out, format="hdf5")
+    return out
 
 
 @pytest.mark.parametrize("fmt", ["hdf5", "zarr", "parquet"])
 def test_open_time_windowing(tmp_path: Path, recordings: list[Any], fmt: str) -> None:
-    out = nb_formats.write(recordings, tmp_path / "ds", format=fmt, chunk_samples=64)
+    out = tmp_path / "ds"
+    nb_formats.write(recordings, out, format=fmt, chunk_samples=64)
     ds = nb_formats.open(out, window_size=100, stride=30)
     per = (recordings[0].n_times - 100) // 30 + 1
     assert len(ds) == per * len(recordings)
@@ -36,7 +39,8 @@ def test_open_time_windowing(tmp_path: Path, recordings: list[Any], fmt: str) ->
 
 
 def test_lazy_open_reads_only_metadata(tmp_path: Path, recordings: list[Any]) -> None:
-    out = nb_formats.write(recordings, tmp_path / "ds", format="hdf5")
+    out = tmp_path / "ds"
+    nb_formats.write(recordings, out, format="hdf5")
     ds = nb_formats.open(out)
     assert ds._store._f is None and ds._store._index == {}  # no handle, no chunk read yet
     ds[0]
@@ -75,9 +79,8 @@ def test_index_errors(windows_hdf5: Path) -> None:
 )
 def test_dataloader(tmp_path: Path, windowed: Any, fmt: str, workers: int, ctx: str | None) -> None:
     torch = pytest.importorskip("torch")
-    out = nb_formats.write(
-        windowed, tmp_path / "ds", format=fmt.split("-")[0], zip_store=fmt.endswith("-zip")
-    )
+    out = tmp_path / "ds"
+    nb_formats.write(windowed, out, format=fmt.split("-")[0], zip_store=fmt.endswith("-zip"))
     ds = nb_formats.open(out)
     ds[0]  # handles opened in the parent must not leak into forked workers
     loader = torch.utils.data.DataLoader(
@@ -122,13 +125,15 @@ def test_to_mne_equals_input(tmp_path: Path, raws: list[Any], fmt: str, dtype: s
     raw = raws[0].copy()
     raw.info["bads"] = [raw.ch_names[1]]
     raw.set_meas_date(dt.datetime(2021, 3, 4, 5, 6, 7, tzinfo=dt.UTC))
-    out = nb_formats.write(raw, tmp_path / "ds", format=fmt, dtype=dtype)
+    out = tmp_path / "ds"
+    nb_formats.write(raw, out, format=fmt, dtype=dtype)
     back = nb_formats.open(out).recording(0).to_mne()
     _assert_raw_equal(raw, back, exact=dtype == "float64")
 
 
 def test_history_and_entities_kept(tmp_path: Path, recordings: list[Any]) -> None:
-    out = nb_formats.write(recordings, tmp_path / "ds", format="zarr")
+    out = tmp_path / "ds"
+    nb_formats.write(recordings, out, format="zarr")
     rec = nb_formats.open(out).recording(1)
     assert rec.history == recordings[1].history and rec.history[0].name == "simulate"
     assert rec.entities == recordings[1].entities
@@ -166,7 +171,8 @@ def test_targets_from_annotations_batch_in_a_dataloader(tmp_path: Path, fmt: str
         simulate_raw(n_channels=4, sfreq=100.0, duration=8.0, seed=8).crop(tmin=0.73),  # first_samp 73
     ]
     assert raws[1].first_samp == 73 and raws[1].annotations.orig_time is not None
-    out = nb_formats.write(raws, tmp_path / "ds", format=fmt)
+    out = tmp_path / "ds"
+    nb_formats.write(raws, out, format=fmt)
     ds = nb_formats.open(out, window_size=50, stride=20, target_from="annotations")
     expected = [lab for r in raws for lab in _expected_labels(r, 50, 20)]
     assert ds.classes == sorted({d for r in raws for d in r.annotations.description})

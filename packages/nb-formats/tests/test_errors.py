@@ -37,7 +37,8 @@ def test_nan_refused_with_recording_and_channel(tmp_path: Path, recordings: list
     ):
         nb_formats.write(bad, tmp_path / "ds", format=fmt)
     assert not (tmp_path / "ds").exists() and os.listdir(tmp_path) == []  # no temporary left
-    out = nb_formats.write(bad, tmp_path / "ok", format=fmt, allow_nonfinite=True)
+    out = tmp_path / "ok"
+    nb_formats.write(bad, out, format=fmt, allow_nonfinite=True)
     assert np.isnan(nb_formats.open(out).recording(1).data[2, 17])
 
 
@@ -58,7 +59,8 @@ def test_mismatched_channels_and_rates(tmp_path: Path, windowed: Any) -> None:
     with pytest.raises(IncompatibleDataError, match="200.0 Hz"):
         nb_formats.write((recs, wins), tmp_path / "b", format="zarr")
     # continuous recordings may differ: each is stored on its own
-    out = nb_formats.write(recs, tmp_path / "c", format="parquet")
+    out = tmp_path / "c"
+    nb_formats.write(recs, out, format="parquet")
     assert nb_formats.open(out).recording(1).sfreq == 200.0
 
 
@@ -84,7 +86,8 @@ def test_window_outside_recording(tmp_path: Path, windowed: Any) -> None:
 
 
 def test_existing_path_not_damaged(tmp_path: Path, recordings: list[Any]) -> None:
-    out = nb_formats.write(recordings, tmp_path / "ds", format="hdf5")
+    out = tmp_path / "ds"
+    nb_formats.write(recordings, out, format="hdf5")
     before = _snapshot(out)
     with pytest.raises(OutputExistsError, match="overwrite=True"):
         nb_formats.write(recordings[:1], out, format="zarr")
@@ -102,7 +105,8 @@ def test_existing_path_not_damaged(tmp_path: Path, recordings: list[Any]) -> Non
 
 @pytest.mark.parametrize("fmt", ["hdf5", "zarr", "parquet"])
 def test_truncated_and_changed_files(tmp_path: Path, windowed: Any, fmt: str) -> None:
-    out = nb_formats.write(windowed, tmp_path / "ds", format=fmt)
+    out = tmp_path / "ds"
+    nb_formats.write(windowed, out, format=fmt)
     target = {
         "hdf5": "data.h5",
         "zarr": "data.zarr/recordings/000000/c/0/0",  # one shard: the whole recording
@@ -121,7 +125,8 @@ def test_truncated_and_changed_files(tmp_path: Path, windowed: Any, fmt: str) ->
 
 
 def test_changed_bytes_same_size(tmp_path: Path, windowed: Any) -> None:
-    out = nb_formats.write(windowed, tmp_path / "ds", format="parquet")
+    out = tmp_path / "ds"
+    nb_formats.write(windowed, out, format="parquet")
     p = out / "recordings" / "000001.npy"
     raw = bytearray(p.read_bytes())
     raw[-1] ^= 0xFF
@@ -133,7 +138,8 @@ def test_changed_bytes_same_size(tmp_path: Path, windowed: Any) -> None:
 def test_pickled_npy_refused(tmp_path: Path, windowed: Any) -> None:
     from nb_core.errors import UnsafeContentError
 
-    out = nb_formats.write(windowed, tmp_path / "ds", format="parquet")
+    out = tmp_path / "ds"
+    nb_formats.write(windowed, out, format="parquet")
     np.save(out / "recordings" / "000000.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     ds = nb_formats.open(out)
     with pytest.raises(UnsafeContentError, match="pickle"):
@@ -151,6 +157,7 @@ def test_bad_arguments(tmp_path: Path, recordings: list[Any]) -> None:
         nb_formats.write("hello", tmp_path / "d")
     with pytest.raises(ManifestNotFoundError):
         nb_formats.open(tmp_path)
-    out = nb_formats.write(recordings, tmp_path / "e")
+    out = tmp_path / "e"
+    nb_formats.write(recordings, out)
     with pytest.raises(UserError, match="stride needs window_size"):
         nb_formats.open(out, stride=3)

@@ -87,15 +87,18 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("fuzz")
     data = simulate_windows(1, n_channels=3, sfreq=100.0, duration=2.0, window_size=50, seed=9)
     raw_recs = data[0]
+
+    def write(data: Any, out: Path, **options: Any) -> Path:
+        nb_formats.write(data, out, **options)
+        return out
+
     return {
-        "hdf5": nb_formats.write(data, base / "h5", format="hdf5"),
-        "hdf5-none": nb_formats.write(raw_recs, base / "h5n", format="hdf5", compression="none"),
-        "zarr": nb_formats.write(data, base / "zarr", format="zarr", compression="zstd"),
-        "zarr-zip": nb_formats.write(data, base / "zip", format="zarr", zip_store=True),
-        "parquet": nb_formats.write(data, base / "pq", format="parquet"),
-        "arrays": nb_formats.write(
-            (np.ones((4, 2, 10), np.float32), [0, 1, 2, 3]), base / "arr", format="hdf5"
-        ),
+        "hdf5": write(data, base / "h5", format="hdf5"),
+        "hdf5-none": write(raw_recs, base / "h5n", format="hdf5", compression="none"),
+        "zarr": write(data, base / "zarr", format="zarr", compression="zstd"),
+        "zarr-zip": write(data, base / "zip", format="zarr", zip_store=True),
+        "parquet": write(data, base / "pq", format="parquet"),
+        "arrays": write((np.ones((4, 2, 10), np.float32), [0, 1, 2, 3]), base / "arr", format="hdf5"),
     }
 
 

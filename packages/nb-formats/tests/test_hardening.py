@@ -48,7 +48,8 @@ def _set_table(path: Path, column: str, i: int, value: int) -> None:
 def test_window_table_validated_on_open(
     tmp_path: Path, windowed: Any, column: str, value: int, match: str
 ) -> None:
-    out = nb_formats.write(windowed, tmp_path / "ds", format="parquet")
+    out = tmp_path / "ds"
+    nb_formats.write(windowed, out, format="parquet")
     _set_table(out, column, 3, value)
     with pytest.raises(CorruptDataError, match=rf"window 3 .*{match}"):
         nb_formats.open(out)
@@ -57,7 +58,8 @@ def test_window_table_validated_on_open(
 def test_window_table_validated_hdf5(tmp_path: Path, windowed: Any) -> None:
     import h5py
 
-    out = nb_formats.write(windowed, tmp_path / "ds", format="hdf5")
+    out = tmp_path / "ds"
+    nb_formats.write(windowed, out, format="hdf5")
     with h5py.File(out / "data.h5", "r+") as f:
         f["table/stop"][5] = 10**6
     with pytest.raises(CorruptDataError, match="window 5 .*runs past the end"):
@@ -65,7 +67,8 @@ def test_window_table_validated_hdf5(tmp_path: Path, windowed: Any) -> None:
 
 
 def test_window_longer_than_every_recording_is_an_error(tmp_path: Path, recordings: list[Any]) -> None:
-    out = nb_formats.write(recordings, tmp_path / "ds", format="zarr")
+    out = tmp_path / "ds"
+    nb_formats.write(recordings, out, format="zarr")
     with pytest.raises(UserError, match=r"window_size 100000 is longer than every recording .*300 samples"):
         nb_formats.open(out, window_size=100_000)
 
@@ -87,7 +90,8 @@ class _NoScan(np.ndarray):
 
 def test_window_lookup_does_not_scan_earlier_items(tmp_path: Path) -> None:
     recs = simulate_recordings(2, n_channels=2, sfreq=100.0, duration=200.0)
-    ds = nb_formats.open(nb_formats.write(recs, tmp_path / "ds", format="parquet"), window_size=2)
+    nb_formats.write(recs, tmp_path / "ds", format="parquet")
+    ds = nb_formats.open(tmp_path / "ds", window_size=2)
     n = len(ds)
     assert n == 20_000
     expected = [(i, ds.window(i)) for i in (0, 7, n // 2 - 1, n // 2, n - 1)]
@@ -108,7 +112,8 @@ def test_chunk_cache_is_bounded_by_bytes() -> None:
 
 def test_unaligned_windows_hit_the_default_cache(tmp_path: Path) -> None:
     recs = simulate_recordings(1, n_channels=8, sfreq=100.0, duration=60.0)
-    out = nb_formats.write(recs, tmp_path / "ds", format="hdf5", chunk_samples=500)
+    out = tmp_path / "ds"
+    nb_formats.write(recs, out, format="hdf5", chunk_samples=500)
     ds = nb_formats.open(out, window_size=500, stride=137)
     calls = 0
     real = ds._store.read_chunk
@@ -132,7 +137,8 @@ def test_unaligned_windows_hit_the_default_cache(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fmt", ["hdf5", "zarr", "parquet"])
 def test_manifest_must_match_the_layout(tmp_path: Path, fmt: str) -> None:
-    out = nb_formats.write(simulate_windows(1, duration=4.0), tmp_path / "ds", format=fmt)
+    out = tmp_path / "ds"
+    nb_formats.write(simulate_windows(1, duration=4.0), out, format=fmt)
 
     def drop_files(doc: dict[str, Any]) -> None:
         doc["files"] = []
@@ -143,7 +149,8 @@ def test_manifest_must_match_the_layout(tmp_path: Path, fmt: str) -> None:
 
 
 def test_manifest_version_and_counts_are_checked(tmp_path: Path) -> None:
-    out = nb_formats.write(simulate_windows(1, duration=4.0), tmp_path / "ds", format="hdf5")
+    out = tmp_path / "ds"
+    nb_formats.write(simulate_windows(1, duration=4.0), out, format="hdf5")
     orig = (out / "nb-manifest.json").read_text()
 
     def version(doc: dict[str, Any]) -> None:
@@ -202,7 +209,8 @@ def test_write_streams_recordings_in_bounded_memory(
     full = 8 * 500_000 * 8  # the recording as float64, what a whole-recording read allocates
     tracemalloc.start()
     try:
-        out = nb_formats.write(raw, tmp_path / "ds", format=fmt, show_progress=False, fsync=False)
+        out = tmp_path / "ds"
+        nb_formats.write(raw, out, format=fmt, show_progress=False, fsync=False)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -234,7 +242,8 @@ def test_verify_says_incomplete_for_an_unfinished_write(tmp_path: Path, recordin
 
 
 def test_verify_refuses_unlisted_and_missing_files(tmp_path: Path, windowed: Any) -> None:
-    out = nb_formats.write(windowed, tmp_path / "ds", format="hdf5")
+    out = tmp_path / "ds"
+    nb_formats.write(windowed, out, format="hdf5")
     assert nb_formats.verify(out).layout == "hdf5"
 
     def no_files(doc: dict[str, Any]) -> None:
@@ -243,10 +252,26 @@ def test_verify_refuses_unlisted_and_missing_files(tmp_path: Path, windowed: Any
     _rewrite_manifest(out, no_files)
     with pytest.raises(CorruptDataError, match="does not list 'data.h5'"):
         nb_formats.verify(out)
-    z = nb_formats.write(windowed, tmp_path / "z", format="zarr")
+    z = tmp_path / "z"
+    nb_formats.write(windowed, z, format="zarr")
     (z / "data.zarr" / "recordings" / "extra.bin").write_bytes(b"x")
     with pytest.raises(CorruptDataError, match="extra.bin: not listed"):
         nb_formats.verify(z)
+
+
+def test_verify_accepts_the_files_a_hub_repo_adds(tmp_path: Path, windowed: Any) -> None:
+    """A pulled artifact has the card, .gitattributes and huggingface_hub's local_dir cache."""
+    out = tmp_path / "ds"
+    nb_formats.write(windowed, out, format="parquet")
+    (out / "README.md").write_text("---\nlicense: unknown\n---\n")
+    (out / ".gitattributes").write_text("*.h5 filter=lfs\n")
+    (out / "nb-preview.png").write_bytes(b"\x89PNG")
+    (out / ".cache" / "huggingface" / "download").mkdir(parents=True)
+    (out / ".cache" / "huggingface" / "download" / "data.metadata").write_text("x")
+    assert nb_formats.verify(out).layout == "parquet"
+    (out / "recordings" / "README.md").write_text("not at the root: not a repository file")
+    with pytest.raises(CorruptDataError, match="README.md: not listed"):
+        nb_formats.verify(out)
 
 
 def test_stale_temporaries_are_cleaned(tmp_path: Path, recordings: list[Any]) -> None:
@@ -270,7 +295,8 @@ def test_stale_temporaries_are_cleaned(tmp_path: Path, recordings: list[Any]) ->
     work = tmp_path / ".nb-tmp-resume-r"
     (work / ".nb-tmp-aaaaaaaaaaaa-nb-manifest.json").write_text("{")
     (work / ".nb-tmp-bbbbbbbbbbbb-.nb-resume.json").write_text("{")
-    out = nb_formats.write(recordings, tmp_path / "r", format="parquet", resume=True)
+    out = tmp_path / "r"
+    nb_formats.write(recordings, out, format="parquet", resume=True)
     assert [p.name for p in out.rglob(".nb-tmp-*")] == []
     nb_formats.verify(out)
 
@@ -316,7 +342,8 @@ def test_annotation_labels_match_mne(tmp_path: Path, meas_date: bool, tmin: floa
     assert (raw.annotations.orig_time is None) == (not meas_date)
     expected = _mne_labels(raw)
     assert sum(e is not None for e in expected) == 50 + 100 + 1 + 200
-    out = nb_formats.write(raw, tmp_path / "ds", format="parquet")
+    out = tmp_path / "ds"
+    nb_formats.write(raw, out, format="parquet")
     ds = nb_formats.open(out, window_size=1, target_from="annotations")
     got = [ds.classes[y] if y >= 0 else None for y in ds._labels.tolist()]
     assert got == expected
@@ -332,7 +359,8 @@ def test_meg_with_stim_channels_is_meg(tmp_path: Path, fmt: str) -> None:
         ["mag", "grad", "grad", "stim", "eog"],
     )
     raw = mne.io.RawArray(np.random.default_rng(0).normal(0, 1e-12, (5, 400)), info, verbose="error")
-    out = nb_formats.write(raw, tmp_path / "ds", format=fmt)
+    out = tmp_path / "ds"
+    nb_formats.write(raw, out, format=fmt)
     m = Manifest.read(out)
     assert list(m.modalities) == ["meg"]
     spec = m.modalities["meg"]
@@ -340,14 +368,16 @@ def test_meg_with_stim_channels_is_meg(tmp_path: Path, fmt: str) -> None:
     assert spec.units == ["T", "T/m", "T/m", "V", "V"] and spec.unit is None
     ds = nb_formats.open(out, window_size=100)
     assert list(ds.sample(0).arrays) == ["meg"]
-    eeg = nb_formats.write(simulate_recordings(1, duration=1.0), tmp_path / "eeg", format=fmt)
+    eeg = tmp_path / "eeg"
+    nb_formats.write(simulate_recordings(1, duration=1.0), eeg, format=fmt)
     assert list(Manifest.read(eeg).modalities) == ["eeg"]
 
 
 @pytest.mark.parametrize(("fmt", "comp"), [("hdf5", "zstd"), ("zarr", "blosc-lz4"), ("hdf5", "none")])
 def test_small_cache_recycles_buffers_correctly(tmp_path: Path, fmt: str, comp: str) -> None:
     recs = simulate_recordings(2, n_channels=5, sfreq=100.0, duration=30.0, seed=11)
-    out = nb_formats.write(recs, tmp_path / "ds", format=fmt, compression=comp, chunk_samples=200)
+    out = tmp_path / "ds"
+    nb_formats.write(recs, out, format=fmt, compression=comp, chunk_samples=200)
     full = [r.data.astype(np.float32) for r in recs]
     rng = np.random.default_rng(1)
     for cache in (2, None, 0):
@@ -369,7 +399,8 @@ def test_mne_info_and_annotations_survive_a_streamed_write(tmp_path: Path, fmt: 
     raw = simulate_raw(n_channels=4, sfreq=100.0, duration=5.0, seed=3).crop(tmin=0.37)
     raw.set_meas_date(None)
     raw.set_eeg_reference("average", projection=False, verbose="error")  # custom_ref_applied
-    out = nb_formats.write(raw, tmp_path / "ds", format=fmt, dtype="float64")
+    out = tmp_path / "ds"
+    nb_formats.write(raw, out, format=fmt, dtype="float64")
     back = nb_formats.open(out).recording(0).to_mne()
     assert mne.utils.object_diff(raw.info, back.info) == ""
     assert back.first_samp == raw.first_samp == 37

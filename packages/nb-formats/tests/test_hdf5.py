@@ -16,7 +16,8 @@ from nb_core.errors import CorruptDataError
 
 @pytest.mark.parametrize("comp", ["none", "blosc-lz4", "gzip"])
 def test_reads_come_from_the_map(tmp_path: Path, windowed: Any, comp: str) -> None:
-    out = nb_formats.write(windowed, tmp_path / "ds", format="hdf5", compression=comp)
+    out = tmp_path / "ds"
+    nb_formats.write(windowed, out, format="hdf5", compression=comp)
     ds = nb_formats.open(out)
     recs, wins = windowed
     x = ds[3][0]
@@ -33,7 +34,8 @@ def test_reads_come_from_the_map(tmp_path: Path, windowed: Any, comp: str) -> No
 
 
 def test_map_is_per_process(tmp_path: Path, windowed: Any) -> None:
-    out = nb_formats.write(windowed, tmp_path / "ds", format="hdf5", compression="none")
+    out = tmp_path / "ds"
+    nb_formats.write(windowed, out, format="hdf5", compression="none")
     ds = nb_formats.open(out)
     first = ds[0][0]
     parent_map = ds._store._mm
@@ -53,7 +55,8 @@ def test_uncompressed_chunk_past_end_is_named(tmp_path: Path) -> None:
     import h5py
 
     x = np.ones((4, 2, 30), np.float32)
-    out = nb_formats.write((x, None), tmp_path / "ds", format="hdf5", compression="none")
+    out = tmp_path / "ds"
+    nb_formats.write((x, None), out, format="hdf5", compression="none")
     with h5py.File(out / "data.h5") as f:
         last = f["windows"].id.get_chunk_info_by_coord((3, 0, 0))
     ds = nb_formats.open(out)

@@ -14,7 +14,8 @@ from nb_core.testing import simulate_recordings
 
 @pytest.mark.parametrize("fmt", ["hdf5", "zarr", "parquet"])
 def test_layout_opens_previews_and_configures(tmp_path: Path, fmt: str) -> None:
-    out = nb_formats.write(simulate_recordings(2, n_channels=4, duration=2.0), tmp_path / fmt, format=fmt)
+    out = tmp_path / fmt
+    nb_formats.write(simulate_recordings(2, n_channels=4, duration=2.0), out, format=fmt)
     m = Manifest.read(out)
     layout = get_layout(m.layout)
     assert layout.package == "nb-formats" and layout.name == fmt

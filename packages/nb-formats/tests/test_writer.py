@@ -40,7 +40,8 @@ def _check_manifest(path: Path, fmt: str) -> Manifest:
 
 @pytest.mark.parametrize("layout", LAYOUTS, ids=LAYOUT_IDS)
 def test_raws_round_trip(tmp_path: Path, raws: list[Any], layout: tuple[str, str, bool]) -> None:
-    out = nb_formats.write(raws, tmp_path / "ds", **layout_kwargs(layout))
+    out = tmp_path / "ds"
+    nb_formats.write(raws, out, **layout_kwargs(layout))
     _check_manifest(out, layout[0])
     ds = nb_formats.open(out)
     assert len(ds) == 2 and ds.n_recordings == 2
@@ -55,7 +56,8 @@ def test_raws_round_trip(tmp_path: Path, raws: list[Any], layout: tuple[str, str
 @pytest.mark.parametrize("layout", LAYOUTS, ids=LAYOUT_IDS)
 def test_windows_round_trip(tmp_path: Path, windowed: tuple[list[Any], list[Any]], layout: Any) -> None:
     recs, wins = windowed
-    out = nb_formats.write((recs, wins), tmp_path / "ds", **layout_kwargs(layout))
+    out = tmp_path / "ds"
+    nb_formats.write((recs, wins), out, **layout_kwargs(layout))
     m = _check_manifest(out, layout[0])
     assert m.splits == {"train": len(wins)}
     assert m.modalities["eeg"].shape == [5, 50]
@@ -85,9 +87,8 @@ def test_arrays_round_trip(tmp_path: Path, layout: Any) -> None:
     x = rng.normal(0, 1e-5, size=(12, 3, 40)).astype(np.float32)
     y = [f"class{k % 3}" for k in range(12)]
     md = pd.DataFrame({"i_window_in_trial": np.arange(12), "session": ["a"] * 6 + ["b"] * 6})
-    out = nb_formats.write(
-        (x, y, md), tmp_path / "ds", sfreq=128.0, ch_names=["C3", "Cz", "C4"], **layout_kwargs(layout)
-    )
+    out = tmp_path / "ds"
+    nb_formats.write((x, y, md), out, sfreq=128.0, ch_names=["C3", "Cz", "C4"], **layout_kwargs(layout))
     m = _check_manifest(out, layout[0])
     assert m.modalities["eeg"].ch_names == ["C3", "Cz", "C4"] and m.modalities["eeg"].sfreq == 128.0
     ds = nb_formats.open(out)
@@ -103,7 +104,8 @@ def test_arrays_round_trip(tmp_path: Path, layout: Any) -> None:
 def test_braindecode_raw_round_trip(
     tmp_path: Path, braindecode_raw: Any, raws: list[Any], layout: Any
 ) -> None:
-    out = nb_formats.write(braindecode_raw, tmp_path / "ds", **layout_kwargs(layout))
+    out = tmp_path / "ds"
+    nb_formats.write(braindecode_raw, out, **layout_kwargs(layout))
     ds = nb_formats.open(out)
     total = sum(len(d.metadata) for d in braindecode_raw.datasets)
     assert len(ds) == total
@@ -126,7 +128,8 @@ def test_braindecode_raw_round_trip(
 
 @pytest.mark.parametrize("layout", SOME, ids=lambda t: "-".join(map(str, t)))
 def test_braindecode_epochs_round_trip(tmp_path: Path, braindecode_epochs: Any, layout: Any) -> None:
-    out = nb_formats.write(braindecode_epochs, tmp_path / "ds", **layout_kwargs(layout))
+    out = tmp_path / "ds"
+    nb_formats.write(braindecode_epochs, out, **layout_kwargs(layout))
     ds = nb_formats.open(out)
     x_all = np.concatenate([d.windows.get_data() for d in braindecode_epochs.datasets]).astype(np.float32)
     y_all = np.concatenate([d.windows.metadata["target"].to_numpy() for d in braindecode_epochs.datasets])
@@ -146,14 +149,16 @@ def test_target_kinds(tmp_path: Path, fmt: str, target: str) -> None:
 
     recs, wins = simulate_windows(1, n_channels=3, sfreq=100.0, duration=2.0, window_size=40, target=target)
     wins[0].target = None if target == "str" else wins[0].target  # a missing value forces the JSON coding
-    out = nb_formats.write((recs, wins), tmp_path / "ds", format=fmt)
+    out = tmp_path / "ds"
+    nb_formats.write((recs, wins), out, format=fmt)
     ds = nb_formats.open(out)
     assert [ds.target(i) for i in range(len(ds))] == [w.target for w in wins]
     assert all(type(ds.target(i)) is type(w.target) for i, w in enumerate(wins))
 
 
 def test_float64_is_exact_and_iterables_stream(tmp_path: Path, raws: list[Any]) -> None:
-    out = nb_formats.write(iter(raws), tmp_path / "ds", format="zarr", dtype="float64")
+    out = tmp_path / "ds"
+    nb_formats.write(iter(raws), out, format="zarr", dtype="float64")
     ds = nb_formats.open(out)
     np.testing.assert_array_equal(ds.recording(0).data, raws[0].get_data())
     assert ds[0][0].dtype == np.float64
@@ -162,7 +167,8 @@ def test_float64_is_exact_and_iterables_stream(tmp_path: Path, raws: list[Any]) 
 def test_parquet_tables_load_with_datasets(tmp_path: Path, windowed: Any) -> None:
     import datasets
 
-    out = nb_formats.write(windowed, tmp_path / "ds", format="parquet")
+    out = tmp_path / "ds"
+    nb_formats.write(windowed, out, format="parquet")
     m = Manifest.read(out)
     configs = m.extra["hf_configs"]
     assert [c["config_name"] for c in configs] == ["windows", "recordings"]
@@ -179,8 +185,8 @@ def test_parquet_tables_load_with_datasets(tmp_path: Path, windowed: Any) -> Non
 
 
 def test_zarr_and_continuous_hdf5_have_no_hf_configs(tmp_path: Path, windowed: Any, raws: list[Any]) -> None:
-    assert "hf_configs" not in Manifest.read(nb_formats.write(windowed, tmp_path / "z", format="zarr")).extra
-    assert "hf_configs" not in Manifest.read(nb_formats.write(raws, tmp_path / "h", format="hdf5")).extra
+    assert "hf_configs" not in nb_formats.write(windowed, tmp_path / "z", format="zarr").extra
+    assert "hf_configs" not in nb_formats.write(raws, tmp_path / "h", format="hdf5").extra
 
 
 def _load_via_card(root: Path, config: str, cache: Path) -> Any:
@@ -198,7 +204,8 @@ def _load_via_card(root: Path, config: str, cache: Path) -> Any:
 
 def test_hdf5_window_table_loads_with_datasets(tmp_path: Path, windowed: Any) -> None:
     recs, wins = windowed
-    out = nb_formats.write(windowed, tmp_path / "ds", format="hdf5")
+    out = tmp_path / "ds"
+    nb_formats.write(windowed, out, format="hdf5")
     configs = Manifest.read(out).extra["hf_configs"]
     assert [c["config_name"] for c in configs] == ["windows"] and configs[0]["default"] is True
     d = _load_via_card(out, "windows", tmp_path / "cache")
@@ -215,7 +222,8 @@ def test_hdf5_materialized_windows_load_with_datasets(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(0, 1e-5, size=(9, 3, 40)).astype(np.float32)
     y = [["b", "a", "c"][k % 3] for k in range(9)]
-    out = nb_formats.write((x, y), tmp_path / "ds", format="hdf5", sfreq=100.0)
+    out = tmp_path / "ds"
+    nb_formats.write((x, y), out, format="hdf5", sfreq=100.0)
     names = [c["config_name"] for c in Manifest.read(out).extra["hf_configs"]]
     assert names == ["windows", "windows_with_signals"]
     d = _load_via_card(out, "windows_with_signals", tmp_path / "cache")
@@ -231,10 +239,9 @@ def test_hdf5_configs_through_the_hub(request: pytest.FixtureRequest, tmp_path: 
     import datasets
 
     x = np.random.default_rng(1).normal(size=(6, 2, 20)).astype(np.float32)
-    out = nb_formats.write(
-        (x, ["l", "r"] * 3), tmp_path / "h5", format="hdf5", compression="gzip", sfreq=50.0
-    )
-    nb_hub.push(out, "me/h5", endpoint=hub_emulator.endpoint)
+    out = tmp_path / "h5"
+    nb_formats.write((x, ["l", "r"] * 3), out, format="hdf5", compression="gzip", sfreq=50.0)
+    nb_hub.push(out, "me/h5", endpoint=hub_emulator.endpoint, license="cc0-1.0")
     d = datasets.load_dataset("me/h5", "windows_with_signals", split="train", cache_dir=str(tmp_path / "c"))
     assert d.features["target"].names == ["l", "r"] and list(d["target"]) == [0, 1] * 3
     np.testing.assert_array_equal(np.asarray(d.with_format("numpy")["windows"]), x)
@@ -242,7 +249,8 @@ def test_hdf5_configs_through_the_hub(request: pytest.FixtureRequest, tmp_path: 
 
 def test_hdf5_table_config_needs_no_plugin(tmp_path: Path, windowed: Any) -> None:
     """The table config reads only uncompressed int columns: a process without hdf5plugin loads it."""
-    out = nb_formats.write(windowed, tmp_path / "ds", format="hdf5", compression="blosc-zstd")
+    out = tmp_path / "ds"
+    nb_formats.write(windowed, out, format="hdf5", compression="blosc-zstd")
     code = (
         "import sys, datasets, json\n"
         "from nb_core.manifest import Manifest\n"
@@ -266,10 +274,37 @@ def test_hdf5_table_config_needs_no_plugin(tmp_path: Path, windowed: Any) -> Non
 def test_chunking_is_one_window_per_chunk(tmp_path: Path, windowed: Any) -> None:
     import h5py
 
-    out = nb_formats.write(windowed, tmp_path / "ds", format="hdf5")
+    out = tmp_path / "ds"
+    nb_formats.write(windowed, out, format="hdf5")
     with h5py.File(out / "data.h5") as f:
         assert f["recordings/000000"].chunks == (5, 50)  # time chunk = window size
     x = np.zeros((4, 2, 30), np.float32)
-    out2 = nb_formats.write((x, None), tmp_path / "arr", format="hdf5")
+    out2 = tmp_path / "arr"
+    nb_formats.write((x, None), out2, format="hdf5")
     with h5py.File(out2 / "data.h5") as f:
         assert f["windows"].chunks == (1, 2, 30)
+
+
+def test_write_and_convert_return_the_written_manifest(tmp_path: Path, windowed: Any) -> None:
+    """``write``/``convert`` return the manifest of what they wrote, equal to what is read back."""
+    m = nb_formats.write(windowed, tmp_path / "a", format="hdf5")
+    assert isinstance(m, Manifest) and m.layout == "hdf5"
+    assert m.to_dict() == Manifest.read(tmp_path / "a").to_dict()
+    assert m.n_samples == len(nb_formats.open(tmp_path / "a"))
+    c = nb_formats.convert(tmp_path / "a", tmp_path / "b", format="parquet")
+    assert isinstance(c, Manifest) and c.layout == "parquet" and c.n_samples == m.n_samples
+    assert c.to_dict() == nb_formats.verify(tmp_path / "b").to_dict()
+
+
+def test_inspect_is_inspect_artifact_and_the_old_name_warns(tmp_path: Path, windowed: Any) -> None:
+    nb_formats.write(windowed, tmp_path / "a", format="zarr")
+    summary = nb_formats.inspect_artifact(tmp_path / "a")
+    assert summary["layout"] == "zarr" and "inspect" not in nb_formats.__all__
+    with pytest.warns(DeprecationWarning, match="inspect_artifact"):
+        old = nb_formats.inspect
+    assert old is nb_formats.inspect_artifact
+    with pytest.warns(DeprecationWarning, match="inspect_artifact"):
+        from nb_formats.verify import inspect as old_from_module
+    assert old_from_module is nb_formats.inspect_artifact
+    with pytest.raises(AttributeError):
+        _ = nb_formats.no_such_name  # type: ignore[attr-defined]

@@ -33,7 +33,8 @@ def test_sharded_windows_and_plain_zarr_reads_them(
     x, y = _arrays()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a zip store written twice per member warns "Duplicate name"
-        out = nb_formats.write((x, y), tmp_path / "ds", format="zarr", compression=comp, zip_store=zipped)
+        out = tmp_path / "ds"
+        nb_formats.write((x, y), out, format="zarr", compression=comp, zip_store=zipped)
     ds = nb_formats.open(out)
     for i in range(len(x)):
         np.testing.assert_array_equal(ds[i][0], x[i])
@@ -53,7 +54,8 @@ def test_sharded_windows_and_plain_zarr_reads_them(
 def test_recordings_are_one_shard_each(tmp_path: Path, raws: list[Any]) -> None:
     import zarr
 
-    out = nb_formats.write(raws, tmp_path / "ds", format="zarr", chunk_samples=64)
+    out = tmp_path / "ds"
+    nb_formats.write(raws, out, format="zarr", chunk_samples=64)
     files = [f.path for f in Manifest.read(out).files]
     assert [f for f in files if "recordings/" in f and "/c/" in f] == [
         "data.zarr/recordings/000000/c/0/0",
@@ -70,7 +72,8 @@ def test_recordings_are_one_shard_each(tmp_path: Path, raws: list[Any]) -> None:
 
 def test_damaged_shard_index_is_named(tmp_path: Path) -> None:
     x, y = _arrays()
-    out = nb_formats.write((x, y), tmp_path / "ds", format="zarr")
+    out = tmp_path / "ds"
+    nb_formats.write((x, y), out, format="zarr")
     shard = out / "data.zarr/windows/c/0/0/0"
     raw = bytearray(shard.read_bytes())
     raw[-10] ^= 0xFF  # inside the index: crc32c no longer matches
@@ -96,9 +99,11 @@ def test_unsharded_store_is_still_read(
 
     monkeypatch.setattr(zarr_layout.ZarrSink, "_array", unsharded)
     x, y = _arrays()
-    out = nb_formats.write((x, y), tmp_path / "w", format="zarr")
+    out = tmp_path / "w"
+    nb_formats.write((x, y), out, format="zarr")
     assert (out / "data.zarr/windows/c/10/0/0").is_file()  # one file per window
     ds = nb_formats.open(out)
     np.testing.assert_array_equal(np.stack([ds[i][0] for i in range(len(ds))]), x)
-    out2 = nb_formats.write(raws, tmp_path / "r", format="zarr", zip_store=True, chunk_samples=64)
+    out2 = tmp_path / "r"
+    nb_formats.write(raws, out2, format="zarr", zip_store=True, chunk_samples=64)
     np.testing.assert_array_equal(nb_formats.open(out2)[1][0], raws[1].get_data().astype(np.float32))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from huggingface_hub import DatasetCard
 
 from nb_core import Manifest
@@ -75,3 +76,25 @@ def test_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_card_names_the_writer_only_when_the_manifest_has_one():
+    bare = str(card(Manifest(name="x", layout="shards")))
+    assert "(layout `shards`): 0 data files" in bare and "written by" not in bare
+    m = Manifest(name="x", layout="shards", writer={"package": "nb-shards", "version": "0.1.0"})
+    assert "(layout `shards`, written by nb-shards 0.1.0): 0 data files" in str(card(m))
+
+
+def test_card_yaml_has_no_anchors(tmp_path):
+    """Configs that share their feature lists are written out in full (no ``&id001`` / ``*id001``)."""
+    import numpy as np
+    import yaml
+
+    nb_formats = pytest.importorskip("nb_formats")
+    m = nb_formats.write((np.zeros((4, 2, 10), "float32"), [0, 1, 0, 1]), tmp_path / "ds", sfreq=100.0)
+    text = str(card(m, repo_id="me/ds"))
+    assert "&id" not in text and "*id" not in text
+    configs = yaml.safe_load(text.split("---\n")[1])["configs"]
+    assert (
+        len(configs) == 2 and configs[0]["features"] == configs[1]["features"][: len(configs[0]["features"])]
+    )

@@ -83,7 +83,8 @@ def test_nb_shards_artifact_roundtrip_and_hf_streaming(hub_emulator, real_shards
 def test_nb_formats_layouts_roundtrip(hub_emulator, tmp_path, fmt):
     nb_formats = pytest.importorskip("nb_formats")
     data = simulate_windows(n_recordings=2, n_channels=4, sfreq=100.0, duration=3.0, window_size=100)
-    path = nb_formats.write(data, tmp_path / f"art-{fmt}", format=fmt)
+    path = tmp_path / f"art-{fmt}"
+    nb_formats.write(data, path, format=fmt)
     root = Manifest.read(path)  # the artifact directory has the manifest
     nb_hub.push(path, f"me/{fmt}", endpoint=hub_emulator.endpoint)
     out = nb_hub.pull(f"me/{fmt}", endpoint=hub_emulator.endpoint, local_dir=tmp_path / f"back-{fmt}")
@@ -99,7 +100,8 @@ def test_load_dataset_on_parquet_metadata_tables(hub_emulator, tmp_path):
     nb_formats = pytest.importorskip("nb_formats")
     datasets = pytest.importorskip("datasets")
     data = simulate_windows(n_recordings=2, n_channels=4, sfreq=100.0, duration=3.0, window_size=100)
-    path = nb_formats.write(data, tmp_path / "pq", format="parquet")
+    path = tmp_path / "pq"
+    nb_formats.write(data, path, format="parquet")
     m = Manifest.read(path)
     nb_hub.push(path, "me/pq", endpoint=hub_emulator.endpoint)
     card = hub_emulator.repo_files("me/pq")["README.md"].decode()

@@ -81,6 +81,11 @@ def test_unknown_endpoint_is_a_logged_404():
     with HubEmulator() as emu:
         r = httpx2.get(f"{emu.endpoint}/api/nothing/here")
         assert r.status_code == 404 and "no such endpoint" in r.json()["error"]
+        # The emulator logs a request once its response is sent, so a fast client (or a loaded
+        # machine) can read the response first: wait for the record.
+        deadline = time.monotonic() + 5.0
+        while not emu.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert [c.endpoint for c in emu.requests] == ["unknown"]
 
 

@@ -22,7 +22,6 @@ from nb_core.checksums import HashingWriter, sha256_bytes, sha256_file
 from nb_core.errors import NBError
 from nb_core.executor import get_executor
 from nb_core.manifest import (
-    LAYOUTS,
     MANIFEST_NAME,
     SCHEMA_VERSION,
     FileEntry,
@@ -49,7 +48,6 @@ from nb_core.validation import check_index, safe_key
 __version__ = _version("nb-core")
 
 __all__ = [
-    "LAYOUTS",
     "MANIFEST_NAME",
     "SCHEMA_VERSION",
     "Annotation",

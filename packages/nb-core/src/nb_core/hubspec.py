@@ -9,12 +9,20 @@ the id the Hub would give it, and to check card metadata):
   tree listings) of every file stored in Git (not through LFS).
 - :data:`SIZE_CATEGORIES` / :func:`size_category`: the Hub's ``size_categories`` values of a
   dataset card (``"n<1K"``, ``"1K<n<10K"``, ...) and the one that fits a number of samples.
+- :data:`REPO_SIDE_FILES` / :func:`is_repo_side_file`: the files a dataset repository (and a
+  download of it) has beside the artifact's own: the card, its preview image, ``.gitattributes``,
+  and ``huggingface_hub``'s bookkeeping under ``.cache/huggingface/`` in a ``local_dir``.
+  Verifiers that refuse unlisted files skip these, so a pulled artifact verifies.
 
 Example:
     >>> git_blob_sha1(b"hello\\n")  # the same as `git hash-object` of that file
     'ce013625030ba8dba906f756967f9e9ca394464a'
     >>> size_category(999), size_category(12_345), size_category(10**13)
     ('n<1K', '10K<n<100K', 'n>1T')
+    >>> is_repo_side_file("README.md"), is_repo_side_file(".cache/huggingface/download/x.metadata")
+    (True, True)
+    >>> is_repo_side_file("data.h5"), is_repo_side_file("sub/README.md")
+    (False, False)
 """
 
 from __future__ import annotations
@@ -23,7 +31,32 @@ import hashlib
 import os
 from pathlib import Path
 
-__all__ = ["SIZE_CATEGORIES", "git_blob_sha1", "git_blob_sha1_file", "size_category"]
+__all__ = [
+    "REPO_SIDE_FILES",
+    "SIZE_CATEGORIES",
+    "git_blob_sha1",
+    "git_blob_sha1_file",
+    "is_repo_side_file",
+    "size_category",
+]
+
+#: Files at a dataset repository's root that are not part of the artifact (the dataset card,
+#: its preview image, Git attributes); not listed in the manifest.
+REPO_SIDE_FILES: frozenset[str] = frozenset({"README.md", "nb-preview.png", ".gitattributes"})
+#: Where ``huggingface_hub`` keeps its bookkeeping in a download's ``local_dir``.
+_LOCAL_DIR_CACHE = ".cache/huggingface/"
+
+
+def is_repo_side_file(relpath: str) -> bool:
+    """Whether ``relpath`` (POSIX, relative to the artifact's root) is a file that a Hub repository
+    or a download of it has beside the artifact (see :data:`REPO_SIDE_FILES`).
+
+    Example:
+        >>> is_repo_side_file(".gitattributes"), is_repo_side_file("train-000000.tar")
+        (True, False)
+    """
+    return relpath in REPO_SIDE_FILES or relpath.startswith(_LOCAL_DIR_CACHE)
+
 
 #: The Hub's ``size_categories`` values, smallest first (each bound is ten times the last).
 SIZE_CATEGORIES: tuple[str, ...] = (

@@ -53,7 +53,6 @@ if TYPE_CHECKING:
     from nb_core.schema import Recording
 
 __all__ = [
-    "LAYOUTS",
     "MANIFEST_NAME",
     "SCHEMA_VERSION",
     "FileEntry",
@@ -67,9 +66,9 @@ __all__ = [
 SCHEMA_VERSION = 1
 #: File name of the manifest at an artifact's root.
 MANIFEST_NAME = "nb-manifest.json"
-#: The layouts of the neurobridge packages (documentation only: a manifest may name any layout,
-#: see :func:`nb_core.layouts.check_layout_name`; the packages that read them register themselves
-#: in :mod:`nb_core.layouts`).
+#: Deprecated, not exported: the layout names of the workspace before the layout registry. A
+#: manifest may name any layout (:func:`nb_core.layouts.check_layout_name`); the installed ones are
+#: :func:`nb_core.layouts.available_layouts`.
 LAYOUTS = ("hdf5", "zarr", "parquet", "shards", "hf")
 
 

@@ -181,10 +181,21 @@ def simulate_raw(
     raw.set_montage(MONTAGE, verbose=verbose)
     # Coloured sensor noise with MNE's own simulation tools.
     cov = mne.make_ad_hoc_cov(raw.info, verbose=verbose)
-    with warnings.catch_warnings():
-        # MNE advises an average-reference projector for real covariances; this one is ad hoc.
-        warnings.filterwarnings("ignore", message="No average EEG reference", category=RuntimeWarning)
-        mne.simulation.add_noise(raw, cov, iir_filter=[0.2, -0.2, 0.04], rng=seed, verbose=verbose)
+    # MNE advises an average-reference projector for a real covariance ("No average EEG reference
+    # present ..."); this one is ad hoc. MNE prints that advice through its logger, to standard output
+    # (into doctest output) whatever ``verbose`` says when a caller's log handler is active, so the
+    # condition is removed at its source: the reference counts as set while the noise is added
+    # (the noise is the same either way) and is put back after.
+    ref = raw.info["custom_ref_applied"]
+    with raw.info._unlock():
+        raw.info["custom_ref_applied"] = mne.io.constants.FIFF.FIFFV_MNE_CUSTOM_REF_ON
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="No average EEG reference", category=RuntimeWarning)
+            mne.simulation.add_noise(raw, cov, iir_filter=[0.2, -0.2, 0.04], rng=seed, verbose=verbose)
+    finally:
+        with raw.info._unlock():
+            raw.info["custom_ref_applied"] = ref
     date = meas_date or _dt.datetime(2024, 1, 1, 9, 0, 0, tzinfo=_dt.UTC) + _dt.timedelta(
         days=int(seed % 365), seconds=int(seed % 3600)
     )

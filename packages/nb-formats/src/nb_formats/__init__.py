@@ -3,8 +3,10 @@
 Example:
     >>> import tempfile, nb_formats
     >>> from nb_core.testing import simulate_windows
-    >>> path = nb_formats.write(simulate_windows(n_recordings=1, duration=2.0),
-    ...                         tempfile.mkdtemp() + "/ds", format="zarr")
+    >>> path = tempfile.mkdtemp() + "/ds"
+    >>> manifest = nb_formats.write(simulate_windows(n_recordings=1, duration=2.0), path, format="zarr")
+    >>> manifest.layout, manifest.n_samples
+    ('zarr', 2)
     >>> ds = nb_formats.open(path)
     >>> x, y = ds[0]
     >>> x.shape, x.dtype.name
@@ -12,11 +14,12 @@ Example:
 """
 
 from importlib.metadata import version as _version
+from typing import Any as _Any
 
 from nb_formats.codecs import COMPRESSIONS, DEFAULT_COMPRESSION
 from nb_formats.convert import convert
 from nb_formats.dataset import NO_TARGET, LazyDataset, open
-from nb_formats.verify import inspect, verify
+from nb_formats.verify import inspect_artifact, verify
 from nb_formats.writer import FORMATS, write
 
 __version__ = _version("nb-formats")
@@ -29,8 +32,23 @@ __all__ = [
     "LazyDataset",
     "__version__",
     "convert",
-    "inspect",
+    "inspect_artifact",
     "open",
     "verify",
     "write",
 ]
+
+
+def __getattr__(name: str) -> _Any:
+    """``nb_formats.inspect``: the former name of :func:`inspect_artifact` (deprecated)."""
+    if name == "inspect":
+        import warnings
+
+        warnings.warn(
+            "nb_formats.inspect is deprecated (its name is the standard-library module's); "
+            "use nb_formats.inspect_artifact",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return inspect_artifact
+    raise AttributeError(f"module 'nb_formats' has no attribute {name!r}")

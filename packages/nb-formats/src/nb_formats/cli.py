@@ -211,16 +211,16 @@ def _cmd_write(args: argparse.Namespace) -> int:
             )
     check_output(dst, overwrite=args.overwrite)
     raws = (read_raw(s, preload=False, **opts) for s in srcs)
-    out = nb_formats.write(raws, dst, **_write_kwargs(args))
-    print(f"wrote {out}")
+    nb_formats.write(raws, dst, **_write_kwargs(args))
+    print(f"wrote {dst}")
     return 0
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
     import nb_formats
 
-    out = nb_formats.convert(args.src, args.output, verify=args.verify, **_write_kwargs(args))
-    print(f"wrote {out}")
+    nb_formats.convert(args.src, args.output, verify=args.verify, **_write_kwargs(args))
+    print(f"wrote {args.output}")
     return 0
 
 
@@ -259,7 +259,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_inspect(args: argparse.Namespace) -> int:
     import nb_formats
 
-    s = nb_formats.inspect(args.path, verify=args.verify)
+    s = nb_formats.inspect_artifact(args.path, verify=args.verify)
     if args.json:
         print(json.dumps(s, indent=2))
         return 0

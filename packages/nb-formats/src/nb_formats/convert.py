@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nb_core.manifest import Manifest
 from nb_core.schema import Recording, Window
 from nb_formats._store import Signals
 from nb_formats.dataset import LazyDataset
@@ -91,7 +91,7 @@ def convert(
     verify: bool = False,
     show_progress: bool | None = None,
     resume: bool = False,
-) -> Path:
+) -> Manifest:
     """Convert an artifact to another layout (or compression), one recording at a time.
 
     Args:
@@ -104,7 +104,7 @@ def convert(
         verify (`bool`, *optional*, defaults to `False`): check ``src``'s checksums first.
 
     Returns:
-        `Path`: ``dst``.
+        `nb_core.Manifest`: the manifest of the new artifact at ``dst``.
 
     Raises:
         ChecksumMismatchError: with ``verify=True``, ``src`` is damaged.
@@ -115,9 +115,11 @@ def convert(
         >>> from nb_core.testing import simulate_windows
         >>> d = tempfile.mkdtemp()
         >>> a = nb_formats.write(simulate_windows(1, duration=2.0), d + "/a", format="hdf5")
-        >>> b = nb_formats.convert(a, d + "/b", format="parquet")
-        >>> len(nb_formats.open(b)) == len(nb_formats.open(a))
-        True
+        >>> b = nb_formats.convert(d + "/a", d + "/b", format="parquet")
+        >>> b.layout, b.n_samples == a.n_samples
+        ('parquet', True)
+        >>> len(nb_formats.open(d + "/b"))
+        2
     """
     from nb_core.atomic import check_output
     from nb_formats.writer import write

@@ -64,7 +64,8 @@ class LazyDataset:
     Example:
         >>> import tempfile, nb_formats
         >>> from nb_core.testing import simulate_recordings
-        >>> out = nb_formats.write(simulate_recordings(1, n_channels=4, duration=2.0), tempfile.mkdtemp() + "/ds")
+        >>> out = tempfile.mkdtemp() + "/ds"
+        >>> _ = nb_formats.write(simulate_recordings(1, n_channels=4, duration=2.0), out)
         >>> ds = nb_formats.LazyDataset(out, window_size=100)  # what nb_formats.open returns
         >>> x, y = ds[0]
         >>> len(ds), x.shape
@@ -377,8 +378,8 @@ def open(
     Example:
         >>> import tempfile, nb_formats
         >>> from nb_core.testing import simulate_recordings
-        >>> out = nb_formats.write(simulate_recordings(2, n_channels=4, duration=2.0),
-        ...                        tempfile.mkdtemp() + "/ds", format="zarr")
+        >>> out = tempfile.mkdtemp() + "/ds"
+        >>> _ = nb_formats.write(simulate_recordings(2, n_channels=4, duration=2.0), out, format="zarr")
         >>> ds = nb_formats.open(out, window_size=100)
         >>> len(ds), ds[0][0].shape
         (10, (4, 100))
@@ -413,8 +414,9 @@ def check_layout(manifest: Manifest, root: Path) -> dict[str, Any]:
         >>> import tempfile, nb_formats
         >>> from nb_core.manifest import Manifest
         >>> from nb_core.testing import simulate_recordings
-        >>> out = nb_formats.write(simulate_recordings(1, duration=1.0), tempfile.mkdtemp() + "/ds")
-        >>> check_layout(Manifest.read(out), out)["kind"]
+        >>> out = tempfile.mkdtemp() + "/ds"
+        >>> manifest = nb_formats.write(simulate_recordings(1, duration=1.0), out)
+        >>> check_layout(manifest, out)["kind"]
         'continuous'
     """
     from nb_formats.codecs import COMPRESSIONS

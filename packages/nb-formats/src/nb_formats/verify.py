@@ -6,7 +6,10 @@ Checks, in order (the first failure is raised, naming the file):
    write beside it (``.nb-tmp-resume-<name>``, ``.nb-tmp-<id>-<name>``), is **incomplete**;
 2. the manifest describes an nb-formats layout whose data files it lists (``data.h5``;
    ``data.zarr/zarr.json`` or ``data.zarr.zip``; ``meta.json``), with a known ``format_version``;
-3. every file in the artifact directory is listed (an unlisted file would be read unchecked);
+3. every file in the artifact directory is listed (an unlisted file would be read unchecked),
+   except the files a Hub repository has beside an artifact (``README.md``, ``.gitattributes``,
+   ``nb-preview.png``, ``.cache/huggingface/``: :func:`nb_core.hubspec.is_repo_side_file`), so that
+   an artifact pulled with :func:`nb_hub.pull` verifies;
 4. every listed file has its size and sha256 (``Manifest.verify``, which also checks that the
    manifest agrees with itself);
 5. the metadata and window table load and point inside the recordings.
@@ -15,7 +18,9 @@ Example:
     >>> import tempfile, nb_formats
     >>> from nb_core.testing import simulate_windows
     >>> from nb_formats.verify import verify
-    >>> out = nb_formats.write(simulate_windows(1, duration=2.0), tempfile.mkdtemp() + "/ds")
+    >>> out = tempfile.mkdtemp() + "/ds"
+    >>> nb_formats.write(simulate_windows(1, duration=2.0), out).layout
+    'hdf5'
     >>> verify(out).layout
     'hdf5'
 """
@@ -29,9 +34,10 @@ from typing import Any
 
 from nb_core.atomic import TMP_PREFIX, is_temporary
 from nb_core.errors import CorruptDataError, ManifestNotFoundError
+from nb_core.hubspec import is_repo_side_file
 from nb_core.manifest import MANIFEST_NAME, Manifest
 
-__all__ = ["check_complete", "inspect", "stale_temporaries", "verify"]
+__all__ = ["check_complete", "inspect_artifact", "stale_temporaries", "verify"]
 
 
 #: Names an nb-formats write creates in its directory (what makes a manifest-less folder "incomplete").
@@ -60,7 +66,8 @@ def verify(path: str | os.PathLike[str]) -> Manifest:
     Example:
         >>> import tempfile, nb_formats
         >>> from nb_core.testing import simulate_windows
-        >>> out = nb_formats.write(simulate_windows(1, duration=2.0), tempfile.mkdtemp() + "/ds")
+        >>> out = tempfile.mkdtemp() + "/ds"
+        >>> _ = nb_formats.write(simulate_windows(1, duration=2.0), out)
         >>> nb_formats.verify(out).layout
         'hdf5'
     """
@@ -70,7 +77,7 @@ def verify(path: str | os.PathLike[str]) -> Manifest:
     return _verify_rest(root, Manifest.read(root))
 
 
-def inspect(path: str | os.PathLike[str], *, verify: bool = False) -> dict[str, Any]:
+def inspect_artifact(path: str | os.PathLike[str], *, verify: bool = False) -> dict[str, Any]:
     """A summary of an artifact: name, layout, writer, kind, dtype, compression, modalities, counts.
 
     With ``verify=True`` the artifact is verified first (see :func:`verify`).
@@ -82,8 +89,9 @@ def inspect(path: str | os.PathLike[str], *, verify: bool = False) -> dict[str, 
     Example:
         >>> import tempfile, nb_formats
         >>> from nb_core.testing import simulate_windows
-        >>> out = nb_formats.write(simulate_windows(1, duration=2.0), tempfile.mkdtemp() + "/ds")
-        >>> s = nb_formats.inspect(out)
+        >>> out = tempfile.mkdtemp() + "/ds"
+        >>> _ = nb_formats.write(simulate_windows(1, duration=2.0), out)
+        >>> s = nb_formats.inspect_artifact(out)
         >>> s["layout"], s["n_samples"], s["kind"]
         ('hdf5', 2, 'windowed')
     """
@@ -140,7 +148,13 @@ def _verify_rest(root: Path, m: Manifest) -> Manifest:
     listed = {e.path for e in m.files}
     for f in sorted(root.rglob("*")):
         rel = f.relative_to(root).as_posix()
-        if f.is_file() and rel != MANIFEST_NAME and rel not in listed and not is_temporary(f.name):
+        if (
+            f.is_file()
+            and rel != MANIFEST_NAME
+            and rel not in listed
+            and not is_temporary(f.name)
+            and not is_repo_side_file(rel)  # the card, .gitattributes, ... of a pulled artifact
+        ):
             raise CorruptDataError(
                 f"{f}: not listed in {root / MANIFEST_NAME}; an unlisted file would be read unchecked "
                 "(remove it, or rewrite the artifact)"
@@ -148,3 +162,18 @@ def _verify_rest(root: Path, m: Manifest) -> Manifest:
     m.verify(root)
     LazyDataset(root).close()
     return m
+
+
+def __getattr__(name: str) -> Any:
+    """``nb_formats.verify.inspect``: the former name of :func:`inspect_artifact` (deprecated)."""
+    if name == "inspect":
+        import warnings
+
+        warnings.warn(
+            "nb_formats.verify.inspect is deprecated (its name is the standard-library module's); "
+            "use nb_formats.inspect_artifact",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return inspect_artifact
+    raise AttributeError(f"module 'nb_formats.verify' has no attribute {name!r}")

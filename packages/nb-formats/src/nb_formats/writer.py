@@ -69,7 +69,7 @@ def write(
     show_progress: bool | None = None,
     fsync: bool = True,
     resume: bool = False,
-) -> Path:
+) -> Manifest:
     """Write EEG/MEG recordings or windows to an artifact directory.
 
     Args:
@@ -101,7 +101,8 @@ def write(
             (see :mod:`nb_formats.resume`). HDF5 files and Zarr zip stores are written in one go.
 
     Returns:
-        `Path`: the artifact directory.
+        `nb_core.Manifest`: the manifest of the written artifact (as :func:`nb_core.Manifest.read`
+        would read it back from ``path``): layout, sizes and sha256 of every file, counts.
 
     Raises:
         OutputExistsError: ``path`` exists and ``overwrite`` is `False` (nothing is written).
@@ -115,8 +116,10 @@ def write(
     Example:
         >>> import tempfile, nb_formats
         >>> from nb_core.testing import simulate_windows
-        >>> out = nb_formats.write(simulate_windows(n_recordings=1, duration=4.0),
-        ...                        tempfile.mkdtemp() + "/ds", format="hdf5")
+        >>> out = tempfile.mkdtemp() + "/ds"
+        >>> m = nb_formats.write(simulate_windows(n_recordings=1, duration=4.0), out, format="hdf5")
+        >>> m.layout, m.n_samples
+        ('hdf5', 4)
         >>> len(nb_formats.open(out))
         4
     """
@@ -127,7 +130,7 @@ def write(
     for stale in stale_temporaries(final):  # left by an interrupted (killed) write of the same path
         remove_path(stale)
 
-    def write_into(root: Path, ledger: ResumeLedger | None) -> None:
+    def write_into(root: Path, ledger: ResumeLedger | None) -> Manifest:
         sink = _sink_class(format)(root, compression=comp, dtype=dt, zip_store=zip_store, ledger=ledger)
         meta, table, facts = _stream(source, sink, dt, allow_nonfinite, chunk_samples, show_progress)
         files = sink.finish(meta, table)
@@ -139,12 +142,13 @@ def write(
         if ledger is not None:
             ledger.close()
         manifest.write(root)
+        return manifest
 
     if not resume:
         with atomic_path(final, overwrite=overwrite, fsync=fsync) as tmp:
             tmp.mkdir()
-            write_into(tmp, None)
-        return final
+            written = write_into(tmp, None)
+        return written
     work = resume_dir(final)
     options = {
         "format": format,
@@ -156,10 +160,10 @@ def write(
     }
     ledger = ResumeLedger.open(work, options, fsync=fsync)
     clean_temporaries(work)  # half-written manifests / ledgers of the interrupted run
-    write_into(work, ledger)  # on error, the work stays
+    written = write_into(work, ledger)  # on error, the work stays
     with atomic_path(final, overwrite=overwrite, fsync=fsync) as tmp:
         os.replace(work, tmp)
-    return final
+    return written
 
 
 def _check_options(

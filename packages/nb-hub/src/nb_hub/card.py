@@ -160,10 +160,10 @@ def _intro(manifest: Manifest) -> list[str]:
     out: list[str] = [f"# {manifest.name}", ""]
     if manifest.description:
         out += [manifest.description.strip(), ""]
-    writer = manifest.writer.get("package", "?")
+    writer = " ".join(str(manifest.writer[k]) for k in ("package", "version") if manifest.writer.get(k))
+    by = f", written by {writer}" if writer else ""
     out += [
-        f"A neurobridge artifact (layout `{manifest.layout}`, written by {writer} "
-        f"{manifest.writer.get('version', '')}): {len(manifest.files)} data files, "
+        f"A neurobridge artifact (layout `{manifest.layout}`{by}): {len(manifest.files)} data files, "
         f"{_human(manifest.total_size)}, every file listed with its sha256 in `{MANIFEST_NAME}`.",
         "",
     ]
@@ -287,7 +287,9 @@ def merge_card_text(generated_meta: dict[str, Any], generated_body: str, existin
     for k in GENERATED_KEYS:
         if k in generated_meta:
             meta[k] = generated_meta[k]
-    front_text = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    front_text = yaml.dump(
+        meta, Dumper=_plain_dumper(yaml), sort_keys=False, allow_unicode=True, default_flow_style=False
+    )
     parts = [f"---\n{front_text}---\n"]
     if before:
         parts.append(before + "\n\n")
@@ -295,6 +297,17 @@ def merge_card_text(generated_meta: dict[str, Any], generated_body: str, existin
     if after:
         parts.append("\n" + after + "\n")
     return "".join(parts)
+
+
+def _plain_dumper(yaml: Any) -> Any:
+    """``yaml.SafeDumper`` that writes a repeated object out again instead of ``&id001``/``*id001``
+    anchors (configs share their feature lists; readers of the card expect plain YAML)."""
+
+    class PlainDumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return PlainDumper
 
 
 def card(
@@ -323,6 +336,16 @@ def card(
 
     Raises:
         DependencyMissingError: ``huggingface_hub`` or ``pyyaml`` is missing.
+
+    Example:
+        >>> from nb_core import FileEntry, Manifest
+        >>> m = Manifest(name="eeg-demo", layout="shards", license="cc-by-4.0",
+        ...              files=[FileEntry("train-000000.tar", 1_000_000, "0" * 64)])
+        >>> c = card(m, repo_id="me/eeg-demo")
+        >>> c.data.license, c.data.pretty_name
+        ('cc-by-4.0', 'eeg-demo')
+        >>> 'nb_hub.open("me/eeg-demo")' in str(c)  # the README text, with how to load it
+        True
     """
     from nb_core.validation import soft_import
 

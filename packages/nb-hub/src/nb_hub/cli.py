@@ -10,7 +10,7 @@ pulled from any endpoint other than huggingface.co are cached in a folder of tha
 Example:
     $ nb hub push out/eeg-shards me/eeg --private
     $ nb hub pull me/eeg --include "train-*"
-    $ nb hub card out/eeg-shards --output README.md
+    $ nb hub card out/eeg-shards -o README.md
     $ nb hub emulator --port 8765
 """
 
@@ -232,13 +232,13 @@ def _add_card(sub: Any) -> None:
         "card",
         "write the dataset card (README.md) of an artifact",
         """
-        nb hub card out/eeg-shards --repo-id me/eeg-demo --output out/eeg-shards-card/README.md --preview
+        nb hub card out/eeg-shards --repo-id me/eeg-demo -o out/eeg-shards-card/README.md --preview
         """,
         note="An existing --output file keeps its user text (outside the nb-hub markers).",
     )
     card.add_argument("path", help="artifact directory")
     card.add_argument("--repo-id", default=None, help="repo id used in the loading examples")
-    card.add_argument("--output", default=None, help="write here (default: print)")
+    card.add_argument("-o", "--output", default=None, help="write here (default: print)")
     card.add_argument("--preview", action="store_true", help="also render nb-preview.png next to --output")
     card.add_argument(
         "--license", default=None, help="license the card states, e.g. cc-by-4.0 (default: the manifest's)"

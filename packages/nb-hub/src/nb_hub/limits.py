@@ -44,6 +44,11 @@ class RepoLimits:
         max_commits_per_hour (`int`): commits one push may make (the Hub rate-limits commits).
         small_file_size (`int`): files below this size count as "small".
         max_small_files (`int`): more small files than this triggers the packing warning.
+
+    Example:
+        >>> limits = RepoLimits(max_files_per_commit=50)
+        >>> limits.max_files_per_commit, limits.max_files_per_folder
+        (50, 10000)
     """
 
     max_files_per_repo: int = 100_000
@@ -94,6 +99,19 @@ def check_limits(
 
     Raises:
         HubLimitError: a hard limit would be broken (the message says which and how to fix it).
+
+    Example:
+        >>> from nb_core import FileEntry, Manifest
+        >>> from nb_core.errors import HubLimitError
+        >>> m = Manifest(name="eeg-demo", layout="shards",
+        ...              files=[FileEntry(f"train-{i:06d}.tar", 1_000_000, "0" * 64) for i in range(250)])
+        >>> check_limits(m).n_commits  # 250 shards + card and manifest, 100 files per commit
+        3
+        >>> try:
+        ...     check_limits(m, RepoLimits(max_files_per_folder=200))
+        ... except HubLimitError as err:
+        ...     print(str(err).split(";")[0])
+        eeg-demo: folder '/' has 250 files, over the Hub's limit of 200 per folder
     """
     lim = limits or RepoLimits()
     n = len(manifest.files) + 3  # + manifest, card, preview

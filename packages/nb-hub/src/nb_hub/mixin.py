@@ -37,7 +37,27 @@ T = TypeVar("T", bound="HubMixin")
 
 
 class HubMixin:
-    """Mixin adding :meth:`save_pretrained`, :meth:`push_to_hub` and :meth:`from_pretrained`."""
+    """Mixin adding :meth:`save_pretrained`, :meth:`push_to_hub` and :meth:`from_pretrained`.
+
+    Example:
+        >>> import json, tempfile
+        >>> from nb_core import Manifest
+        >>> from nb_hub import HubMixin
+        >>> class Vocabulary(HubMixin):
+        ...     def __init__(self, words):
+        ...         self.words = words
+        ...     def _save_artifact(self, path):  # write the files and, last, the manifest
+        ...         (path / "words.json").write_text(json.dumps(self.words))
+        ...         m = Manifest(name="vocabulary", layout="vocabulary")
+        ...         m.add_file(path, "words.json")
+        ...         m.write(path)
+        ...     @classmethod
+        ...     def _from_artifact(cls, path, **kwargs):
+        ...         return cls(json.loads((path / "words.json").read_text()))
+        >>> out = Vocabulary(["alpha", "beta"]).save_pretrained(tempfile.mkdtemp() + "/vocab")
+        >>> Vocabulary.from_pretrained(out).words  # a local folder, or a Hub repo id (pulled, verified)
+        ['alpha', 'beta']
+    """
 
     def _save_artifact(self, path: Path) -> None:
         raise NotImplementedError(

@@ -74,6 +74,20 @@ def open(
         UnsupportedFormatError: no installed package registers the layout (the message names the
             ``pip install`` that adds it).
         DependencyMissingError: ``datasets`` is missing (``reader="datasets"``).
+
+    Example:
+        >>> import tempfile
+        >>> import numpy as np
+        >>> import nb_formats, nb_hub
+        >>> from nb_hub.testing import HubEmulator
+        >>> path = tempfile.mkdtemp() + "/ds"
+        >>> _ = nb_formats.write((np.zeros((4, 2, 10), "float32"), [0, 1, 0, 1]), path, sfreq=100.0)
+        >>> with HubEmulator() as hub:
+        ...     _ = nb_hub.push(path, "me/demo", endpoint=hub.endpoint, license="cc0-1.0", preview=False)
+        ...     ds = nb_hub.open("me/demo", endpoint=hub.endpoint)  # the layout's reader: nb_formats.open
+        ...     x, y = ds[1]
+        >>> type(ds).__name__, len(ds), x.shape, y
+        ('LazyDataset', 4, (2, 10), 1)
     """
     check_option(reader, _READERS, name="reader")
     hub = soft_import("huggingface_hub", "opening a Hub dataset", extra="nb-hub")

@@ -99,6 +99,19 @@ def pull(
         HubConnectionError: the Hub cannot be reached (and nothing is cached), or dropped the connection.
         HubServerError, HubLimitError: the Hub kept answering 5xx, or 429 (rate limit).
         ChecksumMismatchError: a downloaded file does not match the manifest (named).
+
+    Example:
+        >>> import tempfile
+        >>> import numpy as np
+        >>> import nb_formats, nb_hub
+        >>> from nb_hub.testing import HubEmulator
+        >>> path = tempfile.mkdtemp() + "/ds"
+        >>> _ = nb_formats.write((np.zeros((4, 2, 10), "float32"), [0, 1, 0, 1]), path, sfreq=100.0)
+        >>> with HubEmulator() as hub:
+        ...     _ = nb_hub.push(path, "me/demo", endpoint=hub.endpoint, license="cc0-1.0", preview=False)
+        ...     local = nb_hub.pull("me/demo", endpoint=hub.endpoint, local_dir=tempfile.mkdtemp())
+        >>> nb_formats.verify(local).n_samples
+        4
     """
     hub = soft_import("huggingface_hub", "pulling from the Hub", extra="nb-hub")
     patterns = [allow_patterns] if isinstance(allow_patterns, str) else list(allow_patterns or [])

@@ -130,6 +130,21 @@ def push(
 
     A loopback ``endpoint`` (the emulator) is talked to without Xet; files read back from an
     endpoint other than huggingface.co are cached in that endpoint's own folder (see the README).
+
+    Example:
+        >>> import tempfile
+        >>> import numpy as np
+        >>> import nb_formats, nb_hub
+        >>> from nb_hub.testing import HubEmulator
+        >>> path = tempfile.mkdtemp() + "/ds"
+        >>> _ = nb_formats.write((np.zeros((4, 2, 10), "float32"), [0, 1, 0, 1]), path, sfreq=100.0)
+        >>> with HubEmulator() as hub:  # an offline Hub; leave out endpoint= for huggingface.co
+        ...     url = nb_hub.push(path, "me/demo", endpoint=hub.endpoint, license="cc0-1.0", preview=False)
+        ...     files = sorted(hub.repo_files("me/demo"))
+        >>> "/datasets/me/demo/commit/" in url
+        True
+        >>> files
+        ['.gitattributes', 'README.md', 'data.h5', 'nb-manifest.json']
     """
     hub = soft_import("huggingface_hub", "pushing to the Hub", extra="nb-hub")
     if repo_id.count("/") != 1:
