@@ -99,6 +99,7 @@ class Handler(RepoEndpoints, FileEndpoints):
         self._fault = None
         raw_path, _, query = self.path.partition("?")
         self._query = parse_qs(query)
+        self.emu._begin()
         try:
             self._serve(method, raw_path)
         except HTTPError as err:

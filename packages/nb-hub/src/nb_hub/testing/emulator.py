@@ -174,9 +174,13 @@ class HubEmulator:
         self.limits = limits or HubLimits()
         self.default_user = default_user
         self.orgs: dict[str, set[str]] = {k: set(v) for k, v in (orgs or {}).items()}
-        self.requests: list[RequestRecord] = []
+        self._requests: list[RequestRecord] = []
         self.validations: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        # Requests being served: a request is logged after its answer is sent, so readers of the
+        # log wait until none is in flight (a client may read the log before the handler logs).
+        self._in_flight = 0
+        self._idle = threading.Condition(self._lock)
         self._faults = FaultBoard(self._lock)
         self.faults: list[Fault] = self._faults.faults
         self._secret = os.urandom(16)
@@ -316,9 +320,26 @@ class HubEmulator:
         """Remove every pending fault."""
         self._faults.clear()
 
+    def _begin(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+
     def _log(self, record: RequestRecord) -> None:
         with self._lock:
-            self.requests.append(record)
+            self._requests.append(record)
+            self._in_flight -= 1
+            self._idle.notify_all()
+
+    def _settled(self, timeout: float = 5.0) -> list[RequestRecord]:
+        # Caller holds the lock; waits (up to ``timeout``) for requests in flight to be logged.
+        self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
+        return self._requests
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every request served so far, in order (waits for requests still being answered)."""
+        with self._lock:
+            return self._settled()
 
     def calls(
         self, endpoint: str | None = None, *, method: str | None = None, status: int | None = None
@@ -327,7 +348,7 @@ class HubEmulator:
         with self._lock:
             return [
                 r
-                for r in self.requests
+                for r in self._settled()
                 if (endpoint is None or r.endpoint == endpoint)
                 and (method is None or r.method == method)
                 and (status is None or r.status == status)
@@ -336,7 +357,7 @@ class HubEmulator:
     def clear_log(self) -> None:
         """Forget logged requests."""
         with self._lock:
-            self.requests.clear()
+            self._settled().clear()
 
     # -- direct inspection (no HTTP) --------------------------------------------------------------
     def repo_files(
