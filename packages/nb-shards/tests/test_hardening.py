@@ -28,7 +28,7 @@ from nb_core.errors import (
     UserError,
 )
 from nb_core.testing import deadline
-from nb_shards import IndexedShards, ShardDataset, ShardWriter, inspect, verify
+from nb_shards import IndexedShards, ShardDataset, ShardWriter, inspect_artifact, verify
 from nb_shards.convert import write_inputs
 from nb_shards.verify import IncompleteArtifactError
 
@@ -94,7 +94,7 @@ def test_negative_tar_size_raises_instead_of_looping(tmp_path: Path) -> None:
         lambda: IndexedShards(p),
         lambda: list(ShardDataset(p)),
         lambda: verify(p),
-        lambda: inspect(p),
+        lambda: inspect_artifact(p),
     ):
         with deadline(5), pytest.raises(CorruptDataError, match="negative size"):
             call()
