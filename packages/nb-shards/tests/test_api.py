@@ -26,7 +26,7 @@ def test_init_exports_the_user_api_only() -> None:
         "SkippedSampleWarning",
         "__version__",
         "collate",
-        "inspect",
+        "inspect_artifact",
         "verify",
         "write",
     }

@@ -1,5 +1,5 @@
 """Fuzzing: mutated tars, index sidecars and manifests. Whatever the bytes, readers, ``verify``
-and ``inspect`` raise only project errors (``NBError``) and never hang.
+and ``inspect_artifact`` raise only project errors (``NBError``) and never hang.
 
 Fixed seed, bounded time (the loop stops after ``BUDGET_S``); each read runs under a deadline.
 """
@@ -19,7 +19,7 @@ import pytest
 
 from nb_core.errors import NBError
 from nb_core.testing import deadline
-from nb_shards import IndexedShards, ShardDataset, ShardWriter, inspect, verify
+from nb_shards import IndexedShards, ShardDataset, ShardWriter, inspect_artifact, verify
 
 N_CASES = 300
 BUDGET_S = 20.0
@@ -119,7 +119,7 @@ def _read_all(d: Path) -> None:
         lambda: [IndexedShards(d)[i] for i in range(len(IndexedShards(d)))],
         lambda: list(ShardDataset(d, shuffle=True, batch_size=2)),
         lambda: verify(d),
-        lambda: inspect(d),
+        lambda: inspect_artifact(d),
         lambda: list(ShardDataset(sorted(str(p) for p in d.glob("*.tar*")))),
     ):
         try:

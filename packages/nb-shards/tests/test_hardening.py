@@ -28,7 +28,7 @@ from nb_core.errors import (
     UserError,
 )
 from nb_core.testing import deadline
-from nb_shards import IndexedShards, ShardDataset, ShardWriter, inspect, verify
+from nb_shards import IndexedShards, ShardDataset, ShardWriter, inspect_artifact, verify
 from nb_shards.convert import write_inputs
 from nb_shards.verify import IncompleteArtifactError
 
@@ -69,7 +69,8 @@ def test_items_per_task_on_nb_formats_input(tmp_path: Path) -> None:
     from nb_core.testing import simulate_windows
 
     recs, windows = simulate_windows(n_recordings=2, n_channels=2, sfreq=50.0, duration=8.0, window_size=50)
-    src = nbf.write((recs, windows), tmp_path / "eeg.h5", format="hdf5")
+    src = tmp_path / "eeg.h5"
+    nbf.write((recs, windows), src, format="hdf5")
     n = len(nbf.open(src))
     assert n == 16
     m = write_inputs([src], tmp_path / "o", items_per_task=5, max_workers=0)
@@ -94,7 +95,7 @@ def test_negative_tar_size_raises_instead_of_looping(tmp_path: Path) -> None:
         lambda: IndexedShards(p),
         lambda: list(ShardDataset(p)),
         lambda: verify(p),
-        lambda: inspect(p),
+        lambda: inspect_artifact(p),
     ):
         with deadline(5), pytest.raises(CorruptDataError, match="negative size"):
             call()

@@ -7,13 +7,13 @@ from typing import Any
 import pytest
 
 from nb_core.errors import ChecksumMismatchError, CorruptDataError
-from nb_shards import inspect, verify
+from nb_shards import inspect_artifact, verify
 
 
 def test_verify_and_inspect(shards: Path) -> None:
     r = verify(shards)
     assert r == {"shards": 5, "samples": 120, "bytes": r["bytes"], "checksums": True}
-    info = inspect(shards)
+    info = inspect_artifact(shards)
     assert info["splits"] == {"train": 120} and info["n_shards"] == 5
     assert info["first_keys"] == ["w00000", "w00001", "w00002"] and info["members"] == ["eeg.npy", "json"]
     assert verify([str(shards / "train-000000.tar")])["checksums"] is False
@@ -49,3 +49,20 @@ def test_duplicate_keys_across_shards(tmp_path: Path, write: Any) -> None:
     out = write(tmp_path / "d", [{"__key__": k, "eeg.npy": x} for k in ["a", "b", "c", "a"]], max_count=2)
     with pytest.raises(CorruptDataError, match="'a' appears twice"):
         verify(out)
+
+
+def test_inspect_is_a_deprecated_alias(shards: Path) -> None:
+    import importlib
+
+    import nb_shards
+
+    v = importlib.import_module("nb_shards.verify")  # the module (nb_shards.verify is the function)
+
+    assert "inspect" not in nb_shards.__all__ and "inspect_artifact" in nb_shards.__all__
+    for mod in (nb_shards, v):
+        with pytest.warns(DeprecationWarning, match="inspect_artifact"):
+            f = mod.inspect
+        assert f is nb_shards.inspect_artifact
+        assert f(shards)["n_shards"] == 5
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        nb_shards.nope  # noqa: B018

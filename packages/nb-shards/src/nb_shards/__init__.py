@@ -14,13 +14,14 @@ Example:
 """
 
 from importlib.metadata import version as _version
+from typing import Any as _Any
 
 from nb_shards.convert import write
 from nb_shards.dataset import IndexedShards, ShardDataset, SkippedSampleWarning, collate
 from nb_shards.errors import IncompleteArtifactError
 from nb_shards.loader import ShardLoader
 from nb_shards.mixture import Mixture
-from nb_shards.verify import inspect, verify
+from nb_shards.verify import inspect_artifact, verify
 from nb_shards.writer import ShardWriter
 
 __version__ = _version("nb-shards")
@@ -37,7 +38,22 @@ __all__ = [
     "SkippedSampleWarning",
     "__version__",
     "collate",
-    "inspect",
+    "inspect_artifact",
     "verify",
     "write",
 ]
+
+
+def __getattr__(name: str) -> _Any:
+    """``nb_shards.inspect``: the former name of :func:`inspect_artifact` (deprecated)."""
+    if name == "inspect":
+        import warnings
+
+        warnings.warn(
+            "nb_shards.inspect is deprecated (its name is the standard-library module's); "
+            "use nb_shards.inspect_artifact",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return inspect_artifact
+    raise AttributeError(f"module 'nb_shards' has no attribute {name!r}")

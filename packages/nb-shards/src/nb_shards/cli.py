@@ -236,9 +236,9 @@ def _one(paths: list[str]) -> Any:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from nb_shards.verify import inspect
+    from nb_shards.verify import inspect_artifact
 
-    info = inspect(_one(args.path))
+    info = inspect_artifact(_one(args.path))
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True))
         return 0

@@ -640,6 +640,15 @@ def write(
     Returns:
         `Manifest`: the written manifest.
 
+    Example:
+        >>> import tempfile, numpy as np, pathlib
+        >>> import nb_shards
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> np.save(d / "x.npy", np.zeros((6, 2, 8), "float32"))  # 6 samples of 2 x 8
+        >>> m = nb_shards.write(d / "x.npy", d / "out", max_count=4, max_workers=0)
+        >>> m.layout, m.splits, len(nb_shards.IndexedShards(d / "out"))
+        ('shards', {'train': 6}, 6)
+
     Raises:
         UserError: no inputs, bad options, or no samples at all (e.g. a window longer than
             every recording).

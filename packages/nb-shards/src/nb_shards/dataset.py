@@ -195,6 +195,20 @@ class ShardDataset:
 
     Raises:
         UserError: bad options.
+
+    Example:
+        >>> import tempfile, numpy as np
+        >>> import nb_shards
+        >>> out = tempfile.mkdtemp()
+        >>> with nb_shards.ShardWriter(out) as w:
+        ...     for i in range(4):
+        ...         w.write({"__key__": f"k{i}", "eeg.npy": np.full((2, 3), i, "float32")})
+        >>> ds = nb_shards.ShardDataset(out, shuffle=True, seed=0)
+        >>> sorted(s["__key__"] for s in ds)
+        ['k0', 'k1', 'k2', 'k3']
+        >>> batch = next(iter(nb_shards.ShardDataset(out, batch_size=2)))
+        >>> batch["eeg"].shape, batch["__key__"]
+        ((2, 2, 3), ['k0', 'k1'])
     """
 
     def __init__(

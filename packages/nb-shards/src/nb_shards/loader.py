@@ -87,6 +87,20 @@ class ShardLoader:
     Raises:
         DependencyMissingError: torch is not installed.
         UserError: bad options.
+
+    Example:
+        >>> import tempfile, numpy as np
+        >>> import nb_shards
+        >>> out = tempfile.mkdtemp()
+        >>> with nb_shards.ShardWriter(out) as w:
+        ...     for i in range(5):
+        ...         w.write({"__key__": f"k{i}", "eeg.npy": np.zeros((2, 3), "float32"), "json": {"y": i}})
+        >>> loader = nb_shards.ShardLoader(out, batch_size=2, shuffle=True, seed=0)
+        >>> len(loader)
+        3
+        >>> batch = next(iter(loader))
+        >>> type(batch["eeg"]).__name__, tuple(batch["eeg"].shape), len(batch["json"])
+        ('Tensor', (2, 2, 3), 2)
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-"""``verify`` (checksums, index consistency, sample decode) and ``inspect`` (a summary) of shards.
+"""``verify`` (checksums, index consistency, sample decode) and ``inspect_artifact`` (a summary) of shards.
 
 Example:
     >>> import tempfile, numpy as np
@@ -8,7 +8,7 @@ Example:
     ...     w.write({"__key__": "a", "eeg.npy": np.zeros((2, 3), "float32")})
     >>> verify(out)["samples"]
     1
-    >>> inspect(out)["splits"]
+    >>> inspect_artifact(out)["splits"]
     {'train': 1}
 """
 
@@ -28,7 +28,7 @@ from nb_shards.index import INDEX_SUFFIX, build_index
 from nb_shards.layout import parse_shard_name, shards_extra
 from nb_shards.source import OpenShard, ShardSource, resolve_source
 
-__all__ = ["IncompleteArtifactError", "inspect", "verify"]
+__all__ = ["IncompleteArtifactError", "inspect_artifact", "verify"]
 
 
 def _sources(
@@ -91,7 +91,21 @@ def verify(
         decode (`bool`, *optional*, defaults to `True`): decode every sample.
 
     Returns:
-        `dict`: ``{"shards": ..., "samples": ..., "bytes": ..., "checksums": bool}``.
+        `dict`: ``{"shards": ..., "samples": ..., "bytes": ..., "checksums": bool}``: what was
+        checked (``checksums`` is `False` for shard paths without a manifest). A dict, not the
+        `Manifest` other packages' ``verify`` returns: shard paths need no manifest, and the counts
+        are what ``nb shards verify`` prints; read ``nb_core.Manifest.read(path)`` for the manifest.
+
+    Example:
+        >>> import tempfile, numpy as np
+        >>> import nb_shards
+        >>> out = tempfile.mkdtemp()
+        >>> with nb_shards.ShardWriter(out) as w:
+        ...     for i in range(3):
+        ...         w.write({"__key__": f"k{i}", "eeg.npy": np.zeros((2, 4), "float32")})
+        >>> r = nb_shards.verify(out)
+        >>> r["shards"], r["samples"], r["checksums"]
+        (1, 3, True)
 
     Raises:
         ChecksumMismatchError: a file is missing or its size/sha256 differs.
@@ -173,8 +187,19 @@ def _check_count(path: Any, manifest: Manifest, src: ShardSource, total: int) ->
         )
 
 
-def inspect(path: str | os.PathLike[str] | Sequence[str], *, n_keys: int = 3) -> dict[str, Any]:
-    """A summary: name, splits, modalities, shards (count, bytes), compression and first keys.
+def inspect_artifact(path: str | os.PathLike[str] | Sequence[str], *, n_keys: int = 3) -> dict[str, Any]:
+    """A summary: name, splits, modalities, shards (count, bytes), compression and first keys
+    (what ``nb shards inspect --json`` prints). Formerly ``inspect`` (still there, deprecated).
+
+    Example:
+        >>> import tempfile, numpy as np
+        >>> import nb_shards
+        >>> out = tempfile.mkdtemp()
+        >>> with nb_shards.ShardWriter(out) as w:
+        ...     w.write({"__key__": "a", "eeg.npy": np.zeros((2, 4), "float32"), "json": {"y": 1}})
+        >>> info = nb_shards.inspect_artifact(out)
+        >>> info["splits"], info["n_shards"], info["first_keys"], info["members"]
+        ({'train': 1}, 1, ['a'], ['eeg.npy', 'json'])
 
     Raises:
         ManifestNotFoundError: neither a manifest nor shards.
@@ -206,3 +231,18 @@ def inspect(path: str | os.PathLike[str] | Sequence[str], *, n_keys: int = 3) ->
         out["first_keys"] = idx.keys[:n_keys]
         out["members"] = sorted(idx.members[0]) if len(idx) else []
     return out
+
+
+def __getattr__(name: str) -> Any:
+    """``nb_shards.verify.inspect``: the former name of :func:`inspect_artifact` (deprecated)."""
+    if name == "inspect":
+        import warnings
+
+        warnings.warn(
+            "nb_shards.verify.inspect is deprecated (its name is the standard-library module's); "
+            "use nb_shards.inspect_artifact",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return inspect_artifact
+    raise AttributeError(f"module 'nb_shards.verify' has no attribute {name!r}")
