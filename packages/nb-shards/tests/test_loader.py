@@ -195,3 +195,71 @@ def test_workers_hand_over_batches_with_a_deep_tmpdir(shards: Path, tmp_path: Pa
     from nb_shards import ShardDataset
 
     assert int(res.stdout.split()[-1]) == sum(1 for _ in ShardDataset(str(shards)))
+
+
+RING = {"batch_size": 4, "shuffle": True, "seed": 5, "shuffle_window": 2}
+
+
+def _ring_epoch(src: Path, *, ring: bool, keep: bool) -> tuple[list[dict[str, Any]], set[int]]:
+    """One epoch without workers; the batches (kept as handed out, or copied) and their data pointers."""
+    import torch
+
+    ld = ShardLoader(src, **RING)
+    if not ring:
+        ld._ring_slots = 0
+    out, ptrs = [], set()
+    for b in ld:
+        ptrs.add(b["eeg"].data_ptr())
+        out.append(b if keep else {**b, "eeg": torch.clone(b["eeg"])})
+        del b
+    return out, ptrs
+
+
+def test_ring_without_workers_never_overwrites_kept_batches(shards: Path, eeg_samples: list[Sample]) -> None:
+    import torch
+
+    kept, ptrs = _ring_epoch(shards, ring=True, keep=True)
+    plain, _ = _ring_epoch(shards, ring=False, keep=True)
+    assert len(kept) == len(plain) == 30 and len(ptrs) == 30  # every kept batch has its own memory
+    by_key = {s.key: s.arrays["eeg"] for s in eeg_samples}
+    for a, b in zip(kept, plain, strict=True):
+        assert a["__key__"] == b["__key__"] and torch.equal(a["eeg"], b["eeg"])
+        assert np.array_equal(a["eeg"].numpy(), np.stack([by_key[k] for k in a["__key__"]]))
+
+
+def test_ring_without_workers_reuses_slots_of_dropped_batches(shards: Path) -> None:
+    import torch
+
+    dropped, ptrs = _ring_epoch(shards, ring=True, keep=False)
+    plain, _ = _ring_epoch(shards, ring=False, keep=True)
+    assert len(ptrs) <= 5  # the first batch (sizes the ring) and the ring's slots, reused
+    for a, b in zip(dropped, plain, strict=True):
+        assert a["__key__"] == b["__key__"] and torch.equal(a["eeg"], b["eeg"])
+
+
+def test_ring_slot_is_free_only_when_every_view_is_gone(shards: Path) -> None:
+    import torch
+
+    ld = ShardLoader(shards, **RING)
+    it = iter(ld)
+    first, second = next(it), next(it)  # the second is the first one stacked into a slot
+    view = second["eeg"][1:3].numpy()  # a NumPy view of part of a slot
+    expect = view.copy()
+    ptr = second["eeg"].data_ptr()
+    del second
+    later = [next(it)["eeg"] for _ in range(8)]  # would reuse the slot if the view were ignored
+    assert np.array_equal(view, expect)
+    assert all(t.data_ptr() != ptr for t in later)
+    assert isinstance(first["eeg"], torch.Tensor)
+
+
+def test_exact_resume_with_the_ring(shards: Path) -> None:
+    full = _keys(list(ShardLoader(shards, **RING)))
+    ld = ShardLoader(shards, **RING)
+    it = iter(ld)
+    head = [next(it) for _ in range(7)]
+    state = ld.state_dict()
+    del it
+    resumed = ShardLoader(shards, **RING)
+    resumed.load_state_dict(state)
+    assert _keys(head) + _keys(list(resumed)) == full

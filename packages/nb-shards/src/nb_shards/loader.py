@@ -47,6 +47,7 @@ __all__ = ["STATE_VERSION", "ShardLoader", "short_worker_tempdir", "torch_iterab
 #: Version of the loader's state dict.
 STATE_VERSION = 1
 _MAX_EPOCH = 2**62
+_LOCAL_RING_SLOTS = 4  # batch ring without workers: the batch in use, the next one, and two kept
 
 
 class ShardLoader:
@@ -77,6 +78,8 @@ class ShardLoader:
             with workers the DataLoader's pinning thread copies it. Does nothing without a CUDA device.
         prefetch_factor (`int`, *optional*): batches each worker prepares ahead (DataLoader's, 2 by
             default); each worker's batch ring has ``prefetch_factor + 3`` slots.
+            Without workers (and without pinning) batches go into a ring of 4 reused slots in this
+            process; a slot is reused only once every tensor of its batch is freed.
         epoch (`int`, *optional*, defaults to 0): first epoch.
         verify (`bool`, *optional*, defaults to `False`): check each local shard's sha256 on first
             open (see `ShardDataset`).
@@ -166,7 +169,8 @@ class ShardLoader:
         self.num_workers = num_workers
         self.pin_memory = bool(pin_memory)
         self._dl_kwargs: dict[str, Any] = {"pin_memory": self.pin_memory and pinning_available()}
-        self._ring_slots = 0
+        # Without workers: a ring of _LOCAL_RING_SLOTS plain-memory slots in this process.
+        self._ring_slots = 0 if self._dl_kwargs["pin_memory"] else _LOCAL_RING_SLOTS
         if num_workers > 0:
             if prefetch_factor is not None:
                 self._dl_kwargs["prefetch_factor"] = prefetch_factor

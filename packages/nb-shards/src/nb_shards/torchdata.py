@@ -15,6 +15,8 @@ freed. A fresh shared-memory tensor per batch costs page faults on every byte (m
 13–29 ms for an 8 MB batch, against 1.2 ms to stack into a reused buffer), which is why workers
 used to be slower than none. When no slot is free (the caller keeps many batches), the worker
 falls back to a fresh shared-memory tensor for that batch: nothing blocks, nothing is overwritten.
+Without workers (and without pinning) `ShardLoader` uses the same kind of ring in its own process
+(`_LocalRing`: 4 slots of plain memory, each tensor a view of its own ``memoryview`` of a slot).
 
 Example:
     >>> import tempfile, numpy as np
@@ -303,6 +305,91 @@ class _MainRing:
                 self.flags[slot] = 0
 
 
+class _LocalRing:
+    """The batch ring of a process without workers: slots of plain memory, reused once freed.
+
+    Each tensor stacked into a slot is a view of its own ``memoryview`` of the slot; the slot is
+    free again when the batch is done and every tensor (and every view of one) made on it is gone.
+    Sized on the first batch (which, like any batch that finds no free slot or does not fit, is
+    allocated fresh).
+    """
+
+    def __init__(self, n_slots: int) -> None:
+        self.n_slots = max(2, int(n_slots))
+        self.mv: memoryview | None = None
+        self.slot_bytes = 0
+        self.pending: list[int] = []  # per slot: tensors alive on it (+1 while its batch is built)
+        self.lock = threading.Lock()
+        self.slot = -1
+        self.cursor = 0
+        self.wanted = 0
+        self.disabled = False
+
+    def begin(self) -> None:
+        self.slot, self.cursor, self.wanted = -1, 0, 0
+        with self.lock:
+            for i, n in enumerate(self.pending):
+                if n == 0:
+                    self.slot, self.pending[i] = i, 1
+                    return
+
+    def end(self) -> None:
+        if self.slot >= 0:
+            self._release(self.slot)
+        elif self.mv is None and not self.disabled and self.wanted:
+            self._create(self.wanted)
+        self.slot = -1
+
+    def _create(self, slot_bytes: int) -> None:
+        slot_bytes = _aligned(slot_bytes, 4096)
+        n = min(self.n_slots, _MAX_RING // slot_bytes)
+        if n < 2:
+            self.disabled = True  # batches too large for a ring: fresh memory each time
+            return
+        flat = np.zeros(n * slot_bytes, np.uint8)
+        flat[::4096] = 1  # touch every page once now, not on each batch
+        self.mv = flat.data
+        self.n_slots, self.slot_bytes, self.pending = n, slot_bytes, [0] * n
+
+    def alloc(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        nbytes = math.prod(shape) * dtype.itemsize
+        self.wanted += _aligned(nbytes)
+        if self.slot < 0 or self.mv is None or nbytes == 0 or self.cursor + nbytes > self.slot_bytes:
+            return None
+        start = self.slot * self.slot_bytes + self.cursor
+        self.cursor += _aligned(nbytes)
+        mv = self.mv[start : start + nbytes]
+        t = sys.modules["torch"].frombuffer(mv, dtype=dtype).view(shape)
+        with self.lock:
+            self.pending[self.slot] += 1
+        # The tensor (and every view of it, NumPy ones included) holds ``mv``.
+        weakref.finalize(mv, self._release, self.slot)
+        return t
+
+    def _release(self, slot: int) -> None:
+        with self.lock:
+            self.pending[slot] -= 1
+
+    def free_slots(self) -> int:
+        """Slots no batch uses now (for tests and diagnostics)."""
+        with self.lock:
+            return sum(n == 0 for n in self.pending)
+
+
+def _local_ring_batches(it: Iterator[Any], ring: _LocalRing) -> Iterator[Any]:
+    while True:
+        ring.begin()
+        token = _ALLOC.set(ring.alloc)
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        finally:
+            _ALLOC.reset(token)
+            ring.end()
+        yield batch
+
+
 _MAIN_RINGS: dict[str, _MainRing] = {}
 
 
@@ -347,7 +434,12 @@ class _ShardsIterable:
         info = sys.modules["torch"].utils.data.get_worker_info()
         if info is None:
             it = self.ds.iter_from(self.begin)
-            return _with_alloc(it, _pinned_empty) if self.pin and pinning_available() else it
+            if self.pin and pinning_available():
+                return _with_alloc(it, _pinned_empty)
+            if self.ring_slots > 0:
+                self.local_ring = _LocalRing(self.ring_slots)
+                return _local_ring_batches(it, self.local_ring)
+            return it
         short_worker_tempdir()  # (spawned workers do not inherit the main process's folder)
         it = self.ds.iter_from(self.begin)
         if self.ring_slots > 0 and self.session:
@@ -402,7 +494,8 @@ def torch_iterable(
         ds: a `ShardDataset` (or anything with its ``iter_from``/``n_batches``).
         start (`int`, *optional*): global position to start from (default: the dataset's own).
         ring_slots (`int`, *optional*, defaults to 0): slots of the batch ring of each DataLoader
-            worker (0: none); ``session`` names the iteration (`release_rings` forgets it).
+            worker, or of this process when iterated without workers and without pinning (0: none);
+            ``session`` names the workers' iteration (`release_rings` forgets it).
         pin (`bool`, *optional*, defaults to `False`): without workers, stack batches into pinned
             memory (when a CUDA device is present).
     """
