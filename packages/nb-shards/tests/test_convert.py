@@ -144,7 +144,8 @@ def test_nwb_input(tmp_path: Path) -> None:
 def test_nb_formats_artifact_input(tmp_path: Path) -> None:
     nbf = pytest.importorskip("nb_formats")
     recs, windows = simulate_windows(n_recordings=2, n_channels=4, sfreq=100.0, duration=4.0, window_size=100)
-    src = nbf.write((recs, windows), tmp_path / "eeg.h5", format="hdf5")
+    src = tmp_path / "eeg.h5"
+    nbf.write((recs, windows), src, format="hdf5")
     ds = nbf.open(src)
     m = write_inputs([src], tmp_path / "o", max_workers=0)
     assert m.splits == {"train": len(ds)}
@@ -313,7 +314,8 @@ def test_annotation_targets_equal_nb_formats_open(tmp_path: Path) -> None:
     classes = m.extra["nb_shards"]["classes"]["train"]
     ds = IndexedShards(tmp_path / "s")
     ours = [ds[i]["json"]["target"] for i in range(len(ds))]
-    src = nbf.write([Recording.from_mne(raw)], tmp_path / "f.h5", format="hdf5")
+    src = tmp_path / "f.h5"
+    nbf.write([Recording.from_mne(raw)], src, format="hdf5")
     ref = nbf.open(src, window_size=50, stride=30, target_from="annotations")
     theirs = [ref.target(i) for i in range(len(ref))]
     assert classes == ref.classes and ours == theirs and sum(t >= 0 for t in ours) > 5

@@ -417,7 +417,8 @@ def test_mix_formats_and_parquet_sources(tmp_path: Path) -> None:
     from nb_core.testing import simulate_recordings
 
     recs = simulate_recordings(3, n_channels=4, duration=2.0, sfreq=100.0)
-    fmt = nb_formats.write(recs, tmp_path / "fmt", format="zarr", show_progress=False)
+    fmt = tmp_path / "fmt"
+    nb_formats.write(recs, fmt, format="zarr", show_progress=False)
     rng = np.random.default_rng(0)
     sig = [rng.normal(size=(4, 50)).astype("float32") for _ in range(12)]
     table = pa.table(

@@ -114,8 +114,8 @@ def read_eeg(root: str | os.PathLike[str], relpath: str) -> dict[str, Any]:
     bp = mne_bids.get_bids_path_from_fname(full, check=False, verbose=False)
     bp.update(root=Path(root), check=False)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # mne-bids warns about unmapped participants columns
-        raw = mne_bids.read_raw_bids(bp, verbose=False)
+        warnings.simplefilter("ignore")  # mne-bids: unmapped participants columns
+        raw = mne_bids.read_raw_bids(bp, verbose="error")
     data = raw.get_data().astype(np.float32, copy=False)
     units = [_unit(ch) for ch in raw.info["chs"]]
     events = [
