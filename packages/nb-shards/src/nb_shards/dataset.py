@@ -155,7 +155,87 @@ def _worker_info() -> tuple[int, int]:
     return 0, 1
 
 
-class ShardDataset:
+class RankedEpoch:
+    """What `ShardDataset` and `nb_shards.Mixture` share: one epoch's global order dealt to ranks
+    (every ``world_size``-th position) and, inside a DataLoader, round-robin to workers.
+
+    A subclass sets ``n_samples``, ``start``, ``rank``, ``world_size``, ``uneven``,
+    ``batch_size``, ``drop_last``, and provides ``order()``, ``_one(order, g)`` (the sample at
+    global position ``g``, or `None` when skipped) and ``_read(order, gs)`` (the batch of
+    positions ``gs``); `ShardLoader`'s exact and elastic resume works on this protocol.
+    """
+
+    start: int
+    rank: int | None
+    world_size: int | None
+    uneven: str
+    batch_size: int | None
+    drop_last: bool
+
+    @property
+    def n_samples(self) -> int:
+        raise NotImplementedError
+
+    def order(self) -> Any:
+        raise NotImplementedError
+
+    def _one(self, order: Any, g: int) -> Any:
+        raise NotImplementedError
+
+    def _read(self, order: Any, gs: list[int]) -> Any:
+        raise NotImplementedError
+
+    def dist(self) -> tuple[int, int]:
+        """(rank, world size) in use."""
+        return _dist_info(self.rank, self.world_size)
+
+    def rank_samples(self, start: int | None = None) -> int:
+        """Samples this rank reads from global position ``start`` (default :attr:`start`) on."""
+        _, w = self.dist()
+        return n_rank_samples(
+            self.n_samples, start=self.start if start is None else start, world_size=w, uneven=self.uneven
+        )
+
+    def n_batches(self, start: int | None = None) -> int:
+        """Batches this rank yields from ``start`` on (the same on every rank)."""
+        k = self.rank_samples(start)
+        if self.batch_size is None:
+            return k
+        return k // self.batch_size if self.drop_last else -(-k // self.batch_size)
+
+    def __len__(self) -> int:
+        """Samples (or batches, with ``batch_size``) this rank yields in an epoch from :attr:`start`."""
+        return self.n_batches()
+
+    def iter_from(self, start: int) -> Iterator[Any]:
+        """Iterate this rank's (and worker's) part of the current epoch from global position ``start``."""
+        rank, w = self.dist()
+        wid, k = _worker_info()
+        order = self.order()
+        positions = rank_positions(
+            len(order), start=start, rank=rank, world_size=w, uneven=self.uneven
+        ).tolist()
+        if self.batch_size is None:
+            for i in range(wid, len(positions), k):
+                s = self._one(order, positions[i])
+                if s is not None:
+                    yield s
+            return
+        b = self.batch_size
+        for t in range(wid, self.n_batches(start), k):
+            yield self._read(order, positions[t * b : (t + 1) * b])
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.iter_from(self.start)
+
+    def to_torch(self) -> Any:
+        """This dataset as a `torch.utils.data.IterableDataset` (for a plain ``DataLoader``)."""
+        from nb_shards.torchdata import torch_iterable
+
+        return torch_iterable(self)
+
+
+class ShardDataset(RankedEpoch):
     """An iterable over the samples (or batches) of shards, in a deterministic global order.
 
     The order of an epoch depends only on ``seed`` and the epoch (shard shuffle plus a shuffle
@@ -296,28 +376,6 @@ class ShardDataset:
             )
         return self._order[1]
 
-    def dist(self) -> tuple[int, int]:
-        """(rank, world size) in use."""
-        return _dist_info(self.rank, self.world_size)
-
-    def rank_samples(self, start: int | None = None) -> int:
-        """Samples this rank reads from global position ``start`` (default :attr:`start`) on."""
-        _, w = self.dist()
-        return n_rank_samples(
-            self.n_samples, start=self.start if start is None else start, world_size=w, uneven=self.uneven
-        )
-
-    def n_batches(self, start: int | None = None) -> int:
-        """Batches this rank yields from ``start`` on (the same on every rank)."""
-        k = self.rank_samples(start)
-        if self.batch_size is None:
-            return k
-        return k // self.batch_size if self.drop_last else -(-k // self.batch_size)
-
-    def __len__(self) -> int:
-        """Samples (or batches, with ``batch_size``) this rank yields in an epoch from :attr:`start`."""
-        return self.n_batches()
-
     def prepare_workers(self) -> None:
         """Load every shard's index now, before DataLoader workers start: they inherit (``fork``)
         or receive (``spawn``) them instead of each reading and checking every index again."""
@@ -347,23 +405,9 @@ class ShardDataset:
             return [to_sample(s) for s in samples]
         return collate(samples, to_torch=self.decode == "torch")
 
-    def iter_from(self, start: int) -> Iterator[Any]:
-        """Iterate this rank's (and worker's) part of the current epoch from global position ``start``."""
-        rank, w = self.dist()
-        wid, k = _worker_info()
-        order = self.order()
-        positions = rank_positions(
-            len(order), start=start, rank=rank, world_size=w, uneven=self.uneven
-        ).tolist()
-        if self.batch_size is None:
-            for i in range(wid, len(positions), k):
-                s = self._sample(order, positions[i])
-                if s is not None:
-                    yield _decode(s, self.decode)
-            return
-        b = self.batch_size
-        for t in range(wid, self.n_batches(start), k):
-            yield self._read(order, positions[t * b : (t + 1) * b])
+    def _one(self, order: EpochOrder, g: int) -> Any:
+        s = self._sample(order, g)
+        return None if s is None else _decode(s, self.decode)
 
     def _read(self, order: EpochOrder, gs: list[int]) -> Any:
         """The batch of global positions ``gs``: the batch path (`nb_shards.fastbatch`) when it
@@ -373,15 +417,6 @@ class ShardDataset:
             if batch is not None:
                 return batch
         return self._batch([s for g in gs if (s := self._sample(order, g)) is not None])
-
-    def __iter__(self) -> Iterator[Any]:
-        return self.iter_from(self.start)
-
-    def to_torch(self) -> Any:
-        """This dataset as a `torch.utils.data.IterableDataset` (for a plain ``DataLoader``)."""
-        from nb_shards.torchdata import torch_iterable
-
-        return torch_iterable(self)
 
 
 class IndexedShards:

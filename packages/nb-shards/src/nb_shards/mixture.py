@@ -43,7 +43,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,11 +52,10 @@ import numpy as np
 
 from nb_core.errors import IncompatibleDataError, SchemaError, UserError
 from nb_core.validation import check_option
-from nb_shards.dataset import _dist_info, _worker_info, collate
+from nb_shards.dataset import RankedEpoch, collate
 from nb_shards.mixfilter import compile_filter
 from nb_shards.mixsources import SHUFFLE_WINDOW, MixSource, metadata_index, open_source
 from nb_shards.mixspec import ColumnSpec, MixSpec, SourceSpec, parse_spec, read_spec
-from nb_shards.order import n_rank_samples, rank_positions
 
 __all__ = ["Mixture", "as_mixture"]
 
@@ -120,7 +119,7 @@ def _apportion(n: int, weights: np.ndarray, caps: np.ndarray | None) -> np.ndarr
     return c
 
 
-class Mixture:
+class Mixture(RankedEpoch):
     """Samples of several sources, filtered, mapped and mixed by weight (see the module doc).
 
     Args:
@@ -446,27 +445,6 @@ class Mixture:
             passes.append(rows[np.lexsort((rng.random(len(rows)), window))])
         return np.concatenate(passes)[:c]
 
-    def dist(self) -> tuple[int, int]:
-        """(rank, world size) in use."""
-        return _dist_info(self.rank, self.world_size)
-
-    def rank_samples(self, start: int | None = None) -> int:
-        """Samples this rank reads from global position ``start`` (default :attr:`start`) on."""
-        _, w = self.dist()
-        return n_rank_samples(
-            self.n_samples, start=self.start if start is None else start, world_size=w, uneven=self.uneven
-        )
-
-    def n_batches(self, start: int | None = None) -> int:
-        """Batches (samples without ``batch_size``) this rank yields from ``start`` on."""
-        k = self.rank_samples(start)
-        if self.batch_size is None:
-            return k
-        return k // self.batch_size if self.drop_last else -(-k // self.batch_size)
-
-    def __len__(self) -> int:
-        return self.n_batches()
-
     # -- reading ------------------------------------------------------------------------------------
     def sample(self, i: int, row: int) -> dict[str, Any]:
         """Row ``row`` of source ``i``, mapped: the inputs, ``__key__`` and ``__source__``."""
@@ -493,34 +471,12 @@ class Mixture:
                 b[name] = _as_torch(arr) if torch else arr
         return b
 
-    def iter_from(self, start: int) -> Iterator[Any]:
-        """Iterate this rank's (and worker's) part of the current epoch from global position ``start``."""
-        rank, w = self.dist()
-        wid, k = _worker_info()
-        order = self.order()
-        positions = rank_positions(
-            len(order), start=start, rank=rank, world_size=w, uneven=self.uneven
-        ).tolist()
-        if self.batch_size is None:
-            for j in range(wid, len(positions), k):
-                g = positions[j]
-                s = self.sample(order.source[g], order.row[g])
-                yield _torch_sample(s) if self.decode == "torch" else s
-            return
-        b = self.batch_size
-        for t in range(wid, self.n_batches(start), k):
-            yield self._batch(
-                [self.sample(order.source[g], order.row[g]) for g in positions[t * b : (t + 1) * b]]
-            )
+    def _one(self, order: MixOrder, g: int) -> Any:
+        s = self.sample(order.source[g], order.row[g])
+        return _torch_sample(s) if self.decode == "torch" else s
 
-    def __iter__(self) -> Iterator[Any]:
-        return self.iter_from(self.start)
-
-    def to_torch(self) -> Any:
-        """This mixture as a `torch.utils.data.IterableDataset` (for a plain ``DataLoader``)."""
-        from nb_shards.torchdata import torch_iterable
-
-        return torch_iterable(self)
+    def _read(self, order: MixOrder, gs: list[int]) -> Any:
+        return self._batch([self.sample(order.source[g], order.row[g]) for g in gs])
 
     # -- the plan -----------------------------------------------------------------------------------
     def plan(self) -> list[dict[str, Any]]:
