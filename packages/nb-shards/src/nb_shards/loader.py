@@ -35,6 +35,7 @@ from nb_shards.dataset import ShardDataset, Source
 from nb_shards.mixture import as_mixture
 from nb_shards.source import DEFAULT_CACHE_SIZE
 from nb_shards.torchdata import (
+    _LocalRing,
     convert_batch,
     pinning_available,
     release_rings,
@@ -177,6 +178,7 @@ class ShardLoader:
             if multiprocessing_context is not None:
                 self._dl_kwargs["multiprocessing_context"] = multiprocessing_context
             self._ring_slots = (2 if prefetch_factor is None else prefetch_factor) + 3
+        self._local_ring: _LocalRing | None = None
         self.epoch = int(epoch)
         self.position = 0  # global samples consumed in this epoch's order
 
@@ -209,7 +211,16 @@ class ShardLoader:
             prepare = getattr(ds, "prepare_workers", None)
             if prepare is not None:
                 prepare()
-        data = torch_iterable(ds, start, ring_slots=self._ring_slots, session=session, pin=self.pin_memory)
+        if self.num_workers == 0 and self._ring_slots > 0 and self._local_ring is None:
+            self._local_ring = _LocalRing(self._ring_slots)  # one ring for every epoch
+        data = torch_iterable(
+            ds,
+            start,
+            ring_slots=self._ring_slots,
+            session=session,
+            pin=self.pin_memory,
+            local_ring=self._local_ring if self.num_workers == 0 else None,
+        )
         dl = self._torch.utils.data.DataLoader(
             data, batch_size=None, collate_fn=convert_batch, num_workers=self.num_workers, **self._dl_kwargs
         )

@@ -416,13 +416,20 @@ class _ShardsIterable:
     """The behaviour of `TorchShards` (which adds torch's ``IterableDataset`` as a base)."""
 
     def __init__(
-        self, ds: Any, start: int | None = None, *, ring_slots: int = 0, session: str = "", pin: bool = False
+        self,
+        ds: Any,
+        start: int | None = None,
+        *,
+        ring_slots: int = 0,
+        session: str = "",
+        pin: bool = False,
     ) -> None:
         self.ds = ds
         self.begin = int(getattr(ds, "start", 0) if start is None else start)
         self.ring_slots = int(ring_slots)
         self.session = session
         self.pin = bool(pin)
+        self.local_ring: _LocalRing | None = None  # main process only (not pickled for workers)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         return (_make, (self.ds, self.begin, self.ring_slots, self.session, self.pin))
@@ -437,7 +444,8 @@ class _ShardsIterable:
             if self.pin and pinning_available():
                 return _with_alloc(it, _pinned_empty)
             if self.ring_slots > 0:
-                self.local_ring = _LocalRing(self.ring_slots)
+                if self.local_ring is None:
+                    self.local_ring = _LocalRing(self.ring_slots)
                 return _local_ring_batches(it, self.local_ring)
             return it
         short_worker_tempdir()  # (spawned workers do not inherit the main process's folder)
@@ -486,7 +494,13 @@ def _make(ds: Any, start: int, ring_slots: int, session: str, pin: bool) -> Any:
 
 
 def torch_iterable(
-    ds: Any, start: int | None = None, *, ring_slots: int = 0, session: str = "", pin: bool = False
+    ds: Any,
+    start: int | None = None,
+    *,
+    ring_slots: int = 0,
+    session: str = "",
+    pin: bool = False,
+    local_ring: _LocalRing | None = None,
 ) -> Any:
     """Wrap a `ShardDataset` as a `torch.utils.data.IterableDataset` (a `TorchShards`).
 
@@ -498,5 +512,9 @@ def torch_iterable(
             ``session`` names the workers' iteration (`release_rings` forgets it).
         pin (`bool`, *optional*, defaults to `False`): without workers, stack batches into pinned
             memory (when a CUDA device is present).
+        local_ring (*optional*): the ring of this process to reuse (`ShardLoader` keeps one for all
+            its epochs); made on first iteration when not given.
     """
-    return _make(ds, getattr(ds, "start", 0) if start is None else start, ring_slots, session, pin)
+    data = _make(ds, getattr(ds, "start", 0) if start is None else start, ring_slots, session, pin)
+    data.local_ring = local_ring
+    return data
