@@ -229,3 +229,110 @@ def test_no_descriptor_kept_for_an_index_scan(tmp_path: Path, eeg_samples: list[
     assert ds.source._fds == {}
     batches = list(ds)
     assert sum(len(b["__key__"]) for b in batches) == 30
+
+
+def test_local_shards_are_read_in_spans_without_the_memory_map(
+    shards: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Uncompressed local shards: one ``preadv`` per sample (headers and JSON along), never the
+    memory-map checks; the batches equal the per-sample path's."""
+    from nb_shards import fastbatch
+
+    def refuse(*a: Any) -> bool:
+        raise AssertionError("the memory-map path was taken")
+
+    monkeypatch.setattr(fastbatch, "_check_rows", refuse)
+    fast = list(ShardDataset(shards, batch_size=8, shuffle=True, seed=2))
+    monkeypatch.undo()
+    ds = ShardDataset(shards, batch_size=8, shuffle=True, seed=2)
+    ds.batch_path = False
+    _same(fast, list(ds))
+
+
+def _raw_tar(path: Path, members: list[tuple[str, bytes]]) -> Path:
+    """A tar with members in exactly this order (names ``key.suffix``)."""
+    with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as t:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_json_before_the_array_and_trailing_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    members = []
+    for i in range(8):
+        # JSON first, then an array member with bytes after its data (still a valid member)
+        members.append((f"s{i:03d}.json", f'{{"i": {i}, "unit": "µV"}}'.encode()))
+        members.append((f"s{i:03d}.x.npy", _npy(np.full((2, 3), i, "float32")) + b"\0" * 7))
+    src = _raw_tar(tmp_path / "order.tar", members)
+    count = _Count(monkeypatch)
+    fast, slow, _ = _both(src, batch_size=4)
+    _same(fast, slow)
+    assert count.n == 8  # the batch path took every batch (the per-sample run counted 8)
+    assert fast[1]["json"][0] == {"i": 4, "unit": "µV"}
+
+
+@pytest.mark.parametrize(
+    "docs",
+    [
+        [b"[1,", b"2]"],  # neither is JSON alone; joined they would be
+        [b"[1", b"2]"],
+        [b'"open', b'string"'],
+        [b"1.", b"5"],
+        [b" {} ", b"{}"],  # whitespace around: valid, read by the per-sample parser
+        [b"NaN", b"1"],
+        [b"1" * 5000, b"1"],  # past Python's digit limit
+        [b"[" * 100 + b"]" * 100, b"1"],
+        [b"\xff", b"1"],  # not UTF-8
+        [b'{"a": 1}{"b": 2}', b"1"],  # two documents in one member
+        [b'{"a": 1, "a": 2}', b"1"],  # a key twice
+        [b"[1e999]", b"1"],  # out of the float range
+    ],
+)
+def test_batch_json_never_accepts_what_one_by_one_would_not(docs: list[bytes]) -> None:
+    import json
+
+    from nb_shards.decode import _batch_json
+
+    assert _batch_json(docs) is None  # one by one decides: the value, or the error (tested below)
+    plain = [b'{"i": 1, "unit": "\xc2\xb5V"}', b"[1, 2.5, null]", b'"s"', b"-3e2", b"true"]
+    assert _batch_json(plain) == [json.loads(d) for d in plain]
+
+
+@pytest.mark.parametrize(
+    "bad", [b"[1", b'{"a": NaN}', b'{"a": 1}{"b": 2}', b"\xff", b'{"a": 1, "a": 2}', b"[1e999]"]
+)
+def test_bad_json_member_raises_or_skips_as_before(tmp_path: Path, bad: bytes) -> None:
+    members = []
+    for i in range(8):
+        members.append((f"s{i:03d}.x.npy", _npy(np.full((2, 3), i, "float32"))))
+        members.append((f"s{i:03d}.json", bad if i == 2 else b"2]" if i == 3 else b"{}"))
+    src = _raw_tar(tmp_path / "json.tar", members)
+    for fast in (True, False):
+        ds = ShardDataset(src, batch_size=4)
+        ds.batch_path = fast
+        with pytest.raises(CorruptDataError, match=r"s002\.json"):
+            list(ds)
+    fast_b, slow_b, skipped = _both(src, batch_size=4, on_error="skip")
+    _same(fast_b, slow_b)
+    assert skipped == [2, 2]
+
+
+def test_overlapping_members_of_a_hostile_index_take_the_per_sample_path(
+    tmp_path: Path, eeg_samples: list[Any], write: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    src = write(tmp_path / "ds", eeg_samples[:16], max_count=16)
+    idx_path = next(src.glob("*.idx"))
+    idx = json.loads(idx_path.read_bytes())
+    _, mems = idx["samples"][5]
+    by = {m[0]: m for m in mems}
+    by["json"][1] = by["eeg.npy"][1] + 10  # the JSON member now starts inside the array's data
+    idx_path.write_text(json.dumps(idx))
+    for fast in (True, False):
+        ds = ShardDataset(src, batch_size=8, verify=False)
+        ds.batch_path = fast
+        with pytest.raises(CorruptDataError):
+            list(ds)

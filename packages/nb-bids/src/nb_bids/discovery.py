@@ -26,7 +26,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import functools
-import gc
 import hashlib
 import itertools
 import json
@@ -44,6 +43,7 @@ import pyarrow.parquet as pq
 from nb_bids.bidsschema import bids_schema
 from nb_core.atomic import atomic_path
 from nb_core.errors import NBError, UserError
+from nb_core.gcpause import gc_paused
 
 __all__ = [
     "NotBidsDatasetError",
@@ -625,13 +625,8 @@ def _build_no_gc(base: Path, scan: _Scan, roots: list[tuple[str, str | None]]) -
     """:func:`_build` with the cyclic garbage collector paused: the index makes a few hundred
     thousand small dicts, lists and tuples and no reference cycles, and the collector's passes over
     them (and over whatever else the process holds) cost time for nothing."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _build(base, scan, roots)
-    finally:
-        if was:
-            gc.enable()
 
 
 def _build(base: Path, scan: _Scan, roots: list[tuple[str, str | None]]) -> pa.Table:

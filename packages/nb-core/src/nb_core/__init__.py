@@ -21,6 +21,7 @@ from nb_core.atomic import (
 from nb_core.checksums import HashingWriter, sha256_bytes, sha256_file
 from nb_core.errors import NBError
 from nb_core.executor import get_executor
+from nb_core.gcpause import gc_paused
 from nb_core.manifest import (
     MANIFEST_NAME,
     SCHEMA_VERSION,
@@ -75,6 +76,7 @@ __all__ = [
     "dumps_json",
     "errors",
     "find_manifest",
+    "gc_paused",
     "get_executor",
     "progress",
     "progress_enabled",

@@ -33,6 +33,7 @@ from nb_core.errors import (
 )
 
 __all__ = [
+    "JSON_DECODER",
     "MAX_JSON_DEPTH",
     "MAX_PATH_LENGTH",
     "Fields",
@@ -377,6 +378,14 @@ def _max_depth(text: str) -> int:
     return int(np.cumsum(step[np.argsort(pos, kind="stable")]).max())
 
 
+#: The decoder of :func:`load_json` (every refusal but the depth limit, which callers of its
+#: ``raw_decode`` bound themselves, e.g. by counting brackets): for hot paths that decode many
+#: small documents and report failures through :func:`load_json`.
+JSON_DECODER = json.JSONDecoder(
+    parse_constant=_refuse_constant, parse_float=_finite_float, object_pairs_hook=_no_duplicates
+)
+
+
 def load_json(data: bytes | bytearray | memoryview | str, *, where: str) -> Any:
     """Parse untrusted JSON (a manifest, an index, a sample's metadata) safely.
 
@@ -411,12 +420,7 @@ def load_json(data: bytes | bytearray | memoryview | str, *, where: str) -> Any:
     else:
         raise UserError(f"{where}: JSON must be given as bytes or str; got {_type_name(data)}")
     try:
-        obj = json.loads(
-            text,
-            parse_constant=_refuse_constant,
-            parse_float=_finite_float,
-            object_pairs_hook=_no_duplicates,
-        )
+        obj = JSON_DECODER.decode(text)
     except json.JSONDecodeError as err:
         raise CorruptDataError(
             f"{where}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})"

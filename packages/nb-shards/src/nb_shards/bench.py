@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import gc
 import glob
 import hashlib
 import json
@@ -68,6 +69,9 @@ def _samples(n: int, channels: int, times: int) -> Iterable[dict[str, Any]]:
 
 
 def _measure(name: str, n: int, nbytes: int, fn: Callable[[], int]) -> dict[str, Any]:
+    # Every case starts from a collected heap: a full collection that the previous case's garbage
+    # set off (about 0.1 s once torch is imported) would otherwise land in whichever case is next.
+    gc.collect()
     t0 = time.perf_counter()
     mem0 = _rss_anon_mb()
     got = fn()

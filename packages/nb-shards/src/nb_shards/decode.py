@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import zlib
@@ -28,7 +27,7 @@ import numpy as np
 
 from nb_core.errors import CorruptDataError, IncompatibleDataError, NBError
 from nb_core.manifest import ModalitySpec
-from nb_core.validation import load_json, soft_import
+from nb_core.validation import JSON_DECODER, load_json, soft_import
 from nb_shards.index import ShardIndex
 from nb_shards.npy import decode_npy
 from nb_shards.tarformat import check_member_at
@@ -127,11 +126,7 @@ def check_index(buf: Any, idx: ShardIndex, *, where: str) -> None:
                 check_member_at(buf, off, f"{key}.{suffix}", size, where=where)
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_DECODER = JSON_DECODER  # (load_json's: same refusals, no depth check: callers bound it)
 
 
 def _sample_json(view: Any, shard: str, key: str, off: int) -> Any:
@@ -140,10 +135,41 @@ def _sample_json(view: Any, shard: str, key: str, off: int) -> Any:
     raw = bytes(view)
     if len(raw) < 4096 and raw.count(b"[") + raw.count(b"{") <= 64:
         try:
-            return _DECODER.decode(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
+            obj, end = _DECODER.raw_decode(text)
+            if end == len(text):  # (surrounding whitespace, or anything else: nb-core below)
+                return obj
         except ValueError:  # (UnicodeDecodeError included) reported below, with nb-core's message
             pass
     return load_json(raw, where=f"{shard}: {key}.json at byte offset {off}")
+
+
+def _batch_json(raws: list[bytes]) -> list[Any] | None:
+    """Many small JSON documents decoded in one pass, or `None` when any of them is not plain
+    (then `_sample_json` one by one: the same values, or its error). Refuses what
+    ``nb_core.validation.load_json`` refuses.
+
+    The documents are joined with spaces and each is scanned at its own start; it must end exactly
+    where it ends in the join, so a document that is not a whole JSON value by itself (say an
+    open string or bracket that a neighbour would close) is never accepted.
+    """
+    for r in raws:  # the limits of `_sample_json`'s plain path, per document
+        if len(r) >= 4096 or r.count(b"[") + r.count(b"{") > 64:
+            return None
+    try:
+        texts = [r.decode("utf-8") for r in raws]
+        joined = " ".join(texts)
+        docs, pos = [], 0
+        for t in texts:
+            obj, end = _DECODER.raw_decode(joined, pos)
+            pos += len(t)
+            if end != pos:
+                return None
+            docs.append(obj)
+            pos += 1
+    except (ValueError, RecursionError):  # (UnicodeDecodeError and JSONDecodeError included)
+        return None
+    return docs
 
 
 @dataclass

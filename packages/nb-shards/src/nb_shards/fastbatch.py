@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from nb_core.errors import CorruptDataError, NBError
-from nb_shards.decode import OpenShard, _sample_json
+from nb_shards.decode import OpenShard, _batch_json, _sample_json
 from nb_shards.npy import parse_npy_header
 from nb_shards.order import EpochOrder
 from nb_shards.torchdata import batch_allocator, shared_empty
@@ -179,6 +179,93 @@ def _pread(preadv: Any, sh: OpenShard, row: np.ndarray, start: int, a: _Array) -
         )
 
 
+#: The most bytes of one sample that are not array data (``.npy`` headers, tar headers, padding,
+#: JSON) the span read takes along; a sample with more takes the memory-map path.
+_SCRATCH_MAX = 1 << 20
+
+
+def _read_spans(
+    rows: list[tuple[OpenShard, dict[str, tuple[int, int]]]],
+    arrays: dict[str, tuple[_Array, np.ndarray]],
+    preadv: Any,
+) -> list[bytes | None] | None:
+    """Read each sample with one ``preadv``: its array data straight into the batch rows, the rest
+    of its span (``.npy`` headers, tar headers, padding, JSON) into a small scratch buffer; compare
+    the ``.npy`` headers there. Returns each sample's JSON bytes (`None` when it has none), or
+    `None` when the batch is not for this path (the memory-map path then checks and reads it).
+
+    The memory map is never touched here: a first touch of a mapped page costs a page fault,
+    which on cached data costs about as much as copying the page.
+    """
+    members0 = rows[0][1]
+    names = members0.keys()
+    order = sorted(members0, key=lambda x: members0[x][0])
+    row_bytes = sum(a.nbytes for a, _ in arrays.values())
+    out: list[bytes | None] = []
+    for i, (sh, members) in enumerate(rows):
+        if sh.fd is None or members.keys() != names:
+            return None
+        plan = _span_plan(sh, members, order, arrays, row_bytes, i)
+        if plan is None:
+            return None
+        scratch, iov, heads, doc, start, span = plan
+        if preadv(sh.fd, iov, start) != span:
+            raise CorruptDataError(
+                f"{sh.name}: truncated: the sample at byte offset {start} needs {span} bytes "
+                "but the file ends earlier (it changed while open)"
+            )
+        for at, a in heads:
+            if scratch[at : at + a.data_off] != a.head:
+                return None
+        out.append(None if doc is None else bytes(scratch[doc[0] : doc[0] + doc[1]]))
+    return out
+
+
+def _span_plan(
+    sh: OpenShard,
+    members: dict[str, tuple[int, int]],
+    order: list[str],
+    arrays: dict[str, tuple[_Array, np.ndarray]],
+    row_bytes: int,
+    i: int,
+) -> tuple[memoryview, list[Any], list[tuple[int, _Array]], tuple[int, int] | None, int, int] | None:
+    """Sample ``i``'s read: (scratch, buffers for ``preadv``, where each ``.npy`` header lands in
+    the scratch, where the JSON lands, file offset, bytes), or `None` (not for the span read)."""
+    start = members[order[0]][0]
+    last = members[order[-1]]
+    end = last[0] + last[1]
+    if end > len(sh.buf) or not 0 <= end - start - row_bytes <= _SCRATCH_MAX:
+        return None
+    scratch = memoryview(bytearray(end - start - row_bytes))
+    iov: list[Any] = []
+    heads: list[tuple[int, _Array]] = []
+    doc: tuple[int, int] | None = None
+    cur, pos, prev_end = start, 0, start  # file offset ``cur`` lands at ``scratch[pos]``
+    for suffix in order:
+        off, size = members[suffix]
+        if off < prev_end:
+            return None  # overlapping or reordered members
+        prev_end = off + size
+        got = arrays.get(suffix)
+        if got is None:
+            if suffix == "json":
+                doc = (pos + off - cur, size)
+            continue
+        a, dest = got
+        if a.data_off + a.nbytes > size:
+            return None
+        data = off + a.data_off
+        heads.append((pos + off - cur, a))
+        iov.append(scratch[pos : pos + data - cur])
+        iov.append(dest[i])
+        pos += data - cur
+        cur = data + a.nbytes
+    if prev_end != end:
+        return None
+    iov.append(scratch[pos:])
+    return scratch, iov, heads, doc, start, end - start
+
+
 def _json(rows: list[tuple[OpenShard, dict[str, tuple[int, int]]]], keys: list[str]) -> list[Any]:
     docs = []
     for (sh, members), key in zip(rows, keys):
@@ -206,15 +293,29 @@ def read_batch(
     """
     if not gs:
         return None
+    rows: list[tuple[OpenShard, dict[str, tuple[int, int]]]] = []
+    keys: list[str] = []
+    opened: dict[int, OpenShard] = {}
+    shard_list, pos_list = order.shard_list, order.pos_list
     try:
-        shards = [source.open(order.shard_list[g]) for g in gs]
+        for g in gs:
+            i, j = shard_list[g], pos_list[g]
+            sh = opened.get(i)
+            if sh is None:
+                sh = opened[i] = source.open(i)
+            rows.append((sh, sh.index.members[j]))
+            keys.append(sh.index.keys[j])
     except NBError:
         return None  # the per-sample path opens them again and raises (or skips) per sample
-    rows = [(sh, sh.index.members[order.pos_list[g]]) for sh, g in zip(shards, gs)]
     plan = _plan(*rows[0])
-    if plan is None or not _check_rows(rows, plan):
+    if plan is None:
         return None
-    keys = [sh.index.keys[order.pos_list[g]] for sh, g in zip(shards, gs)]
+    if _PREADV is not None and rows[0][0].fd is not None:
+        spans = _spans_batch(rows, plan, keys, to_torch)
+        if spans is not None:
+            return spans
+    if not _check_rows(rows, plan):
+        return None
     try:
         docs = _json(rows, keys) if "json" in plan else None
     except (NBError, _Fallback):
@@ -225,4 +326,40 @@ def read_batch(
             out[a.suffix[:-4]] = _fill(a, rows, to_torch)
         else:
             out["json"] = docs
+    return out
+
+
+def _spans_batch(
+    rows: list[tuple[OpenShard, dict[str, tuple[int, int]]]],
+    plan: list[_Array | str],
+    keys: list[str],
+    to_torch: bool,
+) -> dict[str, Any] | None:
+    """The batch read by `_read_spans`, or `None` (then the memory-map path)."""
+    assert _PREADV is not None
+    n = len(rows)
+    filled: dict[str, Any] = {}
+    arrays: dict[str, tuple[_Array, np.ndarray]] = {}
+    for a in plan:
+        if isinstance(a, _Array):
+            t, arr = empty_batch((n, *a.shape), a.dtype, to_torch=to_torch)
+            filled[a.suffix] = t
+            arrays[a.suffix] = (a, arr.reshape(-1).view(np.uint8).reshape(n, a.nbytes))
+    raws = _read_spans(rows, arrays, _PREADV)
+    if raws is None:
+        return None
+    out: dict[str, Any] = {"__key__": keys}
+    for a in plan:
+        if isinstance(a, _Array):
+            out[a.suffix[:-4]] = filled[a.suffix]
+            continue
+        docs = _batch_json(raws) if None not in raws else None  # type: ignore[arg-type]
+        if docs is None:
+            docs = []
+            for (sh, members), key, raw in zip(rows, keys, raws):
+                try:
+                    docs.append(_sample_json(raw, sh.name, key, members["json"][0]))
+                except NBError:
+                    return None  # the per-sample path raises (or skips) it
+        out["json"] = docs
     return out

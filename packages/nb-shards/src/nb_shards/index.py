@@ -14,13 +14,13 @@ Example:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from nb_core.atomic import dumps_json
 from nb_core.errors import CorruptDataError, SchemaError, SchemaVersionError
-from nb_core.validation import load_json
+from nb_core.gcpause import gc_paused
+from nb_core.validation import JSON_DECODER, load_json
 from nb_shards.tarformat import Member, check_member_name, scan_members, split_name
 
 __all__ = ["INDEX_SUFFIX", "INDEX_VERSION", "ShardIndex", "build_index", "index_name"]
@@ -82,34 +82,40 @@ class ShardIndex:
             SchemaVersionError: written by a newer nb-shards.
             UnsafeContentError: a member name that escapes the directory or needs pickle.
         """
-        obj = _parse(data, where=f"{where} (shard index)")
-        if not isinstance(obj, dict) or "nb_shards_index" not in obj:
-            raise CorruptDataError(f"{where}: not an nb-shards index")
-        _check_version(obj["nb_shards_index"], where=where)
-        keys: list[str] = []
-        members: list[dict[str, tuple[int, int]]] = []
-        try:
-            tar_size = obj["tar_size"]
-            if not _is_int(tar_size) or tar_size < 0:
-                raise TypeError(f"bad tar_size {str(tar_size)[:40]!r}")
-            samples = obj["samples"]
-            if not isinstance(samples, list):
-                raise TypeError("samples must be a list")
-            checked: set[str] = set()
-            for key, mems in samples:
-                if not isinstance(key, str) or not key or len(key) > 4096:
-                    raise TypeError(f"key {str(key)[:80]!r} is not a string")
-                if not isinstance(mems, list):
-                    raise TypeError(f"members of {key!r} must be a list")
-                m = _members(key, mems, tar_size, checked, where=where)
-                keys.append(key)
-                members.append(m)
-        except (KeyError, TypeError, ValueError) as err:
-            raise CorruptDataError(f"{where}: damaged shard index ({err})") from None
+        with gc_paused():  # (thousands of small objects, no cycles: see nb_core.gcpause)
+            obj = _parse(data, where=f"{where} (shard index)")
+            if not isinstance(obj, dict) or "nb_shards_index" not in obj:
+                raise CorruptDataError(f"{where}: not an nb-shards index")
+            _check_version(obj["nb_shards_index"], where=where)
+            try:
+                keys, members, tar_size = _samples(obj, where=where)
+            except (KeyError, TypeError, ValueError) as err:
+                raise CorruptDataError(f"{where}: damaged shard index ({err})") from None
         info = obj.get("info") or {}
         if not isinstance(info, dict):
             raise CorruptDataError(f"{where}: damaged shard index (info must be an object)")
         return cls(keys=keys, members=members, tar_size=tar_size, info=info)
+
+
+def _samples(obj: dict[str, Any], *, where: str) -> tuple[list[str], list[dict[str, tuple[int, int]]], int]:
+    """The keys, members and tar size of a parsed index (`TypeError` etc. when malformed)."""
+    tar_size = obj["tar_size"]
+    if not _is_int(tar_size) or tar_size < 0:
+        raise TypeError(f"bad tar_size {str(tar_size)[:40]!r}")
+    samples = obj["samples"]
+    if not isinstance(samples, list):
+        raise TypeError("samples must be a list")
+    keys: list[str] = []
+    members: list[dict[str, tuple[int, int]]] = []
+    checked: set[str] = set()
+    for key, mems in samples:
+        if not isinstance(key, str) or not key or len(key) > 4096:
+            raise TypeError(f"key {str(key)[:80]!r} is not a string")
+        if not isinstance(mems, list):
+            raise TypeError(f"members of {key!r} must be a list")
+        keys.append(key)
+        members.append(_members(key, mems, tar_size, checked, where=where))
+    return keys, members, tar_size
 
 
 def _check_version(ver: Any, *, where: str) -> None:
@@ -127,7 +133,7 @@ def _members(
     key: str, mems: list[Any], tar_size: int, checked: set[str], *, where: str
 ) -> dict[str, tuple[int, int]]:
     """One sample's ``[[suffix, offset, size], ...]``, checked (`TypeError` when malformed)."""
-    plain_key = not any(c in key for c in "/\\:")
+    plain_key = "/" not in key and "\\" not in key and ":" not in key
     m: dict[str, tuple[int, int]] = {}
     for suffix, off, size in mems:
         if not isinstance(suffix, str) or not suffix:
@@ -137,7 +143,8 @@ def _members(
         elif suffix not in checked:  # a key without separators cannot escape: check the suffix once
             check_member_name(f"k.{suffix}", where=where)
             checked.add(suffix)
-        if not (_is_int(off) and _is_int(size)) or off < 0 or size < 0:
+        # (``type(...) is int``: JSON gives plain ints; a bool is not one)
+        if type(off) is not int or type(size) is not int or off < 0 or size < 0:
             raise TypeError(f"bad offset/size for {key}.{suffix}")
         if suffix in m:
             raise TypeError(f"sample {key!r} has two {suffix!r} members")
@@ -147,11 +154,7 @@ def _members(
     return m
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_DECODER = JSON_DECODER  # (load_json's: same refusals, no depth check: callers bound it)
 
 
 def _parse(data: bytes, *, where: str) -> Any:
