@@ -80,3 +80,16 @@ def test_clean_temporaries(tmp_path: Path) -> None:
     assert all(is_temporary(p.name) for p in removed)
     assert (tmp_path / "keep.txt").exists()
     assert not d.exists()
+
+
+def test_start_writeback(tmp_path: Path) -> None:
+    import sys
+
+    from nb_core.atomic import start_writeback
+
+    with (tmp_path / "f.bin").open("wb") as f:
+        f.write(b"z" * 65536)
+        f.flush()
+        assert start_writeback(f.fileno(), 0, 65536) is sys.platform.startswith("linux")
+        assert start_writeback(f.fileno(), 0, 0) is False
+    assert (tmp_path / "f.bin").read_bytes() == b"z" * 65536

@@ -51,3 +51,45 @@ def test_hashing_writer_threaded_and_partial_writes() -> None:
     w = HashingWriter(trickle)
     w.write(b"0123456789abc")
     assert trickle.getvalue() == b"0123456789abc"
+
+
+def test_threaded_hash_reads_back_a_readable_file(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Over a file opened ``w+b`` the helper hashes what is in the file, at most MAX_LAG behind."""
+    monkeypatch.setattr(HashingWriter, "MAX_LAG", 300_000)  # (the waiting path, with small data)
+    rng = np.random.default_rng(0)
+    chunks = [rng.bytes(int(n)) for n in rng.integers(1, 200_000, size=40)]
+    with (tmp_path / "f.bin").open("w+b", buffering=0) as raw:
+        raw.write(b"prefix")  # the hash covers what is written through the writer, from here
+        with HashingWriter(raw, threaded=True) as w:
+            assert w._back is not None  # the read-back helper
+            for i, c in enumerate(chunks):
+                big = bytearray(c)
+                w.write_all([b"%d" % i, big])
+                big[:] = b"\0" * len(big)  # the caller reuses its buffer at once
+            digest = w.hexdigest()
+    expected = hashlib.sha256(b"".join(b"%d" % i + c for i, c in enumerate(chunks))).hexdigest()
+    assert digest == expected
+    assert w.size == sum(len(c) + len(b"%d" % i) for i, c in enumerate(chunks))
+
+
+def test_threaded_hash_of_a_write_only_file_hashes_the_buffers(tmp_path: Path) -> None:
+    with (tmp_path / "f.bin").open("wb", buffering=0) as raw, HashingWriter(raw, threaded=True) as w:
+        assert w._back is None
+        w.write_all([b"x" * 100_000])
+        assert w.hexdigest() == hashlib.sha256(b"x" * 100_000).hexdigest()
+
+
+def test_threaded_hash_reports_a_file_cut_short_under_it(tmp_path: Path) -> None:
+    import os
+
+    import pytest
+
+    with (tmp_path / "f.bin").open("w+b", buffering=0) as raw:
+        w = HashingWriter(raw, threaded=True)
+        assert w._back is not None
+        with w._back.cv:  # (holds the helper before it reads: the cut is certain to come first)
+            w.write(b"y" * 10_000)
+            os.ftruncate(raw.fileno(), 100)
+        with pytest.raises(OSError, match="could not read back"):
+            w.hexdigest()
+        w.close()

@@ -275,3 +275,40 @@ def test_fsync_of_a_shard_overlaps_encoding_the_next(
     ]
     assert sorted(p.name for p in out.glob("*.tar")) == [f"train-00000{i}.tar" for i in range(3)]
     assert _no_flush_thread()
+
+
+@pytest.mark.parametrize("fsync", [True, False])
+def test_durable_shards_start_their_writeback_as_they_grow(
+    tmp_path: Path, eeg_samples: list[Sample], monkeypatch: pytest.MonkeyPatch, fsync: bool
+) -> None:
+    """With fsync each uncompressed shard asks the OS to write its bytes out as it grows (so its
+    fsync has little left to do); without fsync it never does. The shards are the same."""
+    import nb_shards.writer
+
+    calls: list[tuple[int, int]] = []
+    real = nb_shards.writer.start_writeback
+
+    def counted(fd: int, offset: int, nbytes: int) -> bool:
+        calls.append((offset, nbytes))
+        return real(fd, offset, nbytes)
+
+    monkeypatch.setattr(nb_shards.writer, "start_writeback", counted)
+    monkeypatch.setattr(nb_shards.writer, "_WRITEBACK_BYTES", 8192)
+    out = tmp_path / "out"
+    with ShardWriter(out, max_count=60, fsync=fsync) as w:
+        for s in eeg_samples:
+            w.write(s)
+    if fsync:
+        assert len(calls) > 10
+        # per shard, the ranges follow each other from the start of the file
+        starts = [o for o, _ in calls]
+        assert starts.count(0) == 2 and all(n >= 8192 for _, n in calls)
+    else:
+        assert calls == []
+    monkeypatch.undo()
+    ref = tmp_path / "ref"
+    with ShardWriter(ref, max_count=60, fsync=not fsync) as w:
+        for s in eeg_samples:
+            w.write(s)
+    tars = {k: v for k, v in _digests(out).items() if k.endswith(".tar")}
+    assert len(tars) == 2 and tars == {k: v for k, v in _digests(ref).items() if k.endswith(".tar")}

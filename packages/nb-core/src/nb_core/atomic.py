@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,7 @@ __all__ = [
     "fsync_path",
     "is_temporary",
     "remove_path",
+    "start_writeback",
 ]
 
 #: Prefix of every temporary name; readers skip entries that start with it.
@@ -69,6 +71,49 @@ def fsync_path(path: str | os.PathLike[str]) -> None:
         pass
     finally:
         os.close(fd)
+
+
+_SYNC_FILE_RANGE_WRITE = 2
+_sync_file_range: Any = None  # resolved on first use: libc's function, or False where there is none
+
+
+def start_writeback(fd: int, offset: int, nbytes: int) -> bool:
+    """Ask the OS to start writing ``nbytes`` of an open file from ``offset`` to disk now,
+    without waiting for it; return whether it could be asked.
+
+    A writer that fsyncs each file when it is complete calls this as it goes, so the disk works
+    while the file is being written and the final fsync has little left to wait for (Linux
+    otherwise starts writing back only when dirty pages pass a share of the memory, gigabytes
+    on a large machine). Linux's ``sync_file_range(SYNC_FILE_RANGE_WRITE)``; elsewhere nothing
+    (`False`). Never a substitute for the fsync: it guarantees nothing.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryFile() as f:
+        ...     _ = f.write(b"x" * 8192)
+        ...     f.flush()
+        ...     _ = start_writeback(f.fileno(), 0, 8192)  # (True on Linux)
+    """
+    global _sync_file_range
+    if _sync_file_range is None:
+        _sync_file_range = _find_sync_file_range()
+    if not _sync_file_range or nbytes <= 0:
+        return False
+    return bool(_sync_file_range(fd, offset, nbytes, _SYNC_FILE_RANGE_WRITE) == 0)
+
+
+def _find_sync_file_range() -> Any:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):  # pragma: no cover - a libc without it
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
 
 
 def remove_path(path: str | os.PathLike[str]) -> None:

@@ -75,7 +75,7 @@ def _fast_header(name: str, size: int, mtime: int) -> bytes | None:
 
 def header_size(name: str, size: int) -> int:
     """Bytes of the header :func:`member_header` writes for ``name`` and ``size``."""
-    if _fast_header(name, size, _MTIME) is not None:
+    if len(name) < 100 and name.isascii() and size < 0o77777777777:  # `_fast_header`'s case
         return BLOCK
     return len(member_header(name, size))
 
