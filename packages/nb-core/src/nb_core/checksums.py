@@ -230,6 +230,19 @@ class _ReadBack:
             raise OSError(f"could not read back the bytes written to hash them: {self.error}")
 
     def _run(self) -> None:
+        failure: BaseException = RuntimeError("the hashing thread stopped unexpectedly")
+        try:
+            self._loop()
+            return
+        except OSError as err:
+            failure = err
+        finally:  # (whatever stopped the loop, a waiting writer is woken and told)
+            with self.cv:
+                if self.hashed < self.target or not self.stopping:
+                    self.error = failure
+                self.cv.notify_all()
+
+    def _loop(self) -> None:
         buf = memoryview(bytearray(self.CHUNK))
         while True:
             with self.cv:
@@ -238,20 +251,12 @@ class _ReadBack:
                 if self.hashed >= self.target:
                     return
                 pos, end = self.hashed, self.target
-            try:
-                while pos < end:
-                    got = os.preadv(self.fd, [buf[: min(self.CHUNK, end - pos)]], pos)
-                    if got <= 0:
-                        raise OSError(
-                            f"the file ends at byte {pos}, {end - pos} bytes before what was written"
-                        )
-                    self.h.update(buf[:got])
-                    pos += got
-                    with self.cv:
-                        self.hashed = pos
-                        self.cv.notify_all()
-            except OSError as err:
+            while pos < end:
+                got = os.preadv(self.fd, [buf[: min(self.CHUNK, end - pos)]], pos)
+                if got <= 0:
+                    raise OSError(f"the file ends at byte {pos}, {end - pos} bytes before what was written")
+                self.h.update(buf[:got])
+                pos += got
                 with self.cv:
-                    self.error = err
+                    self.hashed = pos
                     self.cv.notify_all()
-                return
