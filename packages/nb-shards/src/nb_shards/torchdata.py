@@ -140,16 +140,27 @@ def _aligned(n: int, to: int = _ALIGN) -> int:
     return -(-n // to) * to
 
 
-def _holds_ring(obj: Any, ptr: int, depth: int = 0) -> bool:
-    """Whether ``obj`` (dicts, lists and tuples inside it) holds a tensor on the ring's memory."""
-    if depth > 3:
-        return False
-    if isinstance(obj, dict):
-        return any(_holds_ring(v, ptr, depth + 1) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return any(_holds_ring(v, ptr, depth + 1) for v in obj)
-    torch = sys.modules["torch"]
-    return isinstance(obj, torch.Tensor) and obj.untyped_storage().data_ptr() == ptr
+_LEAF_TYPES = (str, int, float, bool, bytes, type(None))
+
+
+def _holds_ring(obj: Any, ptr: int) -> bool:
+    """Whether ``obj`` (dicts, lists and tuples inside it, 3 levels deep) holds a tensor on the
+    ring's memory. (Plain values are skipped by type: a batch's JSON list is most of the walk.)"""
+    tensor = sys.modules["torch"].Tensor
+    todo: list[tuple[Any, int]] = [(obj, 0)]
+    while todo:
+        o, depth = todo.pop()
+        if isinstance(o, dict):
+            values: Any = o.values()
+        elif isinstance(o, (list, tuple)):
+            values = o
+        else:
+            if isinstance(o, tensor) and o.untyped_storage().data_ptr() == ptr:
+                return True
+            continue
+        if depth < 4:
+            todo.extend((v, depth + 1) for v in values if not isinstance(v, _LEAF_TYPES))
+    return False
 
 
 class _RingRef:
