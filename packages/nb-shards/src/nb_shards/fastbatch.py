@@ -3,8 +3,11 @@
 For a batch whose samples all have the same members (``.npy`` arrays and ``json``) and, per
 array member, the same ``.npy`` header bytes (so the same dtype and shape), each array member
 is one preallocated ``batch × ...`` array and every sample's data bytes are copied into its row
-straight from the shard's memory map, at the offsets of the index. The header is parsed once
-per batch and member; every other sample's header is compared byte for byte with it. No
+straight from the shard, at the offsets of the index: on an uncompressed local shard with one
+``preadv`` per sample that also brings its ``.npy`` headers and JSON into a small scratch buffer
+(the memory map is not touched: its page faults cost as much as the copy), otherwise from the
+memory map or the decompressed bytes. The header is parsed once per batch and member; every other
+sample's header is compared byte for byte with it. No
 per-sample dict, no per-sample array view, no stacking: the batch is byte-identical to
 decoding every sample and collating them (`nb_shards.collate`), which stays the path for
 everything else (raw-bytes members, differing shapes, Fortran-order arrays, any error: the
