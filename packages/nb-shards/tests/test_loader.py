@@ -8,7 +8,7 @@ import pytest
 
 from nb_core import Sample
 from nb_core.errors import IncompatibleDataError, SchemaVersionError
-from nb_shards import ShardLoader
+from nb_shards import ShardDataset, ShardLoader
 
 
 def _keys(batches: list[dict[str, Any]]) -> list[list[str]]:
@@ -242,7 +242,7 @@ def test_ring_slot_is_free_only_when_every_view_is_gone(shards: Path) -> None:
 
     ld = ShardLoader(shards, **RING)
     it = iter(ld)
-    first, second = next(it), next(it)  # the second is the first one stacked into a slot
+    first, second = next(it), next(it)  # (each in a slot of its own)
     view = second["eeg"][1:3].numpy()  # a NumPy view of part of a slot
     expect = view.copy()
     ptr = second["eeg"].data_ptr()
@@ -263,3 +263,27 @@ def test_exact_resume_with_the_ring(shards: Path) -> None:
     resumed = ShardLoader(shards, **RING)
     resumed.load_state_dict(state)
     assert _keys(head) + _keys(list(resumed)) == full
+
+
+def test_the_ring_is_sized_before_the_first_batch_when_the_manifest_fixes_shapes(
+    shards: Path, tmp_path: Path
+) -> None:
+    """A manifest with fixed dtypes and shapes gives the batch's array sizes in advance: the ring
+    (with or without workers) exists before the first batch, which lands in a slot too."""
+    assert ShardDataset(shards, batch_size=4, decode="torch").batch_array_bytes() == [4 * 4 * 50 * 4]
+    assert ShardDataset(shards, batch_size=4, decode="numpy").batch_array_bytes() is None
+    assert ShardDataset(shards, batch_size=4, decode="torch", collate_fn=list).batch_array_bytes() is None
+    bare = tmp_path / "bare.tar"  # no manifest: nothing known before reading
+    bare.write_bytes(sorted(shards.glob("*.tar"))[0].read_bytes())
+    assert ShardDataset(bare, batch_size=4, decode="torch").batch_array_bytes() is None
+    ld = ShardLoader(shards, **RING)
+    it = iter(ld)
+    first = next(it)
+    ring = ld._local_ring
+    assert ring is not None and ring.slots and ring.free_slots() == ring.n_slots - 1
+    assert len(first["__key__"]) == 4
+    ld_bare = ShardLoader(bare, **RING)
+    it_bare = iter(ld_bare)
+    kept = next(it_bare)  # sized on this batch (fresh memory), then the ring
+    assert ld_bare._local_ring is not None and ld_bare._local_ring.free_slots() == ld_bare._local_ring.n_slots
+    assert len(kept["__key__"]) == 4

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import warnings
@@ -381,6 +382,33 @@ class ShardDataset(RankedEpoch):
         or receive (``spawn``) them instead of each reading and checking every index again."""
         for i in range(len(self.source.shards)):
             self.source.index(i)
+
+    def batch_array_bytes(self) -> list[int] | None:
+        """Bytes of each array of a full batch of the batch path, when the manifest fixes every
+        modality's dtype and shape (a worker sizes its batch ring with it before its first batch,
+        so that batch needs no memory of its own); `None` when they are not known in advance.
+
+        Example:
+            >>> import tempfile, numpy as np
+            >>> from nb_shards import ShardWriter
+            >>> out = tempfile.mkdtemp()
+            >>> with ShardWriter(out) as w:
+            ...     w.write({"__key__": "a", "eeg.npy": np.zeros((4, 10), "float32")})
+            >>> ShardDataset(out, batch_size=8, decode="torch").batch_array_bytes()
+            [1280]
+        """
+        if self.collate_fn is not None or self.decode != "torch" or not self.batch_path:
+            return None
+        mods = self.source.modalities
+        if not self.batch_size or not mods:
+            return None
+        sizes = []
+        for name in sorted(mods):  # (the order of a batch's arrays: members sorted by name)
+            dims = [d for d in mods[name].shape if d is not None]
+            if len(dims) != len(mods[name].shape):
+                return None
+            sizes.append(int(self.batch_size) * math.prod(dims) * np.dtype(mods[name].dtype).itemsize)
+        return sizes
 
     # -- reading ------------------------------------------------------------------------------
     def _sample(self, order: EpochOrder, g: int) -> dict[str, Any] | None:

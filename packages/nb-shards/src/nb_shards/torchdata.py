@@ -480,13 +480,26 @@ class _ShardsIterable:
             if self.ring_slots > 0:
                 if self.local_ring is None:
                     self.local_ring = _LocalRing(self.ring_slots)
+                size = self._ring_size()
+                if size and not self.local_ring.slots and not self.local_ring.disabled:
+                    self.local_ring._create(size)
                 return _local_ring_batches(it, self.local_ring)
             return it
         short_worker_tempdir()  # (spawned workers do not inherit the main process's folder)
         it = self.ds.iter_from(self.begin)
         if self.ring_slots > 0 and self.session:
-            return _ring_batches(it, _WorkerRing(f"{self.session}/{info.id}", self.ring_slots))
+            ring = _WorkerRing(f"{self.session}/{info.id}", self.ring_slots)
+            size = self._ring_size()
+            if size:
+                ring._create(size)  # (else sized on the first batch, which gets memory of its own)
+            return _ring_batches(it, ring)
         return it
+
+    def _ring_size(self) -> int:
+        """Bytes of a batch ring slot when the dataset knows its batches' arrays in advance, else 0."""
+        known = getattr(self.ds, "batch_array_bytes", None)
+        sizes = known() if known is not None else None
+        return sum(_aligned(n) for n in sizes) if sizes else 0
 
 
 _PLAIN = ("__key__", "json")  # lists of keys and of JSON documents: nothing to convert
