@@ -206,3 +206,29 @@ def test_offline_pull_uses_cache(hub_emulator, shards_artifact, tmp_path):
         [sys.executable, "-c", code_missing], env=env, capture_output=True, text=True, timeout=120
     )
     assert r.returncode != 0 and "HubNotFoundError" in r.stderr
+
+
+@pytest.mark.parametrize("show", [False, True])
+def test_show_progress_governs_huggingface_hub_bars_too(
+    hub_emulator, shards_artifact, tmp_path, capfd, monkeypatch, show
+):
+    """``show_progress=False`` silences huggingface_hub's upload and download bars as well as
+    nb-hub's own; the process-wide switch is put back after."""
+    import importlib
+
+    from huggingface_hub import constants
+    from huggingface_hub.utils import are_progress_bars_disabled
+
+    # (the test suite turns huggingface_hub's bars off through the environment: as if unset here)
+    hf_tqdm = importlib.import_module("huggingface_hub.utils.tqdm")  # (the module, not the class)
+    monkeypatch.setattr(hf_tqdm, "HF_HUB_DISABLE_PROGRESS_BARS", None)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_PROGRESS_BARS", None)
+    monkeypatch.setattr(hf_tqdm, "progress_bar_states", {})
+    assert not are_progress_bars_disabled()
+    nb_hub.push(shards_artifact, f"me/bars-{show}", endpoint=hub_emulator.endpoint, show_progress=show)
+    nb_hub.pull(
+        f"me/bars-{show}", endpoint=hub_emulator.endpoint, local_dir=tmp_path / "out", show_progress=show
+    )
+    err = capfd.readouterr().err
+    assert ("Fetching" in err and "%|" in err) is show  # huggingface_hub's download bar
+    assert not are_progress_bars_disabled()

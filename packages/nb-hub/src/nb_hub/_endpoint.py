@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from nb_core.progress import progress_enabled
+
 __all__ = ["endpoint_cache_dir", "hub_cache_dir", "is_local_endpoint", "resolve_endpoint", "xet_off_for"]
 
 _OFFICIAL_HOSTS = ("huggingface.co", "hf.co")
@@ -93,3 +95,24 @@ def xet_off_for(endpoint: str | None) -> Iterator[None]:
         yield
     finally:
         constants.HF_HUB_DISABLE_XET = False
+
+
+@contextlib.contextmanager
+def hub_bars(show_progress: bool | None) -> Iterator[None]:
+    """``huggingface_hub``'s own progress bars (uploads, downloads) off in this process while nb-hub
+    shows none (``show_progress=False``, or by default when stderr is not a terminal or
+    ``NB_PROGRESS=0``); restored after. (A process-wide switch of ``huggingface_hub``: another
+    thread's transfers lose their bars meanwhile too.)"""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    # (HF_HUB_DISABLE_PROGRESS_BARS=0 in the environment forces them on: left as it is)
+    forced = constants.HF_HUB_DISABLE_PROGRESS_BARS is False
+    if progress_enabled(show_progress) or forced or are_progress_bars_disabled():
+        yield
+        return
+    disable_progress_bars()
+    try:
+        yield
+    finally:
+        enable_progress_bars()

@@ -14,7 +14,7 @@ from pathlib import Path
 from nb_core.errors import HubNotFoundError
 from nb_core.manifest import MANIFEST_NAME, Manifest
 from nb_core.validation import soft_import
-from nb_hub._endpoint import hub_cache_dir, resolve_endpoint
+from nb_hub._endpoint import hub_bars, hub_cache_dir, resolve_endpoint
 from nb_hub._errors import HubConnectionError, hub_errors
 
 __all__ = ["pull", "resolve_commit"]
@@ -65,6 +65,7 @@ def pull(
     token: str | None = None,
     endpoint: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    show_progress: bool | None = None,
 ) -> Path:
     """Download an artifact (or part of it) and verify it against its manifest.
 
@@ -89,6 +90,8 @@ def pull(
         endpoint (`str`, *optional*): Hub URL.
         cache_dir (`str` or `os.PathLike`, *optional*): ``huggingface_hub`` cache directory
             (default: the usual cache for huggingface.co, the endpoint's own folder otherwise).
+        show_progress (`bool`, *optional*): ``huggingface_hub``'s download bars (default: on a
+            terminal).
 
     Returns:
         `Path`: the artifact directory (with ``nb-manifest.json``).
@@ -124,7 +127,7 @@ def pull(
         # back to the cache, and is reported if nothing is cached).
         with contextlib.suppress(HubConnectionError):
             resolve_commit(repo_id, revision=revision, token=token, endpoint=endpoint)
-    with hub_errors(what, token=token, endpoint=resolve_endpoint(endpoint)):
+    with hub_bars(show_progress), hub_errors(what, token=token, endpoint=resolve_endpoint(endpoint)):
         # snapshot_download resolves the revision to one commit id and downloads every file from
         # that commit (the snapshot directory is named by it); it also records the branch -> commit
         # ref in the cache, which offline pulls use.

@@ -38,7 +38,7 @@ from nb_core.hubspec import git_blob_sha1_file
 from nb_core.manifest import MANIFEST_NAME, FileEntry, Manifest, find_manifest
 from nb_core.progress import progress
 from nb_core.validation import soft_import
-from nb_hub._endpoint import hub_cache_dir, resolve_endpoint, xet_off_for
+from nb_hub._endpoint import hub_bars, hub_cache_dir, resolve_endpoint, xet_off_for
 from nb_hub._errors import hub_errors
 from nb_hub.card import PREVIEW_NAME, UNKNOWN_LICENSE, card, card_license
 from nb_hub.limits import RepoLimits, TooManySmallFilesWarning, check_limits
@@ -103,7 +103,8 @@ def push(
         limits (`RepoLimits`, *optional*): Hub limits to respect (files per commit, ...).
         preview (`bool`, *optional*, defaults to `True`): upload a preview PNG with the card
             (needs matplotlib).
-        show_progress (`bool`, *optional*): progress bar over commits (default: on a terminal).
+        show_progress (`bool`, *optional*): progress bars: nb-hub's over commits and
+            ``huggingface_hub``'s over uploaded files (default: on a terminal).
         license (`str`, *optional*): the license the card states (SPDX id such as
             ``"cc-by-4.0"``); by default the manifest's, else the one already on the Hub's card,
             else ``unknown`` with a :class:`NoLicenseWarning`.
@@ -159,6 +160,7 @@ def push(
     what = f"push {root} to {repo_id}"
     with (
         xet_off_for(endpoint),
+        hub_bars(show_progress),
         hub_errors(what, token=token, write=True, endpoint=resolve_endpoint(endpoint)),
     ):
         target = _prepare_repo(
