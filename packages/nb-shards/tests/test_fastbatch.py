@@ -242,7 +242,11 @@ def test_local_shards_are_read_in_spans_without_the_memory_map(
         raise AssertionError("the memory-map path was taken")
 
     monkeypatch.setattr(fastbatch, "_check_rows", refuse)
+    one_array = []
+    real = fastbatch._read_array_json_spans
+    monkeypatch.setattr(fastbatch, "_read_array_json_spans", lambda *a: one_array.append(1) or real(*a))
     fast = list(ShardDataset(shards, batch_size=8, shuffle=True, seed=2))
+    assert len(one_array) == len(fast)  # (one array and its JSON: the specialised read)
     monkeypatch.undo()
     ds = ShardDataset(shards, batch_size=8, shuffle=True, seed=2)
     ds.batch_path = False
@@ -336,3 +340,26 @@ def test_overlapping_members_of_a_hostile_index_take_the_per_sample_path(
         ds.batch_path = fast
         with pytest.raises(CorruptDataError):
             list(ds)
+
+
+def test_two_arrays_take_the_general_span_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Samples of two arrays and JSON: the general walk over members (not the one-array read),
+    still never the memory-map checks; the batches equal the per-sample path's."""
+    from nb_shards import fastbatch
+
+    one_array = []
+    real = fastbatch._read_array_json_spans
+    monkeypatch.setattr(fastbatch, "_read_array_json_spans", lambda *a: one_array.append(1) or real(*a))
+    monkeypatch.setattr(fastbatch, "_check_rows", lambda *a: pytest.fail("the memory-map path was taken"))
+    samples = [
+        _sample(i, **{"a.npy": _npy(np.full((2, 3), i, "float32")), "b.npy": _npy(np.arange(5) + i)})
+        for i in range(10)
+    ]
+    src = _tar(tmp_path / "two.tar", samples)
+    fast = list(ShardDataset(src, batch_size=4, shuffle=True, seed=1))
+    assert one_array == []
+    monkeypatch.undo()
+    slow_ds = ShardDataset(src, batch_size=4, shuffle=True, seed=1)
+    slow_ds.batch_path = False
+    _same(fast, list(slow_ds))
+    assert fast[0]["b"].shape == (4, 5)

@@ -60,6 +60,9 @@ class _Array:
     nbytes: int
 
 
+_TORCH_DTYPES: dict[np.dtype[Any], Any] = {}  # NumPy dtype -> torch dtype, as torch.from_numpy maps it
+
+
 def empty_batch(shape: tuple[int, ...], dtype: np.dtype[Any], *, to_torch: bool) -> tuple[Any, np.ndarray]:
     """An uninitialised batch array and its NumPy view (the same memory).
 
@@ -72,11 +75,13 @@ def empty_batch(shape: tuple[int, ...], dtype: np.dtype[Any], *, to_torch: bool)
         return arr, arr
     import torch
 
-    try:
-        tdtype = torch.from_numpy(np.empty(0, dtype)).dtype
-    except TypeError:  # a dtype torch does not have (e.g. uint32 on old torch)
-        arr = np.empty(shape, dtype)
-        return torch.from_numpy(arr), arr
+    tdtype = _TORCH_DTYPES.get(dtype)
+    if tdtype is None:
+        try:
+            tdtype = _TORCH_DTYPES[dtype] = torch.from_numpy(np.empty(0, dtype)).dtype
+        except TypeError:  # a dtype torch does not have (e.g. uint32 on old torch)
+            arr = np.empty(shape, dtype)
+            return torch.from_numpy(arr), arr
     alloc = batch_allocator()
     t = alloc(shape, tdtype) if alloc is not None else None
     if t is None:
@@ -203,6 +208,8 @@ def _read_spans(
     members0 = rows[0][1]
     names = members0.keys()
     order = sorted(members0, key=lambda x: members0[x][0])
+    if len(order) == 2 and order[1] == "json" and order[0] in arrays:
+        return _read_array_json_spans(rows, order[0], arrays[order[0]], preadv)
     row_bytes = sum(a.nbytes for a, _ in arrays.values())
     out: list[bytes | None] = []
     for i, (sh, members) in enumerate(rows):
@@ -221,6 +228,40 @@ def _read_spans(
             if scratch[at : at + a.data_off] != a.head:
                 return None
         out.append(None if doc is None else bytes(scratch[doc[0] : doc[0] + doc[1]]))
+    return out
+
+
+def _read_array_json_spans(
+    rows: list[tuple[OpenShard, dict[str, tuple[int, int]]]],
+    suffix: str,
+    array: tuple[_Array, np.ndarray],
+    preadv: Any,
+) -> list[bytes | None] | None:
+    """`_read_spans` for the common sample of one ``.npy`` array followed by its JSON (what
+    `nb_shards.ShardWriter` writes for one modality): the same reads and checks, without the
+    general walk over members (about 5% of a batch's time)."""
+    names = rows[0][1].keys()
+    a, dest = array
+    hl, nb, head = a.data_off, a.nbytes, a.head
+    out: list[bytes | None] = []
+    for i, (sh, members) in enumerate(rows):
+        if sh.fd is None or members.keys() != names:
+            return None
+        off, size = members[suffix]
+        joff, jsize = members["json"]
+        end = joff + jsize
+        if joff < off + size or size < hl + nb or end > len(sh.buf) or end - off - nb > _SCRATCH_MAX:
+            return None
+        scratch = memoryview(bytearray(end - off - nb))
+        if preadv(sh.fd, [scratch[:hl], dest[i], scratch[hl:]], off) != end - off:
+            raise CorruptDataError(
+                f"{sh.name}: truncated: the sample at byte offset {off} needs {end - off} bytes "
+                "but the file ends earlier (it changed while open)"
+            )
+        if scratch[:hl] != head:
+            return None
+        at = joff - off - nb
+        out.append(bytes(scratch[at : at + jsize]))
     return out
 
 
