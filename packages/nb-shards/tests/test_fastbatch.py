@@ -363,3 +363,19 @@ def test_two_arrays_take_the_general_span_read(tmp_path: Path, monkeypatch: pyte
     slow_ds.batch_path = False
     _same(fast, list(slow_ds))
     assert fast[0]["b"].shape == (4, 5)
+
+
+def test_a_shard_cut_short_while_open_is_reported(shards: Path) -> None:
+    """A shard that shrinks after it was opened: the span read comes back short and says so
+    (the memory map is not read past the cut)."""
+    first = sorted(shards.glob("*.tar"))[0]
+    ds = ShardDataset(shards, batch_size=8)
+    it = iter(ds)
+    assert len(next(it)["__key__"]) == 8  # the shard is open now
+    idx = ds.source.open(0).index
+    off, size = idx.members[20]["eeg.npy"]
+    with first.open("r+b") as f:
+        f.truncate(off + size // 2)  # inside sample 20's array; samples 16-19 intact
+    next(it)  # samples 8-15
+    with pytest.raises(CorruptDataError, match="changed while open"):
+        next(it)

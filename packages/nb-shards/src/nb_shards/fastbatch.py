@@ -192,6 +192,14 @@ def _pread(preadv: Any, sh: OpenShard, row: np.ndarray, start: int, a: _Array) -
 _SCRATCH_MAX = 1 << 20
 
 
+def _changed(sh: OpenShard, start: int, span: int) -> CorruptDataError:
+    """The error of a span read that came back short: the file shrank after it was opened."""
+    return CorruptDataError(
+        f"{sh.name}: truncated: the sample at byte offset {start} needs {span} bytes "
+        "but the file ends earlier (it changed while open)"
+    )
+
+
 def _read_spans(
     rows: list[tuple[OpenShard, dict[str, tuple[int, int]]]],
     arrays: dict[str, tuple[_Array, np.ndarray]],
@@ -220,10 +228,7 @@ def _read_spans(
             return None
         scratch, iov, heads, doc, start, span = plan
         if preadv(sh.fd, iov, start) != span:
-            raise CorruptDataError(
-                f"{sh.name}: truncated: the sample at byte offset {start} needs {span} bytes "
-                "but the file ends earlier (it changed while open)"
-            )
+            raise _changed(sh, start, span)
         for at, a in heads:
             if scratch[at : at + a.data_off] != a.head:
                 return None
@@ -254,10 +259,7 @@ def _read_array_json_spans(
             return None
         scratch = memoryview(bytearray(end - off - nb))
         if preadv(sh.fd, [scratch[:hl], dest[i], scratch[hl:]], off) != end - off:
-            raise CorruptDataError(
-                f"{sh.name}: truncated: the sample at byte offset {off} needs {end - off} bytes "
-                "but the file ends earlier (it changed while open)"
-            )
+            raise _changed(sh, off, end - off)
         if scratch[:hl] != head:
             return None
         at = joff - off - nb

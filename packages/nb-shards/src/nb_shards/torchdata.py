@@ -230,7 +230,7 @@ class _WorkerRing:
         self.flags[:] = 0
         self.n_slots, self.slot_bytes = n, slot_bytes
 
-    def wrap(self, batch: Any) -> Any:
+    def done(self, batch: Any) -> Any:
         """The batch to send: its ring tensors replaced by references to their slot."""
         if self.slot < 0:
             if self.flags is None and not self.disabled and self.wanted:
@@ -262,7 +262,10 @@ class _WorkerRing:
         return ref
 
 
-def _ring_batches(it: Iterator[Any], ring: _WorkerRing) -> Iterator[Any]:
+def _ring_batches(it: Iterator[Any], ring: _WorkerRing | _LocalRing) -> Iterator[Any]:
+    """The batches of ``it``, each built with ``ring``'s allocator: ``begin`` takes a free slot,
+    ``done`` hands the batch over (a worker's: slot references; without workers: as it is),
+    ``cancel`` gives the slot back when no batch comes."""
     while True:
         ring.begin()
         token = _ALLOC.set(ring.alloc)
@@ -276,7 +279,7 @@ def _ring_batches(it: Iterator[Any], ring: _WorkerRing) -> Iterator[Any]:
             raise
         finally:
             _ALLOC.reset(token)
-        yield ring.wrap(batch)
+        yield ring.done(batch)
 
 
 def _with_alloc(it: Iterator[Any], alloc: Alloc) -> Iterator[Any]:
@@ -351,11 +354,20 @@ class _LocalRing:
             self.slots[self.slot] = _prefaulted(self.slot_bytes)
 
     def end(self) -> None:
+        """The batch is built: its slot is held by its tensors only (the first batch sizes the
+        ring when nothing did before)."""
         if self.slot >= 0:
             self._release(self.slot)
         elif not self.slots and not self.disabled and self.wanted:
             self._create(self.wanted)
         self.slot = -1
+
+    def done(self, batch: Any) -> Any:
+        self.end()
+        return batch
+
+    def cancel(self) -> None:
+        self.end()
 
     def _create(self, slot_bytes: int) -> None:
         slot_bytes = _aligned(slot_bytes, 4096)
@@ -408,20 +420,6 @@ def _prefaulted(nbytes: int) -> memoryview:
     flat = np.zeros(nbytes, np.uint8)
     flat[::4096] = 1  # touch every page once now, not on each batch
     return flat.data
-
-
-def _local_ring_batches(it: Iterator[Any], ring: _LocalRing) -> Iterator[Any]:
-    while True:
-        ring.begin()
-        token = _ALLOC.set(ring.alloc)
-        try:
-            batch = next(it)
-        except StopIteration:
-            return
-        finally:
-            _ALLOC.reset(token)
-            ring.end()
-        yield batch
 
 
 _MAIN_RINGS: dict[str, _MainRing] = {}
@@ -483,7 +481,7 @@ class _ShardsIterable:
                 size = self._ring_size()
                 if size and not self.local_ring.slots and not self.local_ring.disabled:
                     self.local_ring._create(size)
-                return _local_ring_batches(it, self.local_ring)
+                return _ring_batches(it, self.local_ring)
             return it
         short_worker_tempdir()  # (spawned workers do not inherit the main process's folder)
         it = self.ds.iter_from(self.begin)
