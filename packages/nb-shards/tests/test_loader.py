@@ -287,3 +287,28 @@ def test_the_ring_is_sized_before_the_first_batch_when_the_manifest_fixes_shapes
     kept = next(it_bare)  # sized on this batch (fresh memory), then the ring
     assert ld_bare._local_ring is not None and ld_bare._local_ring.free_slots() == ld_bare._local_ring.n_slots
     assert len(kept["__key__"]) == 4
+
+
+def test_without_workers_the_loader_yields_what_a_dataloader_would(
+    shards: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without workers or pinning the loader iterates the dataset itself: the same batches (and
+    types) as a ``DataLoader(batch_size=None, num_workers=0)`` over it, and no DataLoader made."""
+    import torch
+
+    from nb_shards.torchdata import convert_batch, torch_iterable
+
+    ref = ShardDataset(shards, batch_size=4, shuffle=True, seed=2, decode="numpy")
+    expected = list(
+        torch.utils.data.DataLoader(torch_iterable(ref), batch_size=None, collate_fn=convert_batch)
+    )
+
+    def no_dataloader(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a DataLoader was made for a loader without workers")
+
+    monkeypatch.setattr(torch.utils.data, "DataLoader", no_dataloader)
+    got = list(ShardLoader(shards, batch_size=4, shuffle=True, seed=2, decode="numpy"))
+    assert len(got) == len(expected) > 1
+    for g, e in zip(got, expected):
+        assert g["__key__"] == e["__key__"] and g["json"] == e["json"]
+        assert isinstance(g["eeg"], torch.Tensor) and torch.equal(g["eeg"], e["eeg"])
