@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import multiprocessing
 import pickle
 from pathlib import Path
@@ -119,6 +120,28 @@ def test_ring_slots_are_reused_when_batches_are_dropped(shards: Path, tmp_path: 
     # each worker's ring is sized before its first batch; without it the first batch of each worker
     # (which sizes its ring) comes another way.
     assert len(ref) == 15 and from_ring == (15 if manifest else 15 - 2)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork here")
+def test_forked_workers_stack_into_rings_made_before_the_fork(shards: Path) -> None:
+    """Under ``fork``, with the manifest fixing the batch's arrays, the main process makes each
+    worker's ring before the workers start (shared memory they inherit): every batch lands in one of
+    those, and no worker sends a ring of its own."""
+    ref = _reference(shards)
+    got, rings_seen = [], []
+    from_ring = 0
+    loader = ShardLoader(shards, **OPTS, num_workers=2, prefetch_factor=1, multiprocessing_context="fork")
+    for b in loader:
+        rings_seen.append([type(getattr(r.u8.base, "obj", None)) for r in torchdata._MAIN_RINGS.values()])
+        got.append((list(b["__key__"]), b["eeg"].numpy().copy()))
+        from_ring += _in_a_ring(b["eeg"])
+        del b
+    assert [k for k, _ in got] == [k for k, _ in ref]
+    for (_, x), (_, y) in zip(got, ref):
+        np.testing.assert_array_equal(x, y)
+    assert all(seen == [mmap.mmap, mmap.mmap] for seen in rings_seen)
+    assert from_ring == len(ref) == 15
+    assert torchdata._MAIN_RINGS == {}
 
 
 def _view_collate(samples: list[dict[str, Any]]) -> dict[str, Any]:

@@ -40,7 +40,9 @@ from nb_shards.source import DEFAULT_CACHE_SIZE
 from nb_shards.torchdata import (
     _LocalRing,
     convert_batch,
+    forks,
     pinning_available,
+    premade_rings,
     release_rings,
     short_worker_tempdir,
     torch_iterable,
@@ -224,6 +226,19 @@ class ShardLoader:
             pin=self.pin_memory,
             local_ring=self._local_ring if self.num_workers == 0 else None,
         )
+        if (
+            self.num_workers > 0
+            and self._ring_slots > 0
+            and forks(self._dl_kwargs.get("multiprocessing_context"))
+        ):
+            # Forked workers inherit what this process has: their batch rings (made here when the
+            # batch size is known), and numpy.random, which each worker would otherwise import
+            # when torch seeds it (14 ms each here).
+            import numpy.random  # noqa: F401
+
+            size = data._ring_size()
+            if size:
+                data.premade = premade_rings(session, self.num_workers, size, self._ring_slots)
         dl: Any
         if self.num_workers == 0 and not self._dl_kwargs["pin_memory"]:
             # What a DataLoader without workers or pinning does (next batch, then convert it),
