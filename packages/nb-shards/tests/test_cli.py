@@ -63,6 +63,8 @@ def test_bench_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
             "1",
             "--worker-counts",
             "0,1",
+            "--repeat",
+            "2",
             "--dir",
             str(tmp_path),
             "--json",
@@ -87,8 +89,20 @@ def test_bench_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         # litdata is in the bench extra; MosaicML streaming cannot be (see the README)
         assert f"read: litdata StreamingDataset + StreamingDataLoader, shuffled, workers {nw}" in rows
     assert "loader workers 1 / workers 0" in result["ratios"]
+    # readers: two rounds, the median one per row with the range; writers once
+    loader = rows["read: nb-shards ShardLoader, shuffled, workers 0"]
+    assert loader["runs"] == 2 and loader["samples_per_s_min"] <= loader["samples_per_s"]
+    assert loader["samples_per_s"] <= loader["samples_per_s_max"]
+    assert "runs" not in rows["write: nb-shards ShardWriter (default: fsync each shard)"]
+    assert result["config"]["repeat"] == 2 and "median of 2 rounds" in table
     assert result["config"]["peers"]["litdata"]
     assert [p for p in tmp_path.iterdir() if p.name.startswith("nb-shards-bench")] == []
+
+
+def test_bench_refuses_a_bad_repeat(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("webdataset")
+    assert main(["shards", "bench", "--n-samples", "8", "--repeat", "0"]) == 2
+    assert "repeat must be an integer of at least 1, got 0" in capsys.readouterr().err
 
 
 def test_nb_executable_help() -> None:

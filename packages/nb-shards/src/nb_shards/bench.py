@@ -20,6 +20,12 @@ On the same generated samples (default 20,000 × 64×1000 float32 + JSON, ≈5 G
 Every reader's samples are consumed the same way: each sample's array is copied into a batch
 buffer (or stacked by the loader's collate), so every byte is touched once.
 
+The writers run once. The readers run in ``repeat`` rounds (default 3), every reader once per
+round, so that a reader and the floor it is compared with are measured minutes, not seconds,
+apart only when the machine itself drifts: each row gives the median round and the range, and
+each ratio is the median of its per-round ratios (on a shared virtual machine one pass of the
+same reader varied by ±20% here).
+
 Example:
     $ nb shards bench --n-samples 2000
 """
@@ -32,6 +38,7 @@ import hashlib
 import json
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -41,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from nb_core.errors import UserError
 from nb_core.validation import soft_import
 
 __all__ = ["format_table", "run_bench"]
@@ -396,6 +404,7 @@ def run_bench(
     worker_counts: Iterable[int] = (0, 1, 2, 4),
     transform: bool = True,
     peers: bool = True,
+    repeat: int = 3,
     directory: str | os.PathLike[str] | None = None,
     keep: bool = False,
     log: Callable[[str], None] = print,
@@ -407,10 +416,14 @@ def run_bench(
         worker_counts: the worker counts of the `ShardLoader` rows (plain and with a transform).
         transform: also measure `ShardLoader` with a ~100 µs per-sample transform.
         peers: also measure MosaicML streaming and litdata (each skipped when not installed).
+        repeat: rounds of the readers (each reader once per round); rows and ratios are medians.
 
     Raises:
         DependencyMissingError: ``webdataset`` or ``torch`` is missing (``pip install "nb-shards[bench,torch]"``).
+        UserError: ``repeat`` is not a positive integer.
     """
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        raise UserError(f"repeat must be an integer of at least 1, got {repeat!r}")
     wds = soft_import("webdataset", "nb shards bench", extra="nb-shards[bench]")
     torch = soft_import("torch", "nb shards bench", extra="nb-shards[torch]")
     streaming = _peer("streaming", log, "mosaicml-streaming") if peers else None
@@ -419,15 +432,20 @@ def run_bench(
     b = _Bench(root, n_samples, channels, times, shard_count, batch_size, wds, torch, streaming, litdata)
     nbytes = n_samples * channels * times * 4
     rows: list[dict[str, Any]] = []
+    rounds: list[list[dict[str, Any]]] = []
     try:
         for name, fn in _write_cases(b):
             log(name + " ...")
             rows.append(_measure(name, n_samples, nbytes, fn))
         log("warming the page cache ...")
         _warm(root)
-        for name, fn in _read_cases(b, workers, worker_counts, transform):
-            log(name + " ...")
-            rows.append(_measure(name, n_samples, nbytes, fn))
+        cases = _read_cases(b, workers, worker_counts, transform)
+        for k in range(repeat):
+            this: list[dict[str, Any]] = []
+            for name, fn in cases:
+                log(f"{name} ..." if repeat == 1 else f"{name} (round {k + 1} of {repeat}) ...")
+                this.append(_measure(name, n_samples, nbytes, fn))
+            rounds.append(this)
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -438,6 +456,7 @@ def run_bench(
         "shard_count": shard_count,
         "batch_size": batch_size,
         "gb": round(nbytes / 1e9, 2),
+        "repeat": repeat,
         "load_before": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "directory": str(root.parent),
         "peers": {
@@ -445,7 +464,20 @@ def run_bench(
             "litdata": getattr(litdata, "__version__", None),
         },
     }
-    return {"config": config, "rows": rows, "ratios": _ratios(rows, workers)}
+    writes = list(rows)
+    rows += [_median_row([r[i] for r in rounds]) for i in range(len(cases))]
+    per_round = [_ratios(writes + r, workers) for r in rounds]
+    ratios = {k: statistics.median(r[k] for r in per_round) for k in per_round[0]}
+    return {"config": config, "rows": rows, "ratios": ratios}
+
+
+def _median_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median time (all its fields), with the range of samples/s over the runs."""
+    mid = statistics.median_low(r["seconds"] for r in runs)
+    row = dict(next(r for r in runs if r["seconds"] == mid))
+    rates = [r["samples_per_s"] for r in runs]
+    row.update(runs=len(runs), samples_per_s_min=min(rates), samples_per_s_max=max(rates))
+    return row
 
 
 def _ratios(rows: list[dict[str, Any]], workers: int) -> dict[str, float]:
@@ -480,12 +512,25 @@ def _ratios(rows: list[dict[str, Any]], workers: int) -> dict[str, float]:
 
 def format_table(result: dict[str, Any]) -> str:
     """The result as a Markdown table (plus ratios)."""
-    lines = ["| case | samples/s | MB/s | s | RssAnon Δ MB |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        "| case | samples/s | range | MB/s | s | RssAnon Δ MB |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for r in result["rows"]:
+        spread = (
+            f"{r['samples_per_s_min']:,.0f}–{r['samples_per_s_max']:,.0f}" if r.get("runs", 1) > 1 else ""
+        )
         lines.append(
-            f"| {r['name']} | {r['samples_per_s']:,.0f} | {r['mb_per_s']:,.0f} | {r['seconds']:.1f} | {r['rss_anon_mb']} |"
+            f"| {r['name']} | {r['samples_per_s']:,.0f} | {spread} | {r['mb_per_s']:,.0f} | {r['seconds']:.1f} "
+            f"| {r['rss_anon_mb']} |"
         )
     lines.append("")
+    rounds = result["config"].get("repeat", 1)
+    if rounds > 1:
+        lines.append(
+            f"Readers: median of {rounds} rounds (range: slowest–fastest); ratios: median per round."
+        )
+        lines.append("")
     for k, v in result["ratios"].items():
         lines.append(f"- {k}: {v:.2f}×")
     lines.append("")

@@ -171,7 +171,7 @@ def _add_bench(sub: Any) -> None:
         sub,
         "bench",
         "benchmark nb-shards against webdataset, MosaicML streaming, litdata and the raw-read floor",
-        "nb shards bench --n-samples 200 --channels 8 --times 100    # a quick run\n"
+        "nb shards bench --n-samples 200 --channels 8 --times 100 --repeat 1    # a quick run\n"
         "nb shards bench --n-samples 200 --channels 8 --times 100 --json result.json   "
         "# default: 20,000 × 64×1000 (≈5 GB)",
     )
@@ -190,6 +190,12 @@ def _add_bench(sub: Any) -> None:
     )
     b.add_argument("--no-transform", action="store_true", help="skip the ~100 µs per-sample transform rows")
     b.add_argument("--no-peers", action="store_true", help="skip MosaicML streaming and litdata")
+    b.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="rounds of the readers, each once per round; rows and ratios are medians (default 3)",
+    )
     b.add_argument("--dir", default=None, help="where to write the data (default: the temp directory)")
     b.add_argument("--keep", action="store_true", help="keep the generated shards")
     b.add_argument("--json", default=None, help="also write the result as JSON to this file")
@@ -329,6 +335,7 @@ def _bench(args: argparse.Namespace) -> int:
         worker_counts=_counts(args.worker_counts),
         transform=not args.no_transform,
         peers=not args.no_peers,
+        repeat=args.repeat,
         directory=args.dir,
         keep=args.keep,
         log=lambda m: print(m, file=sys.stderr),
