@@ -95,6 +95,10 @@ def test_bench_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert loader["samples_per_s"] <= loader["samples_per_s_max"]
     assert "runs" not in rows["write: nb-shards ShardWriter (default: fsync each shard)"]
     assert result["config"]["repeat"] == 2 and "median of 2 rounds" in table
+    per_round = result["ratio_rounds"]["loader workers 1 / workers 0"]
+    assert len(per_round) == 2 and min(per_round) <= result["ratios"]["loader workers 1 / workers 0"] <= max(
+        per_round
+    )
     assert result["config"]["peers"]["litdata"]
     assert [p for p in tmp_path.iterdir() if p.name.startswith("nb-shards-bench")] == []
 

@@ -409,7 +409,8 @@ def run_bench(
     keep: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run the benchmark; return ``{"config": ..., "rows": [...], "ratios": {...}}``.
+    """Run the benchmark; return ``{"config": ..., "rows": [...], "ratios": {...}, "ratio_rounds": {...}}``
+    (``ratio_rounds``: each ratio in every round, of which ``ratios`` holds the medians).
 
     Args:
         workers: the worker count of the comparison rows (webdataset and the peers).
@@ -468,7 +469,8 @@ def run_bench(
     rows += [_median_row([r[i] for r in rounds]) for i in range(len(cases))]
     per_round = [_ratios(writes + r, workers) for r in rounds]
     ratios = {k: statistics.median(r[k] for r in per_round) for k in per_round[0]}
-    return {"config": config, "rows": rows, "ratios": ratios}
+    rounds_of = {k: [r[k] for r in per_round] for k in per_round[0]}
+    return {"config": config, "rows": rows, "ratios": ratios, "ratio_rounds": rounds_of}
 
 
 def _median_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
