@@ -89,6 +89,8 @@ def test_bench_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         # litdata is in the bench extra; MosaicML streaming cannot be (see the README)
         assert f"read: litdata StreamingDataset + StreamingDataLoader, shuffled, workers {nw}" in rows
     assert "loader workers 1 / workers 0" in result["ratios"]
+    assert "read floor: each array read into a batch (preadv, shuffled, no parsing)" in rows
+    assert result["ratios"]["loader workers 0 / batch floor"] > 0
     # readers: two rounds, the median one per row with the range; writers once
     loader = rows["read: nb-shards ShardLoader, shuffled, workers 0"]
     assert loader["runs"] == 2 and loader["samples_per_s_min"] <= loader["samples_per_s"]

@@ -4,7 +4,9 @@ On the same generated samples (default 20,000 × 64×1000 float32 + JSON, ≈5 G
 
 - write: `ShardWriter` vs ``webdataset.ShardWriter`` (same shard size), and two floors: writing
   the array bytes raw to a new file, and their sha256 (which every nb-shards shard needs);
-- read floor: the shard files read raw (``readinto`` into a buffer, no parsing);
+- read floors: the shard files read raw (``readinto`` into one sample-sized buffer, no parsing),
+  and each sample's array read into a row of a batch in a shuffled order (``preadv``, no parsing:
+  the least a batch loader does; the batch is too large to stay in the CPU cache);
 - read: nb-shards (`ShardDataset` samples and `ShardLoader` batches; sequential and shuffled)
   vs ``webdataset.WebDataset(...).decode()`` with the same shuffle (shard shuffle + a 1,000-sample
   buffer for webdataset; shard shuffle + a 4-shard window for nb-shards);
@@ -280,6 +282,44 @@ class _Bench:
                     total += 1
         return self.n_samples if total >= self.n_samples else total
 
+    def batch_floor(self) -> Callable[[], int]:
+        """Each sample's array bytes read with ``preadv`` into a row of a batch (two batches in
+        turn, as a loop that keeps the previous batch while the next is read), shuffled within
+        windows of 4 shards: the least any batch loader does, with no parsing, checks or JSON.
+        Where each array lies is found beforehand (``tarfile`` and the ``.npy`` header), untimed."""
+        import tarfile
+
+        rng = np.random.default_rng(0)
+        tars = sorted(glob.glob(str(self.nb_dir / "*.tar")))
+        plan: list[tuple[int, int]] = []  # (shard, data offset) in read order
+        for w in range(0, len(tars), 4):
+            window = []
+            for i in range(w, min(w + 4, len(tars))):
+                with tarfile.open(tars[i]) as tf, open(tars[i], "rb") as f:
+                    for m in tf:
+                        if m.name.endswith(".npy"):
+                            f.seek(m.offset_data)
+                            head = f.read(12)
+                            size = int.from_bytes(head[8:10] if head[6] == 1 else head[8:12], "little")
+                            window.append((i, m.offset_data + (10 if head[6] == 1 else 12) + size))
+            plan += [window[j] for j in rng.permutation(len(window))]
+        row = self.channels * self.times * 4
+        batches = [np.empty((self.batch_size, row), np.uint8) for _ in range(2)]
+
+        def run() -> int:
+            fds = [os.open(t, os.O_RDONLY) for t in tars]
+            try:
+                for k, (i, off) in enumerate(plan):
+                    dest = batches[(k // self.batch_size) % 2][k % self.batch_size]
+                    if os.preadv(fds[i], [dest], off) != row:
+                        raise RuntimeError(f"{tars[i]}: short read at {off}")
+            finally:
+                for fd in fds:
+                    os.close(fd)
+            return len(plan)
+
+        return run
+
     def nb_samples(self, shuffle: bool) -> Callable[[], int]:
         from nb_shards.dataset import ShardDataset
 
@@ -340,6 +380,7 @@ def _litdata(nw: int) -> str:
 
 _PER_SAMPLE = "read: nb-shards ShardLoader, shuffled, workers 0, per-sample path (batch path off)"
 _FLOOR = "read floor: raw readinto of the shard bytes"
+_BATCH_FLOOR = "read floor: each array read into a batch (preadv, shuffled, no parsing)"
 _WRITE_NB = "write: nb-shards ShardWriter (default: fsync each shard)"
 _WRITE_WDS = "write: webdataset.ShardWriter (no fsync)"
 
@@ -365,6 +406,10 @@ def _read_cases(
     counts = sorted(set(worker_counts) | {0, workers})
     cases = [
         (_FLOOR, b.raw_floor),
+    ]
+    if hasattr(os, "preadv"):  # (not on Windows)
+        cases.append((_BATCH_FLOOR, b.batch_floor()))
+    cases += [
         ("read: nb-shards ShardDataset, sequential", b.nb_samples(False)),
         ("read: webdataset .decode(), sequential", b.wds_samples(False)),
         ("read: nb-shards ShardDataset, shuffled", b.nb_samples(True)),
@@ -496,6 +541,9 @@ def _ratios(rows: list[dict[str, Any]], workers: int) -> dict[str, float]:
         "loader workers 0 per-sample path / floor": by[_PER_SAMPLE] / floor,
         f"loader workers {workers} / workers 0": by[_loader(workers)] / by[_loader(0)],
     }
+    if _BATCH_FLOOR in by:
+        out["loader workers 0 / batch floor"] = by[_loader(0)] / by[_BATCH_FLOOR]
+        out["batch floor / floor"] = by[_BATCH_FLOOR] / floor
     for nw in (0, workers):
         mine = by[_loader(nw)]
         out[f"loader workers {nw} nb/webdataset"] = (
