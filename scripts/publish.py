@@ -93,6 +93,8 @@ OPTIONS: dict[str, dict[str, str]] = {
         "seed": "int",
         "segment_seconds": "number",
         "strict": "bool",
+        "to": "one of hf, shards, formats",
+        "format": "one of hdf5, zarr, parquet",
     },
     "artifact": {},
 }

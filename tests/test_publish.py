@@ -277,6 +277,38 @@ def test_changed_source_or_force_publishes_again(hub_emulator: Any, data: Path, 
     assert _commits(hub_emulator, "lab/a") >= 2
 
 
+def test_bids_eeg_as_shards_or_formats(hub_emulator: Any, tmp_path: Path) -> None:
+    """A BIDS dataset whose EEG goes to nb-shards (``to: shards``) or nb-formats (``to: formats``)
+    instead of the Parquet ``eeg`` config: converted, checked and pushed like any other."""
+    from huggingface_hub import HfApi
+
+    from nb_bids.testing import make_bids_tree
+
+    data = tmp_path / "data"
+    make_bids_tree(
+        data / "bids-eeg", n_subjects=2, anat=False, func=False, dwi=False, derivatives=False, missing_modality=False,
+        eeg_formats=("BrainVision",),
+    )  # fmt: skip
+    text = (
+        "datasets:\n"
+        "  - {name: eeg-in-shards, repo: lab/eeg-in-shards, layout: bids-parquet, source: data/bids-eeg,\n"
+        "     options: {to: shards}, expect: {n_subjects: 2}}\n"
+        "  - {name: eeg-in-zarr, repo: lab/eeg-in-zarr, layout: bids-parquet, source: data/bids-eeg,\n"
+        "     options: {to: formats, format: zarr}}\n"
+    )
+    spec = _spec(tmp_path / "work", data, text)
+    rc, out = _main(str(spec), "--jobs", "0", "--no-preview")
+    assert rc == 0, out
+    state = _state(spec)
+    assert state["eeg-in-shards"]["status"] == state["eeg-in-zarr"]["status"] == "done", state
+    api = HfApi(endpoint=hub_emulator.endpoint)
+    shards = api.list_repo_files("lab/eeg-in-shards", repo_type="dataset")
+    assert any(f.startswith("eeg/") and f.endswith(".tar") for f in shards), shards
+    assert "eeg/nb-manifest.json" in shards
+    stores = api.list_repo_files("lab/eeg-in-zarr", repo_type="dataset")
+    assert any(f.startswith("eeg/train/") and ".zarr" in f for f in stores), stores
+
+
 def test_dask_local_scheduler(hub_emulator: Any, data: Path, tmp_path: Path) -> None:
     from nb_core import Manifest
 
@@ -362,6 +394,11 @@ BAD_SPECS = [
         "datasets:\n  - name: a\n    repo: me/a\n    layout: bids-parquet\n    source: x\n    options:\n      rows: subject\n",
         7,
         "datasets[0].options.rows: must be one of file, session; got 'subject'",
+    ),
+    (
+        "datasets:\n  - name: a\n    repo: me/a\n    layout: bids-parquet\n    source: x\n    options:\n      to: nwb\n",
+        7,
+        "datasets[0].options.to: must be one of hf, shards, formats; got 'nwb'",
     ),
     (
         "datasets:\n  - name: a\n" + OK + "    options: {windw: 2}\n",
