@@ -314,7 +314,13 @@ def hub(inputs_dir: Path) -> Iterator[str]:
         saved = constants.HF_HUB_CACHE
         constants.HF_HUB_CACHE = str(inputs_dir.parent / "hub-fixture-cache")
         try:
-            nb_hub.push(inputs_dir / "out/eeg-shards", "me/eeg-demo", endpoint=emu.endpoint, preview=False)
+            nb_hub.push(
+                inputs_dir / "out/eeg-shards",
+                "me/eeg-demo",
+                endpoint=emu.endpoint,
+                preview=False,
+                license="cc-by-4.0",
+            )
             from huggingface_hub import HfApi
 
             HfApi(endpoint=emu.endpoint, token="t").create_tag("me/eeg-demo", tag="v1.0", repo_type="dataset")

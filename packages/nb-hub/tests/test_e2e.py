@@ -10,6 +10,10 @@ import nb_hub
 from nb_core import Manifest
 from nb_core.testing import simulate_windows
 
+#: These tests push artifacts made without a license; the warning that says so is tested in
+#: test_push_exact.py.
+pytestmark = pytest.mark.filterwarnings("ignore::nb_hub.push.NoLicenseWarning")
+
 
 def test_load_dataset_on_pushed_webdataset(hub_emulator, shards_artifact, tmp_path):
     datasets = pytest.importorskip("datasets")

@@ -17,6 +17,10 @@ from nb_core.cli import main
 from nb_core.errors import HubAuthError, HubLimitError
 from nb_hub import HubConnectionError, HubServerError, PreviewSkippedWarning
 
+#: These tests push artifacts made without a license; the warning that says so is tested in
+#: test_push_exact.py.
+pytestmark = pytest.mark.filterwarnings("ignore::nb_hub.push.NoLicenseWarning")
+
 
 @pytest.fixture
 def fast_retries(monkeypatch):

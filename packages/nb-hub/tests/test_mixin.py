@@ -10,6 +10,10 @@ from nb_core.errors import OutputExistsError
 from nb_core.testing import simulate_windows
 from nb_hub import HubMixin
 
+#: These tests push artifacts made without a license; the warning that says so is tested in
+#: test_push_exact.py.
+pytestmark = pytest.mark.filterwarnings("ignore::nb_hub.push.NoLicenseWarning")
+
 
 class WindowsDataset(HubMixin):
     """A tiny braindecode-style windows dataset: X (n, C, T) and y."""

@@ -14,6 +14,10 @@ from nb_core.errors import ChecksumMismatchError, HubAuthError, HubError, HubLim
 from nb_hub import RepoLimits, TooManySmallFilesWarning
 from nb_hub.testing import HubLimits, validate_card_metadata
 
+#: These tests push artifacts made without a license; the warning that says so is tested in
+#: test_push_exact.py.
+pytestmark = pytest.mark.filterwarnings("ignore::nb_hub.push.NoLicenseWarning")
+
 
 def _same_tree(a: Path, b: Path, manifest: Manifest) -> None:
     for f in manifest.files:

@@ -151,7 +151,7 @@ def register(subparsers: Any) -> None:
         "hub",
         help="push/pull artifacts to the Hugging Face Hub, dataset cards, Hub emulator",
         description="Share neurobridge artifacts on the Hugging Face Hub.",
-        examples="nb hub push out/eeg-shards me/eeg-demo\nnb hub pull me/eeg-demo --local-dir data/eeg",
+        examples="nb hub push out/eeg-shards me/eeg-demo --license cc-by-4.0\nnb hub pull me/eeg-demo --local-dir data/eeg",
     )
     _add_push(sub)
     _add_pull(sub)
@@ -167,7 +167,7 @@ def _add_push(sub: Any) -> None:
         "push an artifact (a directory with nb-manifest.json) to a Hub dataset repo",
         """
         nb hub push out/eeg-shards me/eeg-demo --private --license cc-by-4.0
-        HF_ENDPOINT=http://127.0.0.1:8765 nb hub push out/eeg-shards me/eeg-demo   # to `nb hub emulator`
+        HF_ENDPOINT=http://127.0.0.1:8765 nb hub push out/eeg-shards me/eeg-demo --license cc0-1.0   # to `nb hub emulator`
         """,
         note="The token comes from HF_TOKEN or `hf auth login`. Re-running resumes an interrupted push.\n"
         "The repo ends up equal to the artifact: files the artifact does not have are deleted.\n"
