@@ -377,10 +377,18 @@ class ShardDataset(RankedEpoch):
             )
         return self._order[1]
 
-    def prepare_workers(self) -> None:
-        """Load every shard's index now, before DataLoader workers start: they inherit (``fork``)
-        or receive (``spawn``) them instead of each reading and checking every index again."""
-        for i in range(len(self.source.shards)):
+    def prepare_workers(self, start: int = 0) -> None:
+        """Load, before DataLoader workers start, the indexes of the shards they read first: the
+        shuffle window at global position ``start`` (the shards of the next ``shuffle_window``
+        largest shards' worth of samples). The workers inherit (``fork``) or receive (``spawn``)
+        them instead of each reading and checking them again; the indexes of later windows each
+        worker reads when it gets there. Loading every index up front would make the first batch
+        wait for all of them: one request per index on remote shards (a whole download for a
+        shard without an index sidecar), and seconds for thousands of local ones.
+        """
+        order = self.order()
+        span = max(1, int(self.shuffle_window)) * max(self._counts, default=0)
+        for i in sorted(set(order.shard_list[start : start + span])):
             self.source.index(i)
 
     def batch_array_bytes(self) -> list[int] | None:

@@ -215,7 +215,7 @@ class ShardLoader:
             short_worker_tempdir()
             prepare = getattr(ds, "prepare_workers", None)
             if prepare is not None:
-                prepare()
+                prepare(start)
         if self.num_workers == 0 and self._ring_slots > 0 and self._local_ring is None:
             self._local_ring = _LocalRing(self._ring_slots)  # one ring for every epoch
         data = torch_iterable(
