@@ -175,3 +175,19 @@ def test_streamed_read_failures_are_hub_errors(
             ds[60]
         assert not isinstance(info.value, IntegrityError)
         assert ("503" in str(info.value)) == (kind == "error")
+
+
+def test_parsed_indexes_are_bounded(shards: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A source keeps at most MAX_INDEXES parsed indexes (least recently used dropped): an epoch
+    over more shards still reads every sample, parsing a dropped index again when needed."""
+    import nb_shards.source as source_mod
+
+    monkeypatch.setattr(source_mod, "MAX_INDEXES", 2)
+    ds = ShardDataset(shards, shuffle=True, seed=1, shuffle_window=1)
+    keys = [s["__key__"] for s in ds]
+    assert sorted(keys) == sorted(s["__key__"] for s in ShardDataset(shards))
+    held = ds.source._indexes
+    assert len(held) == 2
+    oldest = next(iter(held))
+    ds.source.index(oldest)  # used again: now the most recent
+    assert list(held)[-1] == oldest and len(held) == 2

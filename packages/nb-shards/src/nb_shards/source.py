@@ -59,6 +59,9 @@ __all__ = [
 ]
 
 _SHARD_EXTS = (".tar", ".tar.gz", ".tgz", ".tar.zst")
+#: Parsed shard indexes a source keeps (least recently used dropped first): an index of 1,000
+#: samples is about half a megabyte of Python objects, and a pass reads one shard window at a time.
+MAX_INDEXES = 256
 
 
 def _is_url(s: str) -> bool:
@@ -162,7 +165,7 @@ class ShardSource:
         self.cache = cache or ShardCache(default_cache_dir())
         self.max_open = max_open
         self._open: OrderedDict[int, OpenShard] = OrderedDict()
-        self._indexes: dict[int, ShardIndex] = {}
+        self._indexes: OrderedDict[int, ShardIndex] = OrderedDict()  # at most MAX_INDEXES
         self._failed: dict[int, NBError] = {}
         self._fds: dict[int, int] = {}  # descriptor of a just-mapped shard, until open() takes it
 
@@ -239,6 +242,7 @@ class ShardSource:
         """The index of shard ``i`` (sidecar when there is one, else built by scanning the tar)."""
         idx = self._indexes.get(i)
         if idx is not None:
+            self._indexes.move_to_end(i)
             return idx
         s = self.shards[i]
         if self.has_sidecar(i):
@@ -268,6 +272,8 @@ class ShardSource:
                 f"{s.url}: the manifest says {s.n_samples} samples, the shard index has {len(idx)}"
             )
         self._indexes[i] = idx
+        while len(self._indexes) > MAX_INDEXES:
+            self._indexes.popitem(last=False)
         return idx
 
     def read_shard(self, i: int) -> tuple[Any, ShardIndex]:
