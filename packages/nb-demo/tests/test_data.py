@@ -36,3 +36,23 @@ def test_classes_differ_in_band_power() -> None:
         mine = np.mean(power[label], axis=0)[freqs == f][0]
         others = [np.mean(v, axis=0)[freqs == f][0] for k, v in power.items() if k != label]
         assert mine > 1.5 * max(others)
+
+
+def test_report_renders_a_strangers_card_as_text() -> None:
+    """A card's raw HTML is shown as text in the report, never run; unsafe links go nowhere; the
+    card's Markdown (tables, images, code, nb-hub's comment markers) renders as before."""
+    from nb_demo.report_html import render_markdown
+
+    card = (
+        "---\nlicense: cc0-1.0\n---\n<!-- nb-hub:begin -->\n# Card\n\n<script>steal()</script>\n\n"
+        '<img src=x onerror="steal()"> [ok](https://example.org) [bad](javascript:steal()) '
+        "[bad too](JaVa&#115;cript:steal())\n\n| a | b |\n|---|---|\n| <b>1</b> | 2 |\n\n"
+        "![preview](nb-preview.png)\n\n```\n<kept as code>\n```\n<!-- nb-hub:end -->\n"
+    )
+    out = render_markdown(card, image_base="pulled", shift_headings=2)
+    assert "<script" not in out and "<img src=x" not in out and "<b>" not in out
+    assert "&lt;script&gt;steal()&lt;/script&gt;" in out and "&lt;b&gt;1&lt;/b&gt;" in out
+    assert '<a href="https://example.org">ok</a>' in out and out.count('<a href="#">') == 2
+    assert '<img alt="preview" src="pulled/nb-preview.png" />' in out and "<h3>Card</h3>" in out
+    assert "<table>" in out and "&lt;kept as code&gt;" in out and "nb-hub:begin" not in out
+    assert "<pre class='meta'>" in out  # the YAML front matter, as a code block

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import re
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -157,19 +158,36 @@ def _plot_accuracy(path: Path, train: dict[str, Any]) -> Path:
 
 
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_HREF = re.compile(r'(<a\b[^>]*?\bhref=")([^"]*)"')
+
+
+def _safe_href(m: re.Match[str]) -> str:
+    scheme = urllib.parse.urlsplit(html.unescape(m[2])).scheme.lower()
+    return m[0] if scheme in ("", "http", "https", "mailto") else f'{m[1]}#"'
 
 
 def render_markdown(text: str, *, image_base: str = "", shift_headings: int = 0) -> str:
     """Markdown → HTML (tables and code blocks); YAML front matter shown as a code block.
 
+    A card can come from anyone's repo, so raw HTML in it is shown as text, not rendered (HTML
+    comments, such as nb-hub's markers, are dropped), and a link that is not ``http(s)``,
+    ``mailto`` or relative (``javascript:`` say) goes nowhere.
     Relative image paths are prefixed with ``image_base`` (the card's folder, relative to the page);
     headings are moved ``shift_headings`` levels down (a card's ``#`` under the page's ``##``).
+
+    Example:
+        >>> render_markdown("**hi** <script>x()</script> [a](javascript:x())")
+        '<p><strong>hi</strong> &lt;script&gt;x()&lt;/script&gt; <a href="#">a</a></p>'
     """
     import markdown
 
     meta = _FRONT_MATTER.match(text)
-    body = text[meta.end() :] if meta else text
-    out = markdown.markdown(body, extensions=["tables", "fenced_code"])
+    body = _COMMENT.sub("", text[meta.end() :] if meta else text)
+    md = markdown.Markdown(extensions=["tables", "fenced_code"])
+    md.preprocessors.deregister("html_block")  # raw HTML: escaped like any text
+    md.inlinePatterns.deregister("html")
+    out = _HREF.sub(_safe_href, md.convert(body))
     if image_base:
         out = re.sub(r'(<img[^>]*\bsrc=")(?![a-z]+:|/)([^"]+)"', lambda m: f'{m[1]}{image_base}/{m[2]}"', out)
     if shift_headings:
