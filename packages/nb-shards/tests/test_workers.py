@@ -98,6 +98,23 @@ def _in_a_ring(t: Any) -> bool:
     return any(r.u8.ctypes.data <= p < r.u8.ctypes.data + r.u8.nbytes for r in torchdata._MAIN_RINGS.values())
 
 
+def _drop_each(loader: ShardLoader, ref: list[tuple[list[str], np.ndarray]], each: Any = None) -> int:
+    """Iterate ``loader``, dropping each batch before the next (after copying it and calling
+    ``each()``); check the copies equal ``ref``; return how many batches were views of a ring."""
+    got = []
+    from_ring = 0
+    for b in loader:
+        if each is not None:
+            each()
+        got.append((list(b["__key__"]), b["eeg"].numpy().copy()))
+        from_ring += _in_a_ring(b["eeg"])
+        del b
+    assert [k for k, _ in got] == [k for k, _ in ref]
+    for (_, x), (_, y) in zip(got, ref):
+        np.testing.assert_array_equal(x, y)
+    return from_ring
+
+
 @pytest.mark.parametrize("manifest", [True, False])
 def test_ring_slots_are_reused_when_batches_are_dropped(shards: Path, tmp_path: Path, manifest: bool) -> None:
     src: Any = shards
@@ -107,15 +124,7 @@ def test_ring_slots_are_reused_when_batches_are_dropped(shards: Path, tmp_path: 
             src.append(tmp_path / t.name)
             src[-1].write_bytes(t.read_bytes())
     ref = _reference(shards)
-    got = []
-    from_ring = 0
-    for b in ShardLoader(src, **OPTS, num_workers=2, prefetch_factor=1):
-        got.append((list(b["__key__"]), b["eeg"].numpy().copy()))
-        from_ring += _in_a_ring(b["eeg"])
-        del b
-    assert [k for k, _ in got] == [k for k, _ in ref]
-    for (_, x), (_, y) in zip(got, ref):
-        np.testing.assert_array_equal(x, y)
+    from_ring = _drop_each(ShardLoader(src, **OPTS, num_workers=2, prefetch_factor=1), ref)
     # 15 batches through 2 rings of 4 slots (prefetch 1 + 3). The manifest fixes the shapes, so
     # each worker's ring is sized before its first batch; without it the first batch of each worker
     # (which sizes its ring) comes another way.
@@ -128,18 +137,14 @@ def test_forked_workers_stack_into_rings_made_before_the_fork(shards: Path) -> N
     worker's ring before the workers start (shared memory they inherit): every batch lands in one of
     those, and no worker sends a ring of its own."""
     ref = _reference(shards)
-    got, rings_seen = [], []
-    from_ring = 0
-    loader = ShardLoader(shards, **OPTS, num_workers=2, prefetch_factor=1, multiprocessing_context="fork")
-    for b in loader:
+    rings_seen: list[list[type]] = []
+
+    def see_rings() -> None:
         rings_seen.append([type(getattr(r.u8.base, "obj", None)) for r in torchdata._MAIN_RINGS.values()])
-        got.append((list(b["__key__"]), b["eeg"].numpy().copy()))
-        from_ring += _in_a_ring(b["eeg"])
-        del b
-    assert [k for k, _ in got] == [k for k, _ in ref]
-    for (_, x), (_, y) in zip(got, ref):
-        np.testing.assert_array_equal(x, y)
-    assert all(seen == [mmap.mmap, mmap.mmap] for seen in rings_seen)
+
+    loader = ShardLoader(shards, **OPTS, num_workers=2, prefetch_factor=1, multiprocessing_context="fork")
+    from_ring = _drop_each(loader, ref, see_rings)
+    assert len(rings_seen) == 15 and all(seen == [mmap.mmap, mmap.mmap] for seen in rings_seen)
     assert from_ring == len(ref) == 15
     assert torchdata._MAIN_RINGS == {}
 

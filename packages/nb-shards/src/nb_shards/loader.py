@@ -226,11 +226,7 @@ class ShardLoader:
             pin=self.pin_memory,
             local_ring=self._local_ring if self.num_workers == 0 else None,
         )
-        if (
-            self.num_workers > 0
-            and self._ring_slots > 0
-            and forks(self._dl_kwargs.get("multiprocessing_context"))
-        ):
+        if self.num_workers > 0 and forks(self._dl_kwargs.get("multiprocessing_context")):
             # Forked workers inherit what this process has: their batch rings (made here when the
             # batch size is known), and numpy.random, which each worker would otherwise import
             # when torch seeds it (14 ms each here).
